@@ -1,0 +1,75 @@
+/* PostgreSQL access: a fixed pool of connections, lazily prepared statements, transactions
+ * with retry. A connection is used by one thread at a time; the pool's mutex is held only to
+ * take or return a connection, never during a query. */
+#ifndef ATTACHD_DB_H
+#define ATTACHD_DB_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+enum db_status {
+    DB_OK = 0,
+    DB_UNAVAILABLE,         /* cannot reach the server, or no connection free in time */
+    DB_UNIQUE_VIOLATION,    /* 23505 */
+    DB_EXCLUSION_VIOLATION, /* 23P01 */
+    DB_CHECK_VIOLATION,     /* 23514, 23502 */
+    DB_FK_VIOLATION,        /* 23503 */
+    DB_RETRY,               /* 40001 serialization failure, 40P01 deadlock: run it again */
+    DB_ABORT,               /* a transaction body asks to roll back; not an error */
+    DB_ERROR                /* anything else: a bug or bad SQL */
+};
+
+/* A statement, prepared on each connection the first time it is used there.
+ * Declare as `static struct db_stmt q_x = DB_STMT("SELECT ...");`. */
+struct db_stmt {
+    const char *sql;
+    atomic_int slot; /* 0 until first use; then its index in each connection's prepared map */
+};
+#define DB_STMT(text) {.sql = (text), .slot = 0}
+#define DB_MAX_STMTS 256
+
+struct db_pool;
+struct db_conn;
+
+enum db_status db_pool_new(const char *conninfo, unsigned size, unsigned wait_ms,
+                           struct db_pool **out) __attribute__((warn_unused_result));
+void db_pool_free(struct db_pool *pool);
+
+/* Takes a connection, (re)connecting it if needed. DB_UNAVAILABLE when the server cannot be
+ * reached or no connection frees up within wait_ms. */
+enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
+    __attribute__((warn_unused_result));
+/* Returns a connection; one left inside a transaction is rolled back first. */
+void db_release(struct db_pool *pool, struct db_conn *conn);
+
+/* Runs a prepared statement with text parameters (NULL for SQL NULL). On DB_OK and a non-NULL
+ * `out`, *out is the result (PQclear it). On failure *out is NULL and db_error() tells more. */
+enum db_status db_query(struct db_conn *conn, struct db_stmt *stmt, int nparams,
+                        const char *const *values, PGresult **out)
+    __attribute__((warn_unused_result));
+/* Runs a literal command with no parameters and no result (BEGIN, COMMIT, SET ...). */
+enum db_status db_command(struct db_conn *conn, const char *sql)
+    __attribute__((warn_unused_result));
+
+/* Message, SQLSTATE and constraint name of the connection's last failure ("" when none). */
+const char *db_error(const struct db_conn *conn);
+const char *db_sqlstate(const struct db_conn *conn);
+const char *db_constraint(const struct db_conn *conn);
+
+typedef enum db_status (*db_tx_fn)(struct db_conn *conn, void *ctx);
+/* Takes a connection and runs fn inside BEGIN ... COMMIT at the given isolation
+ * ("READ COMMITTED" or "SERIALIZABLE"), again from the start (up to 5 times) on a serialization
+ * failure or deadlock. fn returning anything but DB_OK rolls back and is returned. */
+enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* One statement on a pooled connection: acquire, query, release. */
+enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
+                      const char *const *values, PGresult **out)
+    __attribute__((warn_unused_result));
+
+/* True when a connection can be had and answers. */
+bool db_ping(struct db_pool *pool);
+
+#endif

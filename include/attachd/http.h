@@ -1,0 +1,80 @@
+/* What a handler sees of a request and fills in of a response. */
+#ifndef ATTACHD_HTTP_H
+#define ATTACHD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include "attachd/auth.h"
+#include "attachd/db.h"
+#include "attachd/problem.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+struct route;
+
+#define ROUTE_MAX_PARAMS 3
+
+struct app {
+    struct db_pool *db;
+    size_t body_limit;
+};
+
+struct request {
+    struct app *app;
+    struct MHD_Connection *conn; /* NULL in unit tests */
+    const char *method;
+    const char *path;
+    const struct route *route;
+    const char *params[ROUTE_MAX_PARAMS]; /* path parameters, in pattern order */
+    char param_buf[256];
+    struct principal who;
+    char *body; /* owned, NUL-terminated */
+    size_t body_len, body_cap;
+    bool body_too_large;
+    double started; /* monotonic seconds */
+};
+
+struct response {
+    unsigned status;
+    json_t *json;                 /* owned body, serialised on send */
+    struct MHD_Response *shared;  /* or a prepared response, borrowed reference */
+    const char *content_type;     /* default application/json */
+    char *raw;                    /* or raw bytes, owned */
+    size_t raw_len;
+    enum api_status problem;      /* when not API_OK the body is problem+json */
+    char detail[300];
+    json_t *errors;               /* validation errors [{"field":..,"message":..}] */
+    json_t *extra;                /* extra members merged into the problem body */
+    char location[160];
+    char allow[64];               /* 405: the methods the path accepts */
+};
+
+/* Query argument or header, NULL when absent. */
+const char *req_query(const struct request *req, const char *name);
+const char *req_header(const struct request *req, const char *name);
+
+/* Parses the body as a JSON object: 415 when Content-Type is not JSON, 400 when the body is
+ * not JSON (duplicate keys included), 422 when it is not an object. */
+enum api_status req_json_object(const struct request *req, struct response *res, json_t **out);
+
+/* Sets a JSON body (stolen) and status. Returns API_OK. */
+enum api_status res_json(struct response *res, unsigned status, json_t *body);
+/* Makes the response a problem: status, code and title from the table, detail formatted. */
+enum api_status res_problem(struct response *res, enum api_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Adds a validation error (field path like "person.iin") to the response. */
+void res_field_error(struct response *res, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 422 with the collected field errors, or API_OK when none were added. */
+enum api_status res_validation_result(struct response *res);
+/* Maps a failed database status to its problem (503 unavailable, 409 conflicts, 500 ...). */
+enum api_status res_db_problem(struct response *res, enum db_status st);
+/* Serialises a problem body for st with detail (caller frees). Used by the server too. */
+char *problem_body(enum api_status st, const char *detail, json_t *errors, json_t *extra,
+                   const char *instance);
+
+/* Integer parsing for ids and query numbers: all digits, within [min, max]. */
+bool parse_ll(const char *s, long long min, long long max, long long *out);
+
+#endif

@@ -1,0 +1,53 @@
+/* Operational endpoints: liveness, readiness, metrics, the OpenAPI document. */
+#include <stdlib.h>
+#include <string.h>
+#include "attachd/api.h"
+#include "attachd/metrics.h"
+#include "attachd/migrate.h"
+#include "attachd/openapi.h"
+
+HANDLER(api_healthz)
+{
+    (void)req;
+    return res_json(res, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static struct db_stmt q_schema_version =
+    DB_STMT("SELECT coalesce(max(version), '') FROM schema_migrations");
+
+/* Ready when the database answers and holds every migration this binary knows. */
+HANDLER(api_readyz)
+{
+    PGresult *r = NULL;
+    enum db_status st = db_run(req->app->db, &q_schema_version, 0, NULL, &r);
+    if (st != DB_OK) {
+        res_problem(res, API_DB_UNAVAILABLE, "database unreachable");
+        res->extra = json_pack("{s:s}", "ready", "no");
+        return API_DB_UNAVAILABLE;
+    }
+    const char *have = PQgetvalue(r, 0, 0);
+    bool current = strcmp(have, migrate_latest()) >= 0;
+    json_t *body = json_pack("{s:s, s:s, s:s}", "status", current ? "ready" : "not ready",
+                             "schema", have, "expected_schema", migrate_latest());
+    PQclear(r);
+    return res_json(res, current ? 200 : 503, body);
+}
+
+HANDLER(api_metrics)
+{
+    (void)req;
+    size_t len = 0;
+    res->raw = metrics_render(&len);
+    if (!res->raw)
+        return res_problem(res, API_INTERNAL, NULL);
+    res->raw_len = len;
+    res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    res->status = 200;
+    return API_OK;
+}
+
+HANDLER(api_openapi)
+{
+    (void)req;
+    return res_json(res, 200, openapi_document());
+}

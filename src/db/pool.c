@@ -1,0 +1,332 @@
+/* Connection pool. Invariant: a connection is either on the free stack or held by exactly one
+ * thread; the mutex protects only the stack. Statements are prepared lazily per connection and
+ * forgotten when the connection is re-established. */
+#include "attachd/db.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "attachd/log.h"
+
+struct db_conn {
+    PGconn *pg;
+    bool prepared[DB_MAX_STMTS];
+    double retry_after; /* monotonic time before which no reconnect is tried */
+    char sqlstate[6];
+    char constraint[64];
+    char message[256];
+};
+
+struct db_pool {
+    char *conninfo;
+    unsigned size, wait_ms;
+    struct db_conn *conns;
+    struct db_conn **free_stack;
+    unsigned nfree;
+    pthread_mutex_t lock;
+    pthread_cond_t available;
+};
+
+static atomic_int next_slot = 1;
+
+static double now_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void set_error(struct db_conn *c, const char *state, const char *constraint,
+                      const char *msg)
+{
+    strncpy(c->sqlstate, state ? state : "", sizeof c->sqlstate - 1);
+    c->sqlstate[sizeof c->sqlstate - 1] = '\0';
+    strncpy(c->constraint, constraint ? constraint : "", sizeof c->constraint - 1);
+    c->constraint[sizeof c->constraint - 1] = '\0';
+    strncpy(c->message, msg ? msg : "", sizeof c->message - 1);
+    c->message[sizeof c->message - 1] = '\0';
+    size_t len = strlen(c->message);
+    while (len && c->message[len - 1] == '\n')
+        c->message[--len] = '\0';
+}
+
+static void disconnect(struct db_conn *c)
+{
+    if (c->pg)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    memset(c->prepared, 0, sizeof c->prepared);
+}
+
+/* Opens the connection if it is not open. Failing attempts are spaced by half a second so a
+ * dead server costs a request one refused connect at most, not a wait. */
+static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c)
+{
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+        return DB_OK;
+    disconnect(c);
+    double now = now_monotonic();
+    if (now < c->retry_after) {
+        set_error(c, "08006", NULL, "database unreachable (waiting before reconnecting)");
+        return DB_UNAVAILABLE;
+    }
+    /* Our defaults come first so the operator's connection string overrides them. */
+    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "options",
+                          "dbname", NULL};
+    const char *vals[] = {"3", "attachd", "UTF8", "-c timezone=Asia/Almaty", pool->conninfo,
+                          NULL};
+    c->pg = PQconnectdbParams(keys, vals, 1);
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+        set_error(c, "08006", NULL, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        log_warn("database connect failed: %s", c->message);
+        disconnect(c);
+        c->retry_after = now + 0.5;
+        return DB_UNAVAILABLE;
+    }
+    return DB_OK;
+}
+
+/* Classifies a failed result; marks the connection for reconnection when it is gone. */
+static enum db_status classify(struct db_conn *c, PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
+    set_error(c, state ? state : "08006", res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)
+                                              : NULL,
+              msg);
+    if (PQstatus(c->pg) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+        strncmp(state, "57P", 3) == 0) {
+        disconnect(c);
+        return DB_UNAVAILABLE;
+    }
+    if (strcmp(state, "23505") == 0)
+        return DB_UNIQUE_VIOLATION;
+    if (strcmp(state, "23P01") == 0)
+        return DB_EXCLUSION_VIOLATION;
+    if (strcmp(state, "23514") == 0 || strcmp(state, "23502") == 0 ||
+        strcmp(state, "22P02") == 0 || strcmp(state, "22008") == 0 ||
+        strcmp(state, "22003") == 0)
+        return DB_CHECK_VIOLATION;
+    if (strcmp(state, "23503") == 0)
+        return DB_FK_VIOLATION;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return DB_RETRY;
+    return DB_ERROR;
+}
+
+enum db_status db_pool_new(const char *conninfo, unsigned size, unsigned wait_ms,
+                           struct db_pool **out)
+{
+    struct db_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return DB_ERROR;
+    pool->conninfo = strdup(conninfo ? conninfo : "");
+    pool->size = size;
+    pool->wait_ms = wait_ms;
+    pool->conns = calloc(size, sizeof *pool->conns);
+    pool->free_stack = calloc(size, sizeof *pool->free_stack);
+    if (!pool->conninfo || !pool->conns || !pool->free_stack) {
+        db_pool_free(pool);
+        return DB_ERROR;
+    }
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->available, NULL);
+    for (unsigned i = 0; i < size; i++)
+        pool->free_stack[pool->nfree++] = &pool->conns[i];
+    *out = pool;
+    return DB_OK;
+}
+
+void db_pool_free(struct db_pool *pool)
+{
+    if (!pool)
+        return;
+    if (pool->conns) {
+        for (unsigned i = 0; i < pool->size; i++)
+            disconnect(&pool->conns[i]);
+        pthread_mutex_destroy(&pool->lock);
+        pthread_cond_destroy(&pool->available);
+    }
+    free(pool->conns);
+    free(pool->free_stack);
+    free(pool->conninfo);
+    free(pool);
+}
+
+enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += pool->wait_ms / 1000;
+    deadline.tv_nsec += (long)(pool->wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L)
+        deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+
+    pthread_mutex_lock(&pool->lock);
+    while (pool->nfree == 0) {
+        if (pthread_cond_timedwait(&pool->available, &pool->lock, &deadline) != 0 &&
+            pool->nfree == 0) {
+            pthread_mutex_unlock(&pool->lock);
+            log_warn("no database connection free within %u ms", pool->wait_ms);
+            return DB_UNAVAILABLE;
+        }
+    }
+    struct db_conn *c = pool->free_stack[--pool->nfree];
+    pthread_mutex_unlock(&pool->lock);
+
+    enum db_status st = ensure_connected(pool, c);
+    if (st != DB_OK) {
+        db_release(pool, c);
+        return st;
+    }
+    *out = c;
+    return DB_OK;
+}
+
+void db_release(struct db_pool *pool, struct db_conn *c)
+{
+    if (c->pg) {
+        PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+            PGresult *r = PQexec(c->pg, "ROLLBACK");
+            PQclear(r);
+        } else if (ts != PQTRANS_IDLE) {
+            disconnect(c);
+        }
+    }
+    pthread_mutex_lock(&pool->lock);
+    pool->free_stack[pool->nfree++] = c;
+    pthread_cond_signal(&pool->available);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+static int stmt_slot(struct db_stmt *stmt)
+{
+    int slot = atomic_load(&stmt->slot);
+    if (slot)
+        return slot;
+    int fresh = atomic_fetch_add(&next_slot, 1);
+    if (fresh >= DB_MAX_STMTS) {
+        log_error("more than %d prepared statements: raise DB_MAX_STMTS", DB_MAX_STMTS);
+        abort();
+    }
+    int expected = 0;
+    /* Two threads may race to number the same statement: the first number wins. */
+    if (!atomic_compare_exchange_strong(&stmt->slot, &expected, fresh))
+        return expected;
+    return fresh;
+}
+
+enum db_status db_query(struct db_conn *c, struct db_stmt *stmt, int nparams,
+                        const char *const *values, PGresult **out)
+{
+    if (out)
+        *out = NULL;
+    if (!c->pg) {
+        set_error(c, "08006", NULL, "connection lost");
+        return DB_UNAVAILABLE;
+    }
+    int slot = stmt_slot(stmt);
+    char name[16];
+    snprintf(name, sizeof name, "s%d", slot);
+    if (!c->prepared[slot]) {
+        PGresult *p = PQprepare(c->pg, name, stmt->sql, 0, NULL);
+        if (!p || PQresultStatus(p) != PGRES_COMMAND_OK) {
+            enum db_status st = classify(c, p);
+            if (st != DB_UNAVAILABLE)
+                log_error("prepare failed: %s -- %s", c->message, stmt->sql);
+            PQclear(p);
+            return st == DB_OK ? DB_ERROR : st;
+        }
+        PQclear(p);
+        c->prepared[slot] = true;
+    }
+    PGresult *r = PQexecPrepared(c->pg, name, nparams, values, NULL, NULL, 0);
+    ExecStatusType rs = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+        enum db_status st = classify(c, r);
+        if (st == DB_ERROR)
+            log_error("query failed: %s [%s]", c->message, c->sqlstate);
+        PQclear(r);
+        return st;
+    }
+    set_error(c, NULL, NULL, NULL);
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return DB_OK;
+}
+
+enum db_status db_command(struct db_conn *c, const char *sql)
+{
+    if (!c->pg) {
+        set_error(c, "08006", NULL, "connection lost");
+        return DB_UNAVAILABLE;
+    }
+    PGresult *r = PQexec(c->pg, sql);
+    ExecStatusType rs = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    enum db_status st = DB_OK;
+    if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK)
+        st = classify(c, r);
+    PQclear(r);
+    return st;
+}
+
+const char *db_error(const struct db_conn *c)
+{
+    return c->message;
+}
+
+const char *db_sqlstate(const struct db_conn *c)
+{
+    return c->sqlstate;
+}
+
+const char *db_constraint(const struct db_conn *c)
+{
+    return c->constraint;
+}
+
+enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx_fn fn, void *ctx)
+{
+    char begin[64];
+    snprintf(begin, sizeof begin, "BEGIN ISOLATION LEVEL %s", isolation);
+    enum db_status st = DB_RETRY;
+    for (int attempt = 0; attempt < 5 && st == DB_RETRY; attempt++) {
+        struct db_conn *c;
+        st = db_acquire(pool, &c);
+        if (st != DB_OK)
+            return st;
+        st = db_command(c, begin);
+        if (st == DB_OK)
+            st = fn(c, ctx);
+        if (st == DB_OK)
+            st = db_command(c, "COMMIT");
+        db_release(pool, c); /* rolls back whatever did not commit */
+    }
+    return st;
+}
+
+enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
+                      const char *const *values, PGresult **out)
+{
+    struct db_conn *c;
+    enum db_status st = db_acquire(pool, &c);
+    if (st != DB_OK)
+        return st;
+    st = db_query(c, stmt, nparams, values, out);
+    db_release(pool, c);
+    return st;
+}
+
+bool db_ping(struct db_pool *pool)
+{
+    struct db_conn *c;
+    if (db_acquire(pool, &c) != DB_OK)
+        return false;
+    bool ok = db_command(c, "SELECT 1") == DB_OK;
+    db_release(pool, c);
+    return ok;
+}

@@ -1,0 +1,148 @@
+/* Request accessors and response builders shared by every handler. */
+#include "attachd/http.h"
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *req_query(const struct request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
+}
+
+const char *req_header(const struct request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
+/* application/json or any application/<x>+json, parameters (charset) allowed. */
+static bool is_json_media_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    size_t len = strcspn(ct, "; \t");
+    if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    return len > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+enum api_status req_json_object(const struct request *req, struct response *res, json_t **out)
+{
+    *out = NULL;
+    if (!is_json_media_type(req_header(req, "Content-Type")))
+        return res_problem(res, API_UNSUPPORTED_MEDIA,
+                           "Send the body as application/json (UTF-8)");
+    json_error_t jerr;
+    json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
+                             &jerr);
+    if (!doc)
+        return res_problem(res, API_BAD_JSON, "%s at line %d, column %d", jerr.text, jerr.line,
+                           jerr.column);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        res_field_error(res, "", "the body must be a JSON object");
+        return res_validation_result(res);
+    }
+    *out = doc;
+    return API_OK;
+}
+
+enum api_status res_json(struct response *res, unsigned status, json_t *body)
+{
+    json_decref(res->json);
+    res->json = body;
+    res->status = status;
+    return API_OK;
+}
+
+enum api_status res_problem(struct response *res, enum api_status st, const char *fmt, ...)
+{
+    res->problem = st;
+    res->status = api_status_info(st)->http_status;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(res->detail, sizeof res->detail, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+void res_field_error(struct response *res, const char *field, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!res->errors)
+        res->errors = json_array();
+    json_array_append_new(res->errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+}
+
+enum api_status res_validation_result(struct response *res)
+{
+    if (!res->errors || json_array_size(res->errors) == 0)
+        return API_OK;
+    json_t *first = json_array_get(res->errors, 0);
+    return res_problem(res, API_VALIDATION, "%s: %s",
+                       json_string_value(json_object_get(first, "field")),
+                       json_string_value(json_object_get(first, "message")));
+}
+
+enum api_status res_db_problem(struct response *res, enum db_status st)
+{
+    switch (st) {
+    case DB_UNAVAILABLE:
+        return res_problem(res, API_DB_UNAVAILABLE, "Try again shortly");
+    case DB_UNIQUE_VIOLATION:
+        return res_problem(res, API_CONFLICT, "A record with that key already exists");
+    case DB_EXCLUSION_VIOLATION:
+        return res_problem(res, API_CONFLICT, "It overlaps an existing record");
+    case DB_FK_VIOLATION:
+        return res_problem(res, API_VALIDATION, "It refers to a record that does not exist");
+    case DB_CHECK_VIOLATION:
+        return res_problem(res, API_VALIDATION, "A value is out of its allowed range");
+    default:
+        return res_problem(res, API_INTERNAL, NULL);
+    }
+}
+
+char *problem_body(enum api_status st, const char *detail, json_t *errors, json_t *extra,
+                   const char *instance)
+{
+    const struct api_status_info *info = api_status_info(st);
+    json_t *p = json_pack("{s:s, s:s, s:I, s:s}", "type", "about:blank", "title", info->title,
+                          "status", (json_int_t)info->http_status, "code", info->code);
+    if (detail && *detail)
+        json_object_set_new(p, "detail", json_string(detail));
+    if (instance)
+        json_object_set_new(p, "instance", json_string(instance));
+    if (errors)
+        json_object_set(p, "errors", errors);
+    if (extra)
+        json_object_update(p, extra);
+    char *text = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    return text;
+}
+
+bool parse_ll(const char *s, long long min, long long max, long long *out)
+{
+    if (!s || !*s || strlen(s) > 18)
+        return false;
+    long long v = 0;
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return false;
+        v = v * 10 + (*c - '0');
+    }
+    if (v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}

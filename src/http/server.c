@@ -1,0 +1,281 @@
+/* libmicrohttpd glue: request lifecycle, authentication, dispatch, response sending.
+ * The access handler answers on the second call at the earliest (never the first): a response
+ * queued on the first call makes libmicrohttpd 0.9.75 close the connection, losing keep-alive. */
+#include "attachd/server.h"
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "attachd/log.h"
+#include "attachd/metrics.h"
+#include "attachd/router.h"
+
+struct server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    atomic_int inflight;
+};
+
+static double now_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Authenticates when the route needs it; API_OK when the principal may call the route. */
+static enum api_status authorize(struct request *req, struct response *res)
+{
+    if (!req->route->roles)
+        return API_OK;
+    switch (auth_check(req->app->db, req_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &req->who)) {
+    case AUTH_OK:
+        break;
+    case AUTH_MISSING:
+        return res_problem(res, API_UNAUTHORIZED, "Send Authorization: Bearer <token>");
+    case AUTH_INVALID:
+        return res_problem(res, API_UNAUTHORIZED, "The token is unknown or revoked");
+    case AUTH_DB_UNAVAILABLE:
+        return res_problem(res, API_DB_UNAVAILABLE, "Cannot check the token now");
+    }
+    if (!(req->route->roles & (unsigned)req->who.role))
+        return res_problem(res, API_FORBIDDEN, "The %s role may not call %s %s",
+                           role_name(req->who.role), req->route->method, req->route->pattern);
+    return API_OK;
+}
+
+void server_dispatch(struct request *req, struct response *res)
+{
+    char allow[64];
+    const struct route *route = NULL;
+    enum route_result rr =
+        router_match(attachd_routes, attachd_nroutes, req->method, req->path, &route, req->params,
+                     req->param_buf, sizeof req->param_buf, allow, sizeof allow);
+    if (rr == ROUTE_NOT_FOUND) {
+        res_problem(res, API_ROUTE_NOT_FOUND, "No route for %.100s", req->path);
+        return;
+    }
+    if (rr == ROUTE_METHOD_NOT_ALLOWED) {
+        snprintf(res->allow, sizeof res->allow, "%s", allow);
+        res_problem(res, API_METHOD_NOT_ALLOWED, "Allowed: %s", allow);
+        return;
+    }
+    req->route = route;
+    if (req->body_too_large) {
+        res_problem(res, API_PAYLOAD_TOO_LARGE, "The body limit is %zu bytes",
+                    req->app->body_limit);
+        return;
+    }
+    if (authorize(req, res) != API_OK)
+        return;
+    enum api_status st = route->handler(req, res);
+    if (st != API_OK && res->problem == API_OK)
+        res_problem(res, st, NULL);
+}
+
+static void add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+    if (MHD_add_response_header(r, name, value) != MHD_YES)
+        log_warn("cannot add response header %s", name);
+}
+
+/* Turns the handler's outcome into a libmicrohttpd response and queues it. */
+static enum MHD_Result send_response(struct MHD_Connection *conn,
+                                     struct response *res)
+{
+    struct MHD_Response *mr = NULL;
+    if (res->shared) {
+        mr = res->shared;
+    } else {
+        char *body = NULL;
+        size_t len = 0;
+        const char *ctype = res->content_type ? res->content_type : "application/json";
+        if (res->problem != API_OK) {
+            body = problem_body(res->problem, res->detail, res->errors, res->extra, NULL);
+            ctype = "application/problem+json";
+        } else if (res->json) {
+            body = json_dumps(res->json, JSON_COMPACT);
+        } else if (res->raw) {
+            body = res->raw;
+            len = res->raw_len;
+            res->raw = NULL;
+        }
+        if (body && !len)
+            len = strlen(body);
+        mr = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                             body ? MHD_RESPMEM_MUST_FREE
+                                                  : MHD_RESPMEM_PERSISTENT);
+        if (!mr) {
+            free(body);
+            return MHD_NO;
+        }
+        add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        if (res->status == 503)
+            add_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, "2");
+        if (res->status == 401)
+            add_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+        if (res->status == 405)
+            add_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
+        else if (res->location[0])
+            add_header(mr, MHD_HTTP_HEADER_LOCATION, res->location);
+    }
+    enum MHD_Result ok = MHD_queue_response(conn, res->status ? res->status : 200, mr);
+    if (!res->shared)
+        MHD_destroy_response(mr);
+    return ok;
+}
+
+static void response_clear(struct response *res)
+{
+    json_decref(res->json);
+    json_decref(res->errors);
+    json_decref(res->extra);
+    free(res->raw);
+}
+
+static void finish(struct request *req, const struct response *res)
+{
+    double elapsed = now_monotonic() - req->started;
+    size_t idx = req->route ? (size_t)(req->route - attachd_routes) : attachd_nroutes;
+    metrics_record(idx, res->status, elapsed);
+    /* The route pattern, not the path: paths may carry an IIN. */
+    const char *what = req->route ? req->route->pattern : "-";
+    if (res->status >= 500)
+        log_warn("%s %s -> %u %s (%.1f ms)", req->method, what, res->status, res->detail,
+                 elapsed * 1e3);
+    else
+        log_debug("%s %s -> %u (%.1f ms)", req->method, what, res->status, elapsed * 1e3);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct server *srv = cls;
+    struct request *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        req->app = srv->app;
+        req->conn = conn;
+        req->method = method;
+        req->path = url;
+        req->started = now_monotonic();
+        *con_cls = req;
+        atomic_fetch_add(&srv->inflight, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > srv->app->body_limit)
+            req->body_too_large = true; /* answered below, without reading the body */
+        else
+            return MHD_YES;
+    }
+    if (*upload_size && !req->body_too_large) {
+        size_t need = req->body_len + *upload_size;
+        if (need > req->app->body_limit) {
+            req->body_too_large = true;
+            free(req->body);
+            req->body = NULL;
+            req->body_len = 0;
+        } else {
+            if (need + 1 > req->body_cap) {
+                size_t cap = req->body_cap ? req->body_cap * 2 : 4096;
+                while (cap < need + 1)
+                    cap *= 2;
+                char *p = realloc(req->body, cap);
+                if (!p)
+                    return MHD_NO;
+                req->body = p;
+                req->body_cap = cap;
+            }
+            memcpy(req->body + req->body_len, upload, *upload_size);
+            req->body_len = need;
+            req->body[need] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size && req->body_too_large && req->body_len == 0 && !req->route) {
+        /* Keep discarding an oversized body that had no Content-Length. */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct response res = {0};
+    server_dispatch(req, &res);
+    enum MHD_Result ok = send_response(conn, &res);
+    finish(req, &res);
+    response_clear(&res);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn, (void)toe;
+    struct server *srv = cls;
+    struct request *req = *con_cls;
+    if (!req)
+        return;
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t len = strlen(line);
+    while (len && line[len - 1] == '\n')
+        line[--len] = '\0';
+    log_debug("libmicrohttpd: %s", line);
+}
+
+struct server *server_start(const struct attachd_config *cfg, struct app *app)
+{
+    struct server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->app = app;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_DUAL_STACK;
+    for (int attempt = 0; attempt < 2 && !srv->daemon; attempt++) {
+        srv->daemon = MHD_start_daemon(
+            flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv,
+            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
+            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        flags &= ~(unsigned)MHD_USE_DUAL_STACK; /* no IPv6 here: IPv4 only */
+    }
+    if (!srv->daemon) {
+        log_error("cannot listen on port %u", cfg->port);
+        free(srv);
+        return NULL;
+    }
+    log_info("listening on port %u with %u worker threads", cfg->port, cfg->threads);
+    return srv;
+}
+
+void server_stop(struct server *srv, unsigned grace_seconds)
+{
+    if (!srv)
+        return;
+    MHD_quiesce_daemon(srv->daemon); /* no new connections from here on */
+    for (unsigned i = 0; i < grace_seconds * 20 && atomic_load(&srv->inflight) > 0; i++)
+        usleep(50 * 1000);
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}
