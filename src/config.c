@@ -8,16 +8,17 @@
 
 /* Reads an unsigned number in [min, max] from variable `name`; absent or empty keeps *out. */
 static enum config_status read_uint(config_getenv_fn get, const char *name, unsigned long min,
-                                    unsigned long max, unsigned long *out, char *err,
-                                    size_t errlen)
+                                    unsigned long max, unsigned long *out, char *err, size_t errlen)
 {
     const char *v = get(name);
     if (!v || !*v)
         return CONFIG_OK;
+    /* strtoul would skip leading blanks and accept a sign (negating it in unsigned arithmetic,
+     * so " -18446744073709551615" reads as 1): insist on a digit first. */
     char *end = NULL;
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
-    if (errno || *end || v[0] == '-' || v[0] == '+' || n < min || n > max) {
+    if (v[0] < '0' || v[0] > '9' || errno || *end || n < min || n > max) {
         snprintf(err, errlen, "%s: expected a whole number from %lu to %lu, got \"%.40s\"", name,
                  min, max, v);
         return CONFIG_INVALID;

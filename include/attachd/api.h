@@ -3,6 +3,7 @@
 #ifndef ATTACHD_API_H
 #define ATTACHD_API_H
 
+#include <string.h>
 #include "attachd/http.h"
 
 #define HANDLER(name) enum api_status name(struct request *req, struct response *res)
@@ -25,15 +26,29 @@ HANDLER(api_polyclinics_create);
 HANDLER(api_polyclinics_update);
 /* districts.c */
 HANDLER(api_districts_list);
+HANDLER(api_districts_get);
 HANDLER(api_districts_create);
 HANDLER(api_districts_update);
 /* campaigns.c */
 HANDLER(api_campaigns_list);
 HANDLER(api_campaigns_current);
+HANDLER(api_campaigns_get);
 HANDLER(api_campaigns_put);
 /* tokens.c */
 HANDLER(api_tokens_create);
 HANDLER(api_tokens_revoke);
+
+/* Answers with JSON text rendered elsewhere (the database), taking ownership of `text`. A NULL
+ * text (out of memory) is a 500. */
+static inline enum api_status res_json_text(struct response *res, unsigned status, char *text)
+{
+    if (!text)
+        return res_problem(res, API_INTERNAL, NULL);
+    res->raw = text;
+    res->raw_len = strlen(text);
+    res->status = status;
+    return API_OK;
+}
 
 /* Ownership rule of SPEC §6: a registrar acts only on its own polyclinic. */
 static inline bool may_act_on_polyclinic(const struct principal *who, long long polyclinic_id)

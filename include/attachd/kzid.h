@@ -6,7 +6,8 @@
 
 /* True when s is 12 ASCII digits and its 12th digit is the check digit of the first 11. */
 bool kz_checksum_ok(const char *s);
-/* An individual's IIN: valid checksum and a 5th digit of 0..3 (month tens). */
+/* An individual's IIN: valid checksum and a 5th digit of 0..3 (the tens of the birth day,
+ * YYMMDD). */
 bool iin_valid(const char *s);
 /* A legal entity's BIN: valid checksum and a 5th digit of 4, 5 or 6. */
 bool bin_valid(const char *s);

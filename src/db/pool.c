@@ -4,6 +4,7 @@
 #include "attachd/db.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,15 +38,11 @@ static double now_monotonic(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void set_error(struct db_conn *c, const char *state, const char *constraint,
-                      const char *msg)
+static void set_error(struct db_conn *c, const char *state, const char *constraint, const char *msg)
 {
-    strncpy(c->sqlstate, state ? state : "", sizeof c->sqlstate - 1);
-    c->sqlstate[sizeof c->sqlstate - 1] = '\0';
-    strncpy(c->constraint, constraint ? constraint : "", sizeof c->constraint - 1);
-    c->constraint[sizeof c->constraint - 1] = '\0';
-    strncpy(c->message, msg ? msg : "", sizeof c->message - 1);
-    c->message[sizeof c->message - 1] = '\0';
+    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    snprintf(c->constraint, sizeof c->constraint, "%s", constraint ? constraint : "");
+    snprintf(c->message, sizeof c->message, "%s", msg ? msg : "");
     size_t len = strlen(c->message);
     while (len && c->message[len - 1] == '\n')
         c->message[--len] = '\0';
@@ -72,10 +69,9 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c)
         return DB_UNAVAILABLE;
     }
     /* Our defaults come first so the operator's connection string overrides them. */
-    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "options",
-                          "dbname", NULL};
-    const char *vals[] = {"3", "attachd", "UTF8", "-c timezone=Asia/Almaty", pool->conninfo,
-                          NULL};
+    const char *keys[] = {"connect_timeout", "application_name", "client_encoding",
+                          "options",         "dbname",           NULL};
+    const char *vals[] = {"3", "attachd", "UTF8", "-c timezone=Asia/Almaty", pool->conninfo, NULL};
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
         set_error(c, "08006", NULL, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -92,9 +88,8 @@ static enum db_status classify(struct db_conn *c, PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
-    set_error(c, state ? state : "08006", res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)
-                                              : NULL,
-              msg);
+    set_error(c, state ? state : "08006",
+              res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL, msg);
     if (PQstatus(c->pg) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
         strncmp(state, "57P", 3) == 0) {
         disconnect(c);
@@ -104,9 +99,8 @@ static enum db_status classify(struct db_conn *c, PGresult *res)
         return DB_UNIQUE_VIOLATION;
     if (strcmp(state, "23P01") == 0)
         return DB_EXCLUSION_VIOLATION;
-    if (strcmp(state, "23514") == 0 || strcmp(state, "23502") == 0 ||
-        strcmp(state, "22P02") == 0 || strcmp(state, "22008") == 0 ||
-        strcmp(state, "22003") == 0)
+    if (strcmp(state, "23514") == 0 || strcmp(state, "23502") == 0 || strcmp(state, "22P02") == 0 ||
+        strcmp(state, "22008") == 0 || strcmp(state, "22003") == 0)
         return DB_CHECK_VIOLATION;
     if (strcmp(state, "23503") == 0)
         return DB_FK_VIOLATION;

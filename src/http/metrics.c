@@ -88,7 +88,8 @@ char *metrics_render(size_t *len)
     for (size_t r = 0; r <= nroutes; r++) {
         size_t idx = r == nroutes ? MAX_ROUTES : r;
         for (size_t s = 0; s < NSTATUS; s++) {
-            uint_fast64_t n = atomic_load_explicit(&metrics[idx].by_status[s], memory_order_relaxed);
+            uint_fast64_t n =
+                atomic_load_explicit(&metrics[idx].by_status[s], memory_order_relaxed);
             if (!n)
                 continue;
             char st[8];
@@ -113,10 +114,12 @@ char *metrics_render(size_t *len)
         for (size_t k = 0; k <= NBOUNDS; k++) {
             acc += atomic_load_explicit(&m->buckets[k], memory_order_relaxed);
             if (k < NBOUNDS)
-                put(&b, "attachd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                put(&b,
+                    "attachd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                     rl, bounds[k], (unsigned long long)acc);
             else
-                put(&b, "attachd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                put(&b,
+                    "attachd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
                     rl, (unsigned long long)acc);
         }
         put(&b, "attachd_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", rl,

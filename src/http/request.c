@@ -34,11 +34,10 @@ enum api_status req_json_object(const struct request *req, struct response *res,
 {
     *out = NULL;
     if (!is_json_media_type(req_header(req, "Content-Type")))
-        return res_problem(res, API_UNSUPPORTED_MEDIA,
-                           "Send the body as application/json (UTF-8)");
+        return res_problem(res, API_UNSUPPORTED_MEDIA, "Send the body as application/json (UTF-8)");
     json_error_t jerr;
-    json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
-                             &jerr);
+    json_t *doc = json_loadb(req->body ? req->body : "", req->body_len,
+                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!doc)
         return res_problem(res, API_BAD_JSON, "%s at line %d, column %d", jerr.text, jerr.line,
                            jerr.column);

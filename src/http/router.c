@@ -29,6 +29,20 @@ static bool pattern_matches(const char *pattern, const char *path,
     return *p == '\0' && *s == '\0';
 }
 
+/* True when allow, a ", "-separated list, already names method. */
+static bool allow_lists(const char *allow, const char *method)
+{
+    size_t mlen = strlen(method);
+    for (const char *p = allow; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == mlen && memcmp(p, method, n) == 0)
+            return true;
+        p += n;
+        p += strspn(p, ", ");
+    }
+    return false;
+}
+
 enum route_result router_match(const struct route *routes, size_t nroutes, const char *method,
                                const char *path, const struct route **found,
                                const char *params[ROUTE_MAX_PARAMS], char *buf, size_t buflen,
@@ -45,13 +59,14 @@ enum route_result router_match(const struct route *routes, size_t nroutes, const
             continue;
         if (strcmp(routes[i].method, method) == 0) {
             *found = &routes[i];
-            return pattern_matches(routes[i].pattern, path, params, buf, buflen)
-                       ? ROUTE_FOUND
-                       : ROUTE_NOT_FOUND;
+            return pattern_matches(routes[i].pattern, path, params, buf, buflen) ? ROUTE_FOUND
+                                                                                 : ROUTE_NOT_FOUND;
         }
         path_known = true;
         size_t mlen = strlen(routes[i].method);
-        if (allow_used + mlen + 3 < allowlen) {
+        /* A literal and a {param} route may both match with one method (GET
+         * /v1/campaigns/current and GET /v1/campaigns/{year}): list it once. */
+        if (allow_used + mlen + 3 < allowlen && !allow_lists(allow, routes[i].method)) {
             if (allow_used)
                 memcpy(allow + allow_used, ", ", 2), allow_used += 2;
             memcpy(allow + allow_used, routes[i].method, mlen + 1);

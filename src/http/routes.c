@@ -3,7 +3,7 @@
 #include "attachd/api.h"
 #include "attachd/router.h"
 
-#define ANY ROLE_ANY
+#define ANY   ROLE_ANY
 #define ADMIN ROLE_ADMIN
 
 const struct route attachd_routes[] = {
@@ -22,11 +22,17 @@ const struct route attachd_routes[] = {
     {"PATCH", "/v1/polyclinics/{id}", api_polyclinics_update, ADMIN, "Edit a polyclinic"},
     {"GET", "/v1/polyclinics/{id}/districts", api_districts_list, ANY, "A polyclinic's districts"},
     {"POST", "/v1/polyclinics/{id}/districts", api_districts_create, ADMIN, "Create a district"},
+    {"GET", "/v1/districts/{id}", api_districts_get, ANY, "One district with its load"},
     {"PATCH", "/v1/districts/{id}", api_districts_update, ADMIN, "Edit a district"},
     {"GET", "/v1/campaigns", api_campaigns_list, ANY, "List campaigns"},
-    {"GET", "/v1/campaigns/current", api_campaigns_current, ANY, "The campaign of the current year"},
-    {"PUT", "/v1/campaigns/{year}", api_campaigns_put, ADMIN, "Create or replace the campaign of a year"},
-    {"POST", "/v1/tokens", api_tokens_create, ADMIN, "Create an access token (the secret is shown once)"},
+    /* before /v1/campaigns/{year}: the first matching route wins */
+    {"GET", "/v1/campaigns/current", api_campaigns_current, ANY,
+     "The campaign open today, else the one of the current year"},
+    {"GET", "/v1/campaigns/{year}", api_campaigns_get, ANY, "The campaign of a year"},
+    {"PUT", "/v1/campaigns/{year}", api_campaigns_put, ADMIN,
+     "Create or replace the campaign of a year"},
+    {"POST", "/v1/tokens", api_tokens_create, ADMIN,
+     "Create an access token (the secret is shown once)"},
     {"DELETE", "/v1/tokens/{id}", api_tokens_revoke, ADMIN, "Revoke an access token"},
 };
 

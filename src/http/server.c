@@ -52,8 +52,10 @@ void server_dispatch(struct request *req, struct response *res)
 {
     char allow[64];
     const struct route *route = NULL;
+    /* HEAD is GET without a body; libmicrohttpd leaves the body out. */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     enum route_result rr =
-        router_match(attachd_routes, attachd_nroutes, req->method, req->path, &route, req->params,
+        router_match(attachd_routes, attachd_nroutes, method, req->path, &route, req->params,
                      req->param_buf, sizeof req->param_buf, allow, sizeof allow);
     if (rr == ROUTE_NOT_FOUND) {
         res_problem(res, API_ROUTE_NOT_FOUND, "No route for %.100s", req->path);
@@ -84,8 +86,7 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
 }
 
 /* Turns the handler's outcome into a libmicrohttpd response and queues it. */
-static enum MHD_Result send_response(struct MHD_Connection *conn,
-                                     struct response *res)
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct response *res)
 {
     struct MHD_Response *mr = NULL;
     if (res->shared) {
@@ -107,8 +108,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
         if (body && !len)
             len = strlen(body);
         mr = MHD_create_response_from_buffer(len, body ? body : (char *)"",
-                                             body ? MHD_RESPMEM_MUST_FREE
-                                                  : MHD_RESPMEM_PERSISTENT);
+                                             body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
         if (!mr) {
             free(body);
             return MHD_NO;
@@ -169,8 +169,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->started = now_monotonic();
         *con_cls = req;
         atomic_fetch_add(&srv->inflight, 1);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > srv->app->body_limit)
             req->body_too_large = true; /* answered below, without reading the body */
         else
@@ -249,15 +249,13 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
                      MHD_USE_ERROR_LOG | MHD_USE_DUAL_STACK;
     for (int attempt = 0; attempt < 2 && !srv->daemon; attempt++) {
         srv->daemon = MHD_start_daemon(
-            flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv,
-            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+            flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv, MHD_OPTION_THREAD_POOL_SIZE,
+            (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
-            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+            NULL, MHD_OPTION_END);
         flags &= ~(unsigned)MHD_USE_DUAL_STACK; /* no IPv6 here: IPv4 only */
     }
     if (!srv->daemon) {
