@@ -273,11 +273,11 @@ CREATE TRIGGER districts_capacity_within_norm
 -- constraint), so "the campaign open on date D" is always at most one row. A whole-year campaign
 -- (1 Jan – 31 Dec) is allowed, hence effective_on >= opens_on rather than > closes_on.
 CREATE TABLE campaigns (
-    year         int  PRIMARY KEY CHECK (year BETWEEN 2000 AND 2100),
+    year         int  PRIMARY KEY CHECK (year BETWEEN 2000 AND 9998),
     opens_on     date NOT NULL,
     closes_on    date NOT NULL,
     effective_on date NOT NULL,
-    max_changes  int  NOT NULL DEFAULT 1 CHECK (max_changes >= 1),
+    max_changes  int  NOT NULL DEFAULT 1 CHECK (max_changes >= 0),
     CONSTRAINT campaigns_window_order CHECK (opens_on <= closes_on),
     CONSTRAINT campaigns_effective_after_open CHECK (effective_on >= opens_on),
     CONSTRAINT campaigns_no_overlap

@@ -1,0 +1,57 @@
+/* One-document queries (see db_text.h). */
+#include "attachd/db_text.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+void json_text_compact(char *text)
+{
+    char *to = text;
+    bool in_string = false;
+    for (const char *from = text; *from; from++) {
+        if (in_string) {
+            *to++ = *from;
+            if (*from == '\\' && from[1])
+                *to++ = *++from; /* an escaped character, a quote included */
+            else if (*from == '"')
+                in_string = false;
+        } else if (!strchr(" \t\r\n", *from)) {
+            in_string = *from == '"';
+            *to++ = *from;
+        }
+    }
+    *to = '\0';
+}
+
+enum db_status db_query_json(struct db_conn *conn, struct db_stmt *stmt, int nparams,
+                             const char *const *values, char **out)
+{
+    *out = NULL;
+    PGresult *r = NULL;
+    enum db_status st = db_query(conn, stmt, nparams, values, &r);
+    if (st != DB_OK)
+        return st;
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+        *out = strdup(PQgetvalue(r, 0, 0));
+        if (*out)
+            json_text_compact(*out);
+        else
+            st = DB_ERROR;
+    }
+    PQclear(r);
+    return st;
+}
+
+enum db_status db_run_json(struct db_pool *pool, struct db_stmt *stmt, int nparams,
+                           const char *const *values, char **out)
+{
+    *out = NULL;
+    struct db_conn *conn;
+    enum db_status st = db_acquire(pool, &conn);
+    if (st != DB_OK)
+        return st;
+    st = db_query_json(conn, stmt, nparams, values, out);
+    db_release(pool, conn);
+    return st;
+}
