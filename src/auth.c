@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
-#define CACHE_SLOTS 64
+#define CACHE_SLOTS       64
 #define CACHE_TTL_SECONDS 1.0
 
 struct cache_entry {
@@ -107,8 +107,7 @@ static struct db_stmt q_token_lookup =
     DB_STMT("SELECT id, role, coalesce(polyclinic_id, 0), name FROM tokens "
             "WHERE hash = $1::bytea AND revoked_at IS NULL");
 
-enum auth_status auth_check(struct db_pool *pool, const char *authorization,
-                            struct principal *out)
+enum auth_status auth_check(struct db_pool *pool, const char *authorization, struct principal *out)
 {
     if (!authorization)
         return AUTH_MISSING;
@@ -174,8 +173,8 @@ enum db_status token_create(struct db_conn *conn, enum role role, long long poly
     char hex[67], pid[24];
     hash_hex(hash, hex);
     snprintf(pid, sizeof pid, "%lld", polyclinic_id);
-    const char *params[4] = {role_name(role), role == ROLE_REGISTRAR ? pid : NULL,
-                             name ? name : "", hex};
+    const char *params[4] = {role_name(role), role == ROLE_REGISTRAR ? pid : NULL, name ? name : "",
+                             hex};
     PGresult *r = NULL;
     enum db_status st = db_query(conn, &q_token_insert, 4, params, &r);
     if (st == DB_OK) {

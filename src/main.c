@@ -161,7 +161,8 @@ static int token_revoke_cmd(const struct attachd_config *cfg, const char *arg)
     db_release(pool, conn);
     db_pool_free(pool);
     if (st != DB_OK || !found) {
-        fprintf(stderr, "attachd: %s\n", st != DB_OK ? "database error" : "no active token with that id");
+        fprintf(stderr, "attachd: %s\n",
+                st != DB_OK ? "database error" : "no active token with that id");
         return 1;
     }
     printf("token %lld revoked\n", id);

@@ -26,7 +26,10 @@ struct db_stmt {
     const char *sql;
     atomic_int slot; /* 0 until first use; then its index in each connection's prepared map */
 };
-#define DB_STMT(text) {.sql = (text), .slot = 0}
+#define DB_STMT(text)                                                                              \
+    {                                                                                              \
+        .sql = (text), .slot = 0                                                                   \
+    }
 #define DB_MAX_STMTS 256
 
 struct db_pool;

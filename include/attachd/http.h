@@ -37,17 +37,17 @@ struct request {
 
 struct response {
     unsigned status;
-    json_t *json;                 /* owned body, serialised on send */
-    struct MHD_Response *shared;  /* or a prepared response, borrowed reference */
-    const char *content_type;     /* default application/json */
-    char *raw;                    /* or raw bytes, owned */
+    json_t *json;                /* owned body, serialised on send */
+    struct MHD_Response *shared; /* or a prepared response, borrowed reference */
+    const char *content_type;    /* default application/json */
+    char *raw;                   /* or raw bytes, owned */
     size_t raw_len;
-    enum api_status problem;      /* when not API_OK the body is problem+json */
+    enum api_status problem; /* when not API_OK the body is problem+json */
     char detail[300];
-    json_t *errors;               /* validation errors [{"field":..,"message":..}] */
-    json_t *extra;                /* extra members merged into the problem body */
+    json_t *errors; /* validation errors [{"field":..,"message":..}] */
+    json_t *extra;  /* extra members merged into the problem body */
     char location[160];
-    char allow[64];               /* 405: the methods the path accepts */
+    char allow[64]; /* 405: the methods the path accepts */
 };
 
 /* Query argument or header, NULL when absent. */

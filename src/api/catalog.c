@@ -24,17 +24,19 @@ struct catalog {
     atomic_bool stale;
 };
 
-#define CATALOG(sql, ttl_s)                                                                       \
-    {.stmt = DB_STMT(sql), .ttl = (ttl_s), .lock = PTHREAD_RWLOCK_INITIALIZER, .stale = true}
+#define CATALOG(sql, ttl_s)                                                                        \
+    {                                                                                              \
+        .stmt = DB_STMT(sql), .ttl = (ttl_s), .lock = PTHREAD_RWLOCK_INITIALIZER, .stale = true    \
+    }
 
 struct catalog catalog_settlements = CATALOG(
     "SELECT kato, json_build_object('kato', kato, 'name_kk', name_kk, 'name_ru', name_ru)::text "
     "FROM settlements ORDER BY kato COLLATE \"C\"",
     5.0);
-struct catalog catalog_district_kinds = CATALOG(
-    "SELECT lpad(sort::text, 6, '0'), json_build_object('code', code, 'norm', norm, "
-    "'min_age', min_age, 'max_age', max_age)::text FROM district_kinds ORDER BY sort",
-    60.0);
+struct catalog catalog_district_kinds =
+    CATALOG("SELECT lpad(sort::text, 6, '0'), json_build_object('code', code, 'norm', norm, "
+            "'min_age', min_age, 'max_age', max_age)::text FROM district_kinds ORDER BY sort",
+            60.0);
 struct catalog catalog_refusal_reasons = CATALOG(
     "SELECT lpad(sort::text, 6, '0'), json_build_object('code', code, 'official', official, "
     "'title', json_build_object('kk', title_kk, 'ru', title_ru, 'en', title_en))::text "

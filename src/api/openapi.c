@@ -46,10 +46,9 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static json_t *operation(const struct route *r)
 {
     json_t *op = json_pack("{s:s, s:{s:{s:s}, s:{s:s, s:{s:{s:{s:s}}}}}}", "summary", r->summary,
-                           "responses", "200", "description", "Success", "default",
-                           "description", "Problem (RFC 9457)", "content",
-                           "application/problem+json", "schema", "$ref",
-                           "#/components/schemas/Problem");
+                           "responses", "200", "description", "Success", "default", "description",
+                           "Problem (RFC 9457)", "content", "application/problem+json", "schema",
+                           "$ref", "#/components/schemas/Problem");
     if (r->roles)
         json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
     else
@@ -58,8 +57,8 @@ static json_t *operation(const struct route *r)
     for (const char *p = strchr(r->pattern, '{'); p; p = strchr(p + 1, '{')) {
         const char *end = strchr(p, '}');
         json_array_append_new(params, json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1,
-                                                (size_t)(end - p - 1), "in", "path", "required",
-                                                1, "schema", "type", "string"));
+                                                (size_t)(end - p - 1), "in", "path", "required", 1,
+                                                "schema", "type", "string"));
     }
     if (json_array_size(params))
         json_object_set_new(op, "parameters", params);
@@ -88,8 +87,8 @@ static void build(void)
             method[k] = (char)(r->method[k] | 0x20);
         json_object_set_new(item, method, operation(r));
     }
-    document = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:o}", "openapi", "3.1.0", "info",
-                         "title", "attachd", "version", ATTACHD_VERSION, "description",
+    document = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:o}", "openapi", "3.1.0", "info", "title",
+                         "attachd", "version", ATTACHD_VERSION, "description",
                          "Polyclinic attachment campaign service", "paths", paths, "components",
                          json_loads(components_json, 0, NULL));
 }

@@ -27,8 +27,8 @@ HANDLER(api_readyz)
     }
     const char *have = PQgetvalue(r, 0, 0);
     bool current = strcmp(have, migrate_latest()) >= 0;
-    json_t *body = json_pack("{s:s, s:s, s:s}", "status", current ? "ready" : "not ready",
-                             "schema", have, "expected_schema", migrate_latest());
+    json_t *body = json_pack("{s:s, s:s, s:s}", "status", current ? "ready" : "not ready", "schema",
+                             have, "expected_schema", migrate_latest());
     PQclear(r);
     return res_json(res, current ? 200 : 503, body);
 }

@@ -48,8 +48,9 @@ HANDLER(api_settlements_create)
     }
     catalog_invalidate(&catalog_settlements);
     snprintf(res->location, sizeof res->location, "/v1/settlements/%s", kato);
-    st = res_json(res, 201, json_pack("{s:s, s:s, s:s}", "kato", kato, "name_kk", name_kk,
-                                      "name_ru", name_ru));
+    st = res_json(
+        res, 201,
+        json_pack("{s:s, s:s, s:s}", "kato", kato, "name_kk", name_kk, "name_ru", name_ru));
 out:
     json_decref(body);
     return st;
