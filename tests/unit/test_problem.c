@@ -1,0 +1,143 @@
+/* The API status table (HTTP status, stable code, title) and the problem+json body. */
+#include <stdlib.h>
+#include <string.h>
+#include "attachd/http.h"
+#include "attachd/problem.h"
+#include "unit.h"
+
+START_TEST(test_every_error_status_is_4xx_or_5xx)
+{
+    ck_assert_uint_eq(api_status_info(API_OK)->http_status, 200);
+    for (int st = API_OK + 1; st < API_STATUS_COUNT; st++) {
+        unsigned http = api_status_info((enum api_status)st)->http_status;
+        ck_assert_msg(http >= 400 && http <= 599, "status %d maps to %u", st, http);
+    }
+}
+END_TEST
+
+START_TEST(test_every_status_has_code_and_title)
+{
+    for (int st = 0; st < API_STATUS_COUNT; st++) {
+        const struct api_status_info *info = api_status_info((enum api_status)st);
+        ck_assert_msg(info->code && *info->code, "status %d has no code", st);
+        ck_assert_msg(info->title && *info->title, "status %d has no title", st);
+        ck_assert_msg(strspn(info->code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == strlen(info->code),
+                      "code %s is not UPPER_SNAKE", info->code);
+    }
+}
+END_TEST
+
+START_TEST(test_codes_are_unique)
+{
+    for (int a = 0; a < API_STATUS_COUNT; a++)
+        for (int b = a + 1; b < API_STATUS_COUNT; b++)
+            ck_assert_str_ne(api_status_info((enum api_status)a)->code,
+                             api_status_info((enum api_status)b)->code);
+}
+END_TEST
+
+START_TEST(test_required_statuses_map_as_specified)
+{
+    static const struct {
+        enum api_status st;
+        unsigned http;
+        const char *code;
+    } want[] = {
+        {API_BAD_JSON, 400, "MALFORMED_JSON"},
+        {API_UNAUTHORIZED, 401, NULL},
+        {API_FORBIDDEN, 403, NULL},
+        {API_NOT_FOUND, 404, NULL},
+        {API_ROUTE_NOT_FOUND, 404, "ROUTE_NOT_FOUND"},
+        {API_METHOD_NOT_ALLOWED, 405, NULL},
+        {API_CONFLICT, 409, NULL},
+        {API_PAYLOAD_TOO_LARGE, 413, NULL},
+        {API_UNSUPPORTED_MEDIA, 415, NULL},
+        {API_VALIDATION, 422, NULL},
+        {API_INTERNAL, 500, NULL},
+        {API_DB_UNAVAILABLE, 503, NULL},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const struct api_status_info *info = api_status_info(want[i].st);
+        ck_assert_uint_eq(info->http_status, want[i].http);
+        if (want[i].code)
+            ck_assert_str_eq(info->code, want[i].code);
+    }
+}
+END_TEST
+
+START_TEST(test_out_of_range_status_reads_as_internal_error)
+{
+    const struct api_status_info *info = api_status_info(API_STATUS_COUNT);
+    ck_assert_ptr_nonnull(info);
+    ck_assert_uint_eq(info->http_status, 500);
+    ck_assert_ptr_eq(api_status_info((enum api_status) - 1), api_status_info(API_INTERNAL));
+}
+END_TEST
+
+START_TEST(test_problem_body_has_all_members_and_errors)
+{
+    struct response res = {0};
+    res_field_error(&res, "person.iin", "must be %d digits", 12);
+    char *text =
+        problem_body(API_VALIDATION, "person.iin: must be 12 digits", res.errors, NULL, "/v1/x");
+    ck_assert_ptr_nonnull(text);
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    ck_assert_msg(doc != NULL, "not JSON: %s", jerr.text);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "type")), "about:blank");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "title")), "The request is not valid");
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "status")), 422);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "code")), "VALIDATION_FAILED");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "detail")),
+                     "person.iin: must be 12 digits");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "instance")), "/v1/x");
+    json_t *errors = json_object_get(doc, "errors");
+    ck_assert(json_is_array(errors));
+    ck_assert_uint_eq(json_array_size(errors), 1);
+    json_t *e0 = json_array_get(errors, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(e0, "field")), "person.iin");
+    ck_assert_str_eq(json_string_value(json_object_get(e0, "message")), "must be 12 digits");
+    json_decref(doc);
+    free(text);
+    /* problem_body borrows errors: the caller's reference is still the caller's to drop. */
+    ck_assert_int_eq(res.errors->refcount, 1);
+    json_decref(res.errors);
+}
+END_TEST
+
+START_TEST(test_problem_body_omits_empty_detail_and_merges_extra)
+{
+    json_t *extra = json_pack("{s:s}", "ready", "no");
+    char *text = problem_body(API_DB_UNAVAILABLE, "", NULL, extra, NULL);
+    json_t *doc = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_ptr_null(json_object_get(doc, "detail"));
+    ck_assert_ptr_null(json_object_get(doc, "errors"));
+    ck_assert_ptr_null(json_object_get(doc, "instance"));
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "status")), 503);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "ready")), "no");
+    json_decref(doc);
+    json_decref(extra);
+    free(text);
+}
+END_TEST
+
+static Suite *problem_suite(void)
+{
+    Suite *s = suite_create("problem");
+    TCase *tc = tcase_create("problem");
+    tcase_add_test(tc, test_every_error_status_is_4xx_or_5xx);
+    tcase_add_test(tc, test_every_status_has_code_and_title);
+    tcase_add_test(tc, test_codes_are_unique);
+    tcase_add_test(tc, test_required_statuses_map_as_specified);
+    tcase_add_test(tc, test_out_of_range_status_reads_as_internal_error);
+    tcase_add_test(tc, test_problem_body_has_all_members_and_errors);
+    tcase_add_test(tc, test_problem_body_omits_empty_detail_and_merges_extra);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return unit_run(problem_suite());
+}
