@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# Run every test of attachd (README command 2; CI runs the same script).
+#
+# Installs what is missing (Debian 12), builds, runs the unit tests (ctest), starts a throwaway
+# PostgreSQL under $BUILD_DIR/pgtest, migrates it, starts `attachd serve`, runs the integration
+# tests against it, checks that SIGTERM stops it cleanly, runs docker/entrypoint.sh the way the
+# container does, and cleans everything up. Exits non-zero if any step failed.
+#
+# Environment:
+#   BUILD_DIR            build directory (default build)
+#   CMAKE_ARGS           extra cmake arguments, e.g. -DATTACHD_SANITIZE=ON (ASan+UBSan)
+#   ATTACHD_TEST_PGPORT  first port tried for the throwaway PostgreSQL (default 55432)
+#   ATTACHD_TEST_PORT    first port tried for attachd (default 18080)
+#   ATTACHD_IT_TIMEOUT   seconds the integration tests may take (default 900)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
+BUILD_DIR=${BUILD_DIR:-build}
+case $BUILD_DIR in
+/*) ;;
+*) BUILD_DIR=$ROOT/$BUILD_DIR ;;
+esac
+BUILD_NAME=${BUILD_DIR#"$ROOT"/}
+read -r -a CMAKE_EXTRA <<<"${CMAKE_ARGS:-}"
+
+BIN=$BUILD_DIR/attachd
+PGTEST=$BUILD_DIR/pgtest
+SERVER_LOG=$BUILD_DIR/attachd-test.log
+EP_LOG=$BUILD_DIR/entrypoint-test.log
+EP_TOKEN_FILE=$BUILD_DIR/entrypoint-admin-token
+
+# Everything we talk to is on this machine: never through a proxy (curl and Python's urllib
+# both honour these).
+export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}"
+export NO_PROXY=$no_proxy
+export PYTHONDONTWRITEBYTECODE=1
+
+SANITIZE=0
+SERVER_PID=
+SERVER_URL=
+EP_PID=
+IT_PID=
+INTERRUPTED=
+STOP_RC=
+RESULTS=()
+FAILED_STEPS=()
+STARTED_AT=$SECONDS
+
+# record STATUS NAME STARTED_AT_SECONDS
+record() {
+    RESULTS+=("$(printf '%-4s  %-52s %5ss' "$1" "$2" $((SECONDS - $3)))")
+    [ "$1" = PASS ] || FAILED_STEPS+=("$2")
+}
+
+# run_step NAME fatal|continue FUNCTION...: run one step and record it. A failed fatal step ends
+# the run (the EXIT trap still cleans up and prints the summary).
+run_step() {
+    local name=$1 mode=$2 started=$SECONDS
+    shift 2
+    log "$name"
+    if "$@"; then
+        record PASS "$name" "$started"
+        return 0
+    fi
+    record FAIL "$name" "$started"
+    if [ "$mode" = fatal ]; then
+        RESULTS+=("      (the remaining steps were not run)")
+        exit 1
+    fi
+}
+
+# stop_process PID TIMEOUT: SIGTERM, then wait up to TIMEOUT seconds. Returns 0 when the process
+# ended in time, with its exit status in STOP_RC; otherwise kills it and returns 1.
+stop_process() {
+    local pid=$1 ticks=$(($2 * 10))
+    STOP_RC=
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$ticks" -le 0 ]; then
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            return 1
+        fi
+        ticks=$((ticks - 1))
+        sleep 0.1
+    done
+    STOP_RC=0
+    wait "$pid" 2>/dev/null || STOP_RC=$?
+    return 0
+}
+
+show_log_tail() {
+    [ -f "$1" ] || return 0
+    printf -- '--- last lines of %s ---\n' "$1" >&2
+    tail -n "${2:-30}" "$1" >&2
+    printf -- '--- end of %s ---\n' "$1" >&2
+}
+
+print_summary() {
+    local line
+    printf '\n===== attachd test summary: %s (%ss) =====\n' "$BUILD_NAME" $((SECONDS - STARTED_AT))
+    for line in "${RESULTS[@]}"; do
+        printf '%s\n' "$line"
+    done
+    if [ ${#FAILED_STEPS[@]} -eq 0 ] && [ ${#RESULTS[@]} -gt 0 ]; then
+        printf 'RESULT: all steps passed\n'
+    else
+        local failed=
+        [ ${#FAILED_STEPS[@]} -eq 0 ] || failed=$(printf '%s; ' "${FAILED_STEPS[@]}")
+        [ -z "$INTERRUPTED" ] || failed="${failed}interrupted"
+        printf 'RESULT: FAILED: %s\n' "${failed%; }"
+        printf 'logs: %s, %s, %s\n' "$SERVER_LOG" "$EP_LOG" "$(_pg_base "$PGTEST")/log"
+    fi
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    [ -n "$IT_PID" ] && stop_process "$IT_PID" 15
+    [ -n "$SERVER_PID" ] && stop_process "$SERVER_PID" 5
+    [ -n "$EP_PID" ] && stop_process "$EP_PID" 5
+    pg_local_stop "$PGTEST" >/dev/null 2>&1
+    print_summary
+    [ ${#FAILED_STEPS[@]} -eq 0 ] || [ "$rc" -ne 0 ] || rc=1
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'INTERRUPTED=1; exit 130' INT
+trap 'INTERRUPTED=1; exit 143' TERM
+
+# ---- steps -------------------------------------------------------------------------------------
+
+step_build() {
+    build_attachd "$BUILD_DIR" "${CMAKE_EXTRA[@]}" || return 1
+    [ -x "$BIN" ] || {
+        warn "the build did not produce $BIN"
+        return 1
+    }
+    if grep -Eqi '^ATTACHD_SANITIZE:[A-Z]*=(ON|TRUE|YES|1)$' "$BUILD_DIR/CMakeCache.txt"; then
+        SANITIZE=1
+        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+        export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+        log "sanitizer build: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
+    fi
+}
+
+step_unit_tests() {
+    ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error --timeout 300
+}
+
+step_postgres() {
+    local port
+    pg_local_destroy "$PGTEST" || return 1
+    port=$(free_port "${ATTACHD_TEST_PGPORT:-55432}") || return 1
+    PG_LOCAL_FAST=1 pg_local_start "$PGTEST" "$port" attachd || return 1
+    log "test database: $DATABASE_URL"
+}
+
+step_migrate() {
+    "$BIN" migrate || return 1
+    log "second migrate must find nothing to do"
+    "$BIN" migrate || return 1
+}
+
+step_tokens() {
+    ATTACHD_ADMIN_TOKEN=$(attachd_token_create "$BIN" admin "test admin") || return 1
+    ATTACHD_PORTAL_TOKEN=$(attachd_token_create "$BIN" portal "test portal") || return 1
+    export ATTACHD_ADMIN_TOKEN ATTACHD_PORTAL_TOKEN
+}
+
+step_start_server() {
+    local port
+    port=$(free_port "${ATTACHD_TEST_PORT:-18080}") || return 1
+    SERVER_URL=http://127.0.0.1:$port
+    ATTACHD_PORT=$port "$BIN" serve >"$SERVER_LOG" 2>&1 &
+    SERVER_PID=$!
+    log "attachd serve (pid $SERVER_PID) on $SERVER_URL, log $SERVER_LOG"
+    if ! wait_http "$SERVER_URL/healthz" 60 "$SERVER_PID"; then
+        show_log_tail "$SERVER_LOG"
+        return 1
+    fi
+}
+
+step_integration() {
+    [ -f "$ROOT/tests/integration/run.py" ] || {
+        warn "tests/integration/run.py is missing"
+        return 1
+    }
+    local rc=0
+    # In the background and waited for, so that a SIGTERM to this script is handled at once.
+    ATTACHD_URL=$SERVER_URL ATTACHD_BIN=$BIN ATTACHD_LOG=$SERVER_LOG \
+        timeout -k 10 "${ATTACHD_IT_TIMEOUT:-900}" python3 -u "$ROOT/tests/integration/run.py" &
+    IT_PID=$!
+    wait "$IT_PID" || rc=$?
+    IT_PID=
+    [ "$rc" -ne 124 ] || warn "the integration tests timed out after ${ATTACHD_IT_TIMEOUT:-900}s"
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        warn "attachd exited during the integration tests"
+        show_log_tail "$SERVER_LOG"
+        rc=1
+    fi
+    return "$rc"
+}
+
+step_graceful_stop() {
+    local pid=$SERVER_PID
+    SERVER_PID=
+    if ! stop_process "$pid" 10; then
+        warn "attachd did not stop within 10 s of SIGTERM (killed)"
+        show_log_tail "$SERVER_LOG"
+        return 1
+    fi
+    if [ "$STOP_RC" -ne 0 ]; then
+        warn "attachd exited with status $STOP_RC after SIGTERM (expected 0)"
+        show_log_tail "$SERVER_LOG"
+        return 1
+    fi
+}
+
+step_sanitizer_reports() {
+    local f bad=0
+    for f in "$SERVER_LOG" "$EP_LOG"; do
+        [ -f "$f" ] || continue
+        if grep -En 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" >&2; then
+            warn "sanitizer reports in $f"
+            bad=1
+        fi
+    done
+    return "$bad"
+}
+
+# Runs docker/entrypoint.sh as the container would (wait for the database, migrate, bootstrap an
+# admin token, exec serve), but with the local binary and the test database.
+step_entrypoint() {
+    local port url code mode
+    port=$(free_port $((${SERVER_URL##*:} + 1))) || return 1
+    url=http://127.0.0.1:$port
+    rm -f "$EP_TOKEN_FILE"
+    ATTACHD_BIN=$BIN ATTACHD_PORT=$port ATTACHD_DB_WAIT=30 \
+        ATTACHD_BOOTSTRAP_ADMIN_TOKEN_FILE=$EP_TOKEN_FILE \
+        "$ROOT/docker/entrypoint.sh" >"$EP_LOG" 2>&1 &
+    EP_PID=$!
+    log "docker/entrypoint.sh (pid $EP_PID) on $url, log $EP_LOG"
+    if ! wait_http "$url/healthz" 60 "$EP_PID"; then
+        show_log_tail "$EP_LOG"
+        return 1
+    fi
+    ATTACHD_PORT=$port "$ROOT/docker/entrypoint.sh" healthcheck || {
+        warn "'docker/entrypoint.sh healthcheck' failed against a healthy attachd"
+        return 1
+    }
+    [ -s "$EP_TOKEN_FILE" ] || {
+        warn "the entrypoint did not write $EP_TOKEN_FILE"
+        return 1
+    }
+    mode=$(stat -c %a "$EP_TOKEN_FILE")
+    [ "$mode" = 600 ] || {
+        warn "$EP_TOKEN_FILE has mode $mode, expected 600"
+        return 1
+    }
+    code=$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 10 \
+        -H "Authorization: Bearer $(cat "$EP_TOKEN_FILE")" "$url/v1/district-kinds")
+    [ "$code" = 200 ] || {
+        warn "GET /v1/district-kinds with the bootstrapped admin token answered $code, expected 200"
+        return 1
+    }
+    local pid=$EP_PID
+    EP_PID=
+    if ! stop_process "$pid" 10; then
+        warn "the entrypoint's attachd did not stop within 10 s of SIGTERM (killed)"
+        show_log_tail "$EP_LOG"
+        return 1
+    fi
+    [ "$STOP_RC" -eq 0 ] || {
+        warn "the entrypoint's attachd exited with status $STOP_RC after SIGTERM (expected 0)"
+        show_log_tail "$EP_LOG"
+        return 1
+    }
+}
+
+step_stop_postgres() {
+    pg_local_stop "$PGTEST"
+}
+
+# ---- run ---------------------------------------------------------------------------------------
+
+run_step "install missing packages" fatal ensure_packages
+run_step "build ($BUILD_NAME${CMAKE_ARGS:+ $CMAKE_ARGS})" fatal step_build
+run_step "unit tests (ctest)" continue step_unit_tests
+run_step "start throwaway PostgreSQL" fatal step_postgres
+run_step "attachd migrate (twice)" fatal step_migrate
+run_step "attachd token create (admin, portal)" fatal step_tokens
+run_step "attachd serve answers /healthz" fatal step_start_server
+run_step "integration tests (tests/integration/run.py)" continue step_integration
+run_step "attachd stops on SIGTERM with status 0" continue step_graceful_stop
+run_step "docker/entrypoint.sh outside Docker" continue step_entrypoint
+if [ "$SANITIZE" = 1 ]; then
+    run_step "no sanitizer reports in the logs" continue step_sanitizer_reports
+fi
+run_step "stop PostgreSQL" continue step_stop_postgres
