@@ -8,13 +8,9 @@
 #include <string.h>
 #include "attachd/db_text.h"
 
-/* The people a district holds (`d` is the districts row): its open-ended attachments (nopen, kept
- * by the attachments trigger, upcoming ones included) plus those approved to leave, who count
- * until their valid_to. The one definition in C: every view and check below uses it. The count
- * is a range scan of attachments_leaving (district_id, valid_to) WHERE NOT cancelled. */
-#define DISTRICT_LOAD                                                                              \
-    "(d.nopen + (SELECT count(*) FROM attachments a WHERE a.district_id = d.id"                    \
-    " AND NOT a.cancelled AND a.valid_to > current_date))"
+/* The people a district holds (SPEC §3): the one definition is the SQL function district_load()
+ * of migrations/0002_applications.sql. */
+#define DISTRICT_LOAD "district_load(d)"
 
 /* FROM this and d.* and l.load are in scope, the load counted once per district: OFFSET 0 keeps
  * the planner from pulling the subquery up, which would copy the count into every use of l.load. */
