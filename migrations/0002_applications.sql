@@ -167,6 +167,10 @@ $$;
 CREATE FUNCTION transfer_json(t transfers) RETURNS json LANGUAGE sql STABLE AS $$
     SELECT json_build_object(
         'id', t.id, 'iin', t.iin,
+        'person', (SELECT json_build_object('last_name', a.person->>'last_name',
+                        'first_name', a.person->>'first_name', 'middle_name', a.person->>'middle_name',
+                        'birth_date', a.birth_date)
+                   FROM applications a WHERE a.id = t.application_id),
         'from', CASE WHEN t.from_polyclinic_id IS NULL THEN NULL ELSE
                 json_build_object('polyclinic_id', t.from_polyclinic_id, 'district_id', t.from_district_id) END,
         'to', json_build_object('polyclinic_id', t.to_polyclinic_id, 'district_id', t.to_district_id),

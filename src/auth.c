@@ -87,7 +87,7 @@ bool token_generate(char secret[TOKEN_SECRET_LEN + 1], unsigned char hash[32])
     return true;
 }
 
-static void hash_hex(const unsigned char hash[32], char out[67])
+void bytea_hex32(const unsigned char hash[32], char out[67])
 {
     static const char hex[] = "0123456789abcdef";
     out[0] = '\\', out[1] = 'x';
@@ -96,6 +96,13 @@ static void hash_hex(const unsigned char hash[32], char out[67])
         out[3 + 2 * i] = hex[hash[i] & 15];
     }
     out[66] = '\0';
+}
+
+void sha256_bytea_hex(const void *data, size_t len, char out[67])
+{
+    unsigned char hash[32];
+    token_hash(data, len, hash);
+    bytea_hex32(hash, out);
 }
 
 void auth_cache_invalidate(void)
@@ -132,7 +139,7 @@ enum auth_status auth_check(struct db_pool *pool, const char *authorization, str
     }
 
     char hex[67];
-    hash_hex(hash, hex);
+    bytea_hex32(hash, hex);
     const char *params[1] = {hex};
     PGresult *r = NULL;
     enum db_status st = db_run(pool, &q_token_lookup, 1, params, &r);
@@ -171,7 +178,7 @@ enum db_status token_create(struct db_conn *conn, enum role role, long long poly
     if (!token_generate(secret, hash))
         return DB_ERROR;
     char hex[67], pid[24];
-    hash_hex(hash, hex);
+    bytea_hex32(hash, hex);
     snprintf(pid, sizeof pid, "%lld", polyclinic_id);
     const char *params[4] = {role_name(role), role == ROLE_REGISTRAR ? pid : NULL, name ? name : "",
                              hex};

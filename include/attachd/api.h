@@ -34,6 +34,18 @@ HANDLER(api_campaigns_list);
 HANDLER(api_campaigns_current);
 HANDLER(api_campaigns_get);
 HANDLER(api_campaigns_put);
+/* applications.c */
+HANDLER(api_applications_submit);
+HANDLER(api_applications_list);
+HANDLER(api_applications_get);
+HANDLER(api_applications_approve);
+HANDLER(api_applications_refuse);
+HANDLER(api_applications_withdraw);
+/* persons.c */
+HANDLER(api_person_attachment);
+HANDLER(api_person_attachments);
+HANDLER(api_polyclinic_transfers);
+HANDLER(api_campaign_stats);
 /* tokens.c */
 HANDLER(api_tokens_create);
 HANDLER(api_tokens_revoke);

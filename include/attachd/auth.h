@@ -26,6 +26,10 @@ bool role_parse(const char *s, enum role *out);
 /* Makes a new random secret (NUL-terminated) and its SHA-256. */
 bool token_generate(char secret[TOKEN_SECRET_LEN + 1], unsigned char hash[32]);
 void token_hash(const char *secret, size_t len, unsigned char hash[32]);
+/* A 32-byte hash as PostgreSQL bytea hex input ("\\x" + 64 hex digits). */
+void bytea_hex32(const unsigned char hash[32], char out[67]);
+/* SHA-256 of data as bytea hex input. */
+void sha256_bytea_hex(const void *data, size_t len, char out[67]);
 
 enum auth_status { AUTH_OK = 0, AUTH_MISSING, AUTH_INVALID, AUTH_DB_UNAVAILABLE };
 

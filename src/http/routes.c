@@ -3,8 +3,10 @@
 #include "attachd/api.h"
 #include "attachd/router.h"
 
-#define ANY   ROLE_ANY
-#define ADMIN ROLE_ADMIN
+#define ANY       ROLE_ANY
+#define ADMIN     ROLE_ADMIN
+#define PORTAL    ROLE_PORTAL
+#define REGISTRAR ROLE_REGISTRAR
 
 const struct route attachd_routes[] = {
     {"GET", "/healthz", api_healthz, 0, "Liveness"},
@@ -31,6 +33,25 @@ const struct route attachd_routes[] = {
     {"GET", "/v1/campaigns/{year}", api_campaigns_get, ANY, "The campaign of a year"},
     {"PUT", "/v1/campaigns/{year}", api_campaigns_put, ADMIN,
      "Create or replace the campaign of a year"},
+    {"POST", "/v1/applications", api_applications_submit, PORTAL | REGISTRAR,
+     "Submit an application (registrar: in person, to its own polyclinic)"},
+    {"GET", "/v1/applications", api_applications_list, ADMIN | REGISTRAR,
+     "The work queue: applications by polyclinic, status, overdue"},
+    {"GET", "/v1/applications/{id}", api_applications_get, ANY, "One application"},
+    {"POST", "/v1/applications/{id}/approve", api_applications_approve, REGISTRAR,
+     "Approve (may end as refused CAPACITY_EXCEEDED)"},
+    {"POST", "/v1/applications/{id}/refuse", api_applications_refuse, REGISTRAR,
+     "Refuse with a catalogue reason"},
+    {"POST", "/v1/applications/{id}/withdraw", api_applications_withdraw, PORTAL,
+     "Withdraw a pending application"},
+    {"GET", "/v1/persons/{iin}/attachment", api_person_attachment, ANY,
+     "The attachment valid on a date (default today) and the upcoming one"},
+    {"GET", "/v1/persons/{iin}/attachments", api_person_attachments, ANY,
+     "A person's attachment history"},
+    {"GET", "/v1/polyclinics/{id}/transfers", api_polyclinic_transfers, ADMIN | REGISTRAR,
+     "Transfers into and out of a polyclinic"},
+    {"GET", "/v1/stats/campaigns/{year}", api_campaign_stats, ADMIN,
+     "Counts of a campaign: by status, refusal reason, channel, transfers by ownership"},
     {"POST", "/v1/tokens", api_tokens_create, ADMIN,
      "Create an access token (the secret is shown once)"},
     {"DELETE", "/v1/tokens/{id}", api_tokens_revoke, ADMIN, "Revoke an access token"},

@@ -1,0 +1,698 @@
+/* Applications in the database (see applications.h). The rules are the pure functions of
+ * checks.c and district_choice.c; this file gathers their facts and writes their outcome.
+ *
+ * Locking, in this order, so that transactions never wait on each other in a cycle:
+ *  1. pg_advisory_xact_lock on the person's IIN: one operation per person at a time, so the
+ *     facts read about a person (pending application, attachments, changes used) stay true
+ *     until commit;
+ *  2. the application row (FOR UPDATE) when deciding;
+ *  3. the district rows of the target polyclinic and of the person's current and upcoming
+ *     districts, in id order, before their load is read (in a later statement, so that READ
+ *     COMMITTED shows every commit made before the lock was granted). The attachments trigger
+ *     re-checks capacity as a backstop. */
+#include "attachd/applications.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "attachd/checks.h"
+#include "attachd/db_text.h"
+#include "attachd/district_choice.h"
+#include "attachd/log.h"
+#include "attachd/workdays.h"
+
+#define MAX_DISTRICTS 512
+#define MAX_HOLIDAYS  64
+#define MAX_FAMILY    32
+
+/* ---- statements ------------------------------------------------------------------------------ */
+
+static struct db_stmt q_lock_person =
+    DB_STMT("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
+
+/* A polyclinic's districts with their age bands and load, for the pure district rules. */
+#define DISTRICTS_JSON(poly)                                                                       \
+    "(SELECT json_agg(json_build_object('id', d.id, 'number', d.number, 'min_age', k.min_age,"     \
+    " 'max_age', coalesce(k.max_age, -1), 'capacity', d.capacity, 'load', district_load(d),"       \
+    " 'open', d.open) ORDER BY d.id) FROM districts d JOIN district_kinds k ON k.code = d.kind"    \
+    " WHERE d.polyclinic_id = " poly ")::text"
+
+/* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
+ * $3 settlement, $4 requested district, $5 idempotency key. */
+static struct db_stmt q_submit_facts = DB_STMT(
+    "SELECT to_char(current_date, 'YYYY-MM-DD'), c.year,"
+    " to_char(CASE WHEN c.year IS NULL THEN current_date + 1"
+    " ELSE greatest(c.effective_on, current_date + 1) END, 'YYYY-MM-DD'), c.max_changes,"
+    " p.id IS NOT NULL, coalesce(p.accepting AND p.fsms_contract, false),"
+    " coalesce(p.auto_approve, false),"
+    " coalesce(p.settlement = $3::bpchar OR EXISTS (SELECT 1 FROM polyclinic_also_serves s"
+    " WHERE s.polyclinic_id = p.id AND s.kato = $3::bpchar), false),"
+    " EXISTS (SELECT 1 FROM settlements WHERE kato = $3::bpchar),"
+    " (SELECT id FROM applications WHERE iin = $1 AND status = 'pending'),"
+    " EXISTS (SELECT 1 FROM attachments WHERE iin = $1 AND polyclinic_id = $2 AND NOT cancelled"
+    " AND valid_to IS NULL),"
+    " EXISTS (SELECT 1 FROM attachments WHERE iin = $1 AND NOT cancelled"
+    " AND (valid_to IS NULL OR valid_to > current_date)),"
+    " (SELECT count(*) FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
+    " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int)),"
+    " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2),"
+    " (SELECT string_agg(to_char(day, 'YYYY-MM-DD'), ',') FROM holidays"
+    " WHERE day > current_date AND day <= current_date + 60),"
+    " i.id, i.request_hash = $6::bytea, application_json(i)::text, " DISTRICTS_JSON(
+        "$2") " FROM (SELECT 1) one"
+              " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
+              " LEFT JOIN polyclinics p ON p.id = $2"
+              " LEFT JOIN applications i ON i.idempotency_key = $5");
+enum {
+    F_TODAY,
+    F_CAMPAIGN_YEAR,
+    F_EFFECTIVE_ON,
+    F_MAX_CHANGES,
+    F_POLY_EXISTS,
+    F_ACCEPTING,
+    F_AUTO_APPROVE,
+    F_SERVES,
+    F_SETTLEMENT_KNOWN,
+    F_PENDING_ID,
+    F_ATTACHED_THERE,
+    F_HAS_ATTACHMENT,
+    F_CHANGES_USED,
+    F_DISTRICT_OK,
+    F_HOLIDAYS,
+    F_IDEM_ID,
+    F_IDEM_SAME,
+    F_IDEM_JSON,
+    F_DISTRICTS,
+};
+
+static struct db_stmt q_insert = DB_STMT(
+    "INSERT INTO applications AS a (iin, person, birth_date, settlement, address, polyclinic_id,"
+    " requested_district_id, channel, grounds, representative, birth_certificate, family_iins,"
+    " status, refusal_code, warnings, campaign_year, decision_due_at, decided_at, decided_by,"
+    " idempotency_key, request_hash, submitted_by)"
+    " VALUES ($1, $2::jsonb, $3::date, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12::text[], $13,"
+    " $14, $15::text[], $16, ($17::date + time '18:00') AT TIME ZONE 'Asia/Almaty',"
+    " CASE WHEN $13 <> 'pending' THEN now() END, CASE WHEN $13 <> 'pending' THEN $18 END, $19,"
+    " $20::bytea, $21) RETURNING a.id, application_json(a)::text");
+
+/* The application to decide, locked. $2: the district the approver prefers (NULL: the one the
+ * application asked for). */
+static struct db_stmt q_target =
+    DB_STMT("SELECT iin, polyclinic_id FROM applications WHERE id = $1");
+static struct db_stmt q_locked = DB_STMT(
+    "SELECT a.status, to_char(a.birth_date, 'YYYY-MM-DD'), to_char(current_date, 'YYYY-MM-DD'),"
+    " coalesce($2::bigint, a.requested_district_id), a.family_iins::text,"
+    " to_char(CASE WHEN a.grounds = 'campaign' AND c.year IS NOT NULL"
+    " THEN greatest(c.effective_on, current_date + 1) ELSE current_date + 1 END, 'YYYY-MM-DD'),"
+    " a.grounds = 'campaign', application_json(a)::text,"
+    " EXISTS (SELECT 1 FROM refusal_reasons r WHERE r.code = $3),"
+    " $2::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $2"
+    " AND polyclinic_id = a.polyclinic_id)"
+    " FROM applications a LEFT JOIN campaigns c ON c.year = a.campaign_year"
+    " WHERE a.id = $1 FOR UPDATE OF a");
+enum {
+    L_STATUS,
+    L_BIRTH,
+    L_TODAY,
+    L_DISTRICT,
+    L_FAMILY,
+    L_EFFECTIVE,
+    L_CAMPAIGN,
+    L_JSON,
+    L_REASON_OK,
+    L_DISTRICT_OK
+};
+
+/* The person's live attachments: current (begun) and upcoming (approved, not begun). */
+static struct db_stmt q_live =
+    DB_STMT("SELECT id, polyclinic_id, district_id, valid_from > current_date FROM attachments"
+            " WHERE iin = $1 AND NOT cancelled AND (valid_to IS NULL OR valid_to > current_date)"
+            " ORDER BY valid_from");
+static struct db_stmt q_lock_districts =
+    DB_STMT("SELECT 1 FROM districts WHERE polyclinic_id = $1 OR id = ANY($2::bigint[])"
+            " ORDER BY id FOR UPDATE");
+/* After the lock: the districts' loads, and where the family members are attached there. */
+static struct db_stmt q_choice_facts = DB_STMT("SELECT " DISTRICTS_JSON(
+    "$1") ", (SELECT coalesce(array_agg(a.district_id"
+          " ORDER BY f.ord), '{}') FROM unnest($2::text[]) WITH ORDINALITY f(iin, ord)"
+          " JOIN attachments a ON a.iin = f.iin AND a.polyclinic_id = $1 AND NOT a.cancelled"
+          " AND (a.valid_to IS NULL OR a.valid_to > current_date))::text");
+/* An upcoming attachment is replaced, never served: it and its transfer are cancelled. */
+static struct db_stmt q_cancel_upcoming = DB_STMT(
+    "WITH c AS (UPDATE attachments SET cancelled = true WHERE iin = $1 AND NOT cancelled"
+    " AND valid_from > current_date RETURNING application_id)"
+    " UPDATE transfers t SET cancelled = true FROM c WHERE t.application_id = c.application_id");
+static struct db_stmt q_end_current =
+    DB_STMT("UPDATE attachments SET valid_to = $2::date WHERE id = $1");
+static struct db_stmt q_attach = DB_STMT(
+    "WITH att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
+    " application_id) SELECT a.iin, a.polyclinic_id, $2, $3::date, a.id FROM applications a"
+    " WHERE a.id = $1),"
+    " tr AS (INSERT INTO transfers (iin, from_polyclinic_id, from_district_id, to_polyclinic_id,"
+    " to_district_id, effective_on, grounds, application_id, campaign_year, counts_as_change)"
+    " SELECT a.iin, $4, $5, a.polyclinic_id, $2, $3::date, a.grounds, a.id, a.campaign_year,"
+    " a.grounds = 'campaign' AND $6::boolean FROM applications a WHERE a.id = $1),"
+    " ap AS (UPDATE applications a SET status = 'approved', district_id = $2,"
+    " effective_on = $3::date, decided_at = now(), decided_by = $7 WHERE a.id = $1 RETURNING a.*)"
+    " SELECT application_json(ap::applications)::text FROM ap");
+static struct db_stmt q_close = DB_STMT(
+    "UPDATE applications a SET status = $2, refusal_code = $3, refusal_comment = $4,"
+    " decided_at = now(), decided_by = $5 WHERE a.id = $1 RETURNING application_json(a)::text");
+
+static struct db_stmt q_get = DB_STMT(
+    "SELECT application_json(a)::text, a.polyclinic_id FROM applications a WHERE a.id = $1");
+static struct db_stmt q_list = DB_STMT(
+    "WITH page AS (SELECT a.id, a AS row FROM applications a WHERE ($1::bigint IS NULL OR"
+    " a.polyclinic_id = $1) AND ($2::text IS NULL OR a.status = $2) AND (NOT $3::boolean OR"
+    " (a.status = 'pending' AND a.decision_due_at < now())) AND a.id > $4::bigint"
+    " ORDER BY a.id LIMIT $5::int + 1),"
+    " numbered AS (SELECT row_number() OVER (ORDER BY id) AS ord, p.* FROM page p)"
+    " SELECT json_build_object('items', coalesce(json_agg(application_json(n.row)"
+    " ORDER BY n.ord) FILTER (WHERE n.ord <= $5::int), '[]'), 'next_cursor',"
+    " CASE WHEN count(*) > $5::int THEN (max(n.id) FILTER (WHERE n.ord <= $5::int))::text END)"
+    "::text FROM numbered n");
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static bool is_true(const PGresult *r, int col)
+{
+    return !PQgetisnull(r, 0, col) && PQgetvalue(r, 0, col)[0] == 't';
+}
+
+static long long as_ll(const PGresult *r, int col)
+{
+    return PQgetisnull(r, 0, col) ? 0 : atoll(PQgetvalue(r, 0, col));
+}
+
+static char *dup_col(const PGresult *r, int col)
+{
+    if (PQgetisnull(r, 0, col))
+        return NULL;
+    char *s = strdup(PQgetvalue(r, 0, col));
+    if (s)
+        json_text_compact(s);
+    return s;
+}
+
+/* Reads the DISTRICTS_JSON rendering into ds (numbers borrowed from *doc, which the caller
+ * frees). */
+static size_t parse_districts(const char *text, struct district_option *ds, size_t cap,
+                              json_t **doc)
+{
+    *doc = text ? json_loads(text, 0, NULL) : NULL;
+    size_t n = 0, i;
+    json_t *d;
+    json_array_foreach(*doc, i, d)
+    {
+        if (n == cap)
+            break;
+        ds[n++] = (struct district_option){
+            .id = json_integer_value(json_object_get(d, "id")),
+            .number = json_string_value(json_object_get(d, "number")),
+            .min_age = (int)json_integer_value(json_object_get(d, "min_age")),
+            .max_age = (int)json_integer_value(json_object_get(d, "max_age")),
+            .capacity = (int)json_integer_value(json_object_get(d, "capacity")),
+            .load = (int)json_integer_value(json_object_get(d, "load")),
+            .open = json_is_true(json_object_get(d, "open")),
+        };
+        if (!ds[n - 1].number)
+            ds[n - 1].number = "";
+    }
+    return n;
+}
+
+/* Parses "YYYY-MM-DD,YYYY-MM-DD,..." (NULL: none). */
+static size_t parse_days(const char *list, day_t *out, size_t cap)
+{
+    size_t n = 0;
+    char buf[11];
+    while (list && *list && n < cap) {
+        size_t len = strcspn(list, ",");
+        if (len == 10) {
+            memcpy(buf, list, 10);
+            buf[10] = '\0';
+            if (date_parse(buf, &out[n]))
+                n++;
+        }
+        list += len + (list[len] == ',');
+    }
+    return n;
+}
+
+/* Parses a PostgreSQL bigint[] literal "{1,2,3}". */
+static size_t parse_ids(const char *text, long long *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = text ? text : ""; *p && n < cap;) {
+        if (*p >= '0' && *p <= '9') {
+            char *end;
+            out[n++] = strtoll(p, &end, 10);
+            p = end;
+        } else {
+            p++;
+        }
+    }
+    return n;
+}
+
+static void who_text(const struct principal *who, char *buf, size_t len)
+{
+    if (!who)
+        snprintf(buf, len, "attachd (auto_approve)");
+    else
+        snprintf(buf, len, "%s:%s", role_name(who->role), who->name);
+}
+
+static enum db_status lock_person(struct db_conn *conn, const char *iin)
+{
+    const char *p[1] = {iin};
+    return db_query(conn, &q_lock_person, 1, p, NULL);
+}
+
+/* ---- approval -------------------------------------------------------------------------------- */
+
+struct approval {
+    long long app_id, polyclinic_id;
+    const char *iin;
+    const char *birth_date, *today, *effective_on; /* YYYY-MM-DD */
+    long long preferred_district;
+    const char *family; /* bigint[]-free text[] literal of IINs */
+    bool campaign;
+    const char *decided_by;
+};
+
+/* Approves a pending, locked application (person lock held): picks the district under the
+ * district locks, moves the person, records the transfer. An application with no district
+ * that fits is refused with CAPACITY_EXCEEDED. *json is the application as decided. */
+static enum db_status approve_locked(struct db_conn *conn, const struct approval *a, char **json)
+{
+    PGresult *r = NULL;
+    const char *p_iin[1] = {a->iin};
+    enum db_status st = db_query(conn, &q_live, 1, p_iin, &r);
+    if (st != DB_OK)
+        return st;
+    long long current_id = 0, current_poly = 0, current_district = 0;
+    bool has_upcoming = false;
+    char lock_ids[128] = "{";
+    size_t used = 1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        long long district = atoll(PQgetvalue(r, i, 2));
+        if (PQgetvalue(r, i, 3)[0] == 't') {
+            has_upcoming = true;
+        } else {
+            current_id = atoll(PQgetvalue(r, i, 0));
+            current_poly = atoll(PQgetvalue(r, i, 1));
+            current_district = district;
+        }
+        if (used < sizeof lock_ids - 24)
+            used += (size_t)snprintf(lock_ids + used, sizeof lock_ids - used, "%s%lld",
+                                     used > 1 ? "," : "", district);
+    }
+    snprintf(lock_ids + used, sizeof lock_ids - used, "}");
+    PQclear(r);
+
+    char poly[24], app[24];
+    snprintf(poly, sizeof poly, "%lld", a->polyclinic_id);
+    snprintf(app, sizeof app, "%lld", a->app_id);
+    const char *p_lock[2] = {poly, lock_ids};
+    if ((st = db_query(conn, &q_lock_districts, 2, p_lock, NULL)) != DB_OK)
+        return st;
+    const char *p_facts[2] = {poly, a->family};
+    if ((st = db_query(conn, &q_choice_facts, 2, p_facts, &r)) != DB_OK)
+        return st;
+    struct district_option ds[MAX_DISTRICTS];
+    long long family[MAX_FAMILY];
+    json_t *doc;
+    size_t nds = parse_districts(PQgetvalue(r, 0, 0), ds, MAX_DISTRICTS, &doc);
+    size_t nfamily = parse_ids(PQgetvalue(r, 0, 1), family, MAX_FAMILY);
+    PQclear(r);
+    day_t birth = 0, today = 0;
+    if (!date_parse(a->birth_date, &birth) || !date_parse(a->today, &today)) {
+        json_decref(doc);
+        return DB_ERROR;
+    }
+    long pick =
+        choose_district(ds, nds, age_years(birth, today), a->preferred_district, family, nfamily);
+    char district[24];
+    if (pick >= 0)
+        snprintf(district, sizeof district, "%lld", ds[pick].id);
+    json_decref(doc);
+
+    if (pick < 0) {
+        const char *p[5] = {app, "refused", refusal_code(REFUSE_CAPACITY_EXCEEDED), NULL,
+                            a->decided_by};
+        return db_query_json(conn, &q_close, 5, p, json);
+    }
+    if (has_upcoming && (st = db_query(conn, &q_cancel_upcoming, 1, p_iin, NULL)) != DB_OK)
+        return st;
+    char cur[24], from_poly[24], from_district[24];
+    snprintf(cur, sizeof cur, "%lld", current_id);
+    snprintf(from_poly, sizeof from_poly, "%lld", current_poly);
+    snprintf(from_district, sizeof from_district, "%lld", current_district);
+    if (current_id) {
+        const char *p[2] = {cur, a->effective_on};
+        if ((st = db_query(conn, &q_end_current, 2, p, NULL)) != DB_OK)
+            return st;
+    }
+    const char *p[7] = {app,
+                        district,
+                        a->effective_on,
+                        current_id ? from_poly : NULL,
+                        current_id ? from_district : NULL,
+                        (current_id || has_upcoming) ? "true" : "false",
+                        a->decided_by};
+    return db_query_json(conn, &q_attach, 7, p, json);
+}
+
+/* ---- submission ------------------------------------------------------------------------------ */
+
+struct submit_ctx {
+    const struct application_input *in;
+    enum submit_outcome outcome;
+    long long other_id;
+    char *json;
+};
+
+static const char *warnings_literal(unsigned w)
+{
+    switch (w) {
+    case 0:
+        return "{}";
+    case WARN_IIN_BIRTH_DATE_MISMATCH:
+        return "{IIN_BIRTH_DATE_MISMATCH}";
+    case WARN_IIN_SEX_MISMATCH:
+        return "{IIN_SEX_MISMATCH}";
+    default:
+        return "{IIN_BIRTH_DATE_MISMATCH,IIN_SEX_MISMATCH}";
+    }
+}
+
+static enum db_status submit_tx(struct db_conn *conn, void *arg)
+{
+    struct submit_ctx *ctx = arg;
+    const struct application_input *in = ctx->in;
+    free(ctx->json);
+    ctx->json = NULL;
+    enum db_status st = lock_person(conn, in->iin);
+    if (st != DB_OK)
+        return st;
+
+    char poly[24], district[24];
+    snprintf(poly, sizeof poly, "%lld", in->polyclinic_id);
+    snprintf(district, sizeof district, "%lld", in->district_id);
+    const char *pf[6] = {in->iin,
+                         poly,
+                         in->settlement,
+                         in->district_id ? district : NULL,
+                         in->idempotency_key,
+                         in->request_hash};
+    PGresult *r = NULL;
+    if ((st = db_query(conn, &q_submit_facts, 6, pf, &r)) != DB_OK)
+        return st;
+
+    if (!PQgetisnull(r, 0, F_IDEM_ID)) {
+        ctx->other_id = as_ll(r, F_IDEM_ID);
+        if (is_true(r, F_IDEM_SAME)) {
+            ctx->outcome = SUBMIT_REPLAYED;
+            ctx->json = dup_col(r, F_IDEM_JSON);
+        } else {
+            ctx->outcome = SUBMIT_IDEMPOTENCY_MISMATCH;
+        }
+        PQclear(r);
+        return ctx->outcome == SUBMIT_REPLAYED && !ctx->json ? DB_ERROR : DB_OK;
+    }
+    if (!PQgetisnull(r, 0, F_PENDING_ID)) {
+        ctx->outcome = SUBMIT_PENDING_EXISTS;
+        ctx->other_id = as_ll(r, F_PENDING_ID);
+        PQclear(r);
+        return DB_OK;
+    }
+    if (!is_true(r, F_POLY_EXISTS) || !is_true(r, F_DISTRICT_OK)) {
+        ctx->outcome =
+            is_true(r, F_POLY_EXISTS) ? SUBMIT_UNKNOWN_DISTRICT : SUBMIT_UNKNOWN_POLYCLINIC;
+        PQclear(r);
+        return DB_OK;
+    }
+
+    struct application_facts f = {
+        .iin = in->iin,
+        .male = in->male,
+        .residency = in->residency,
+        .has_insurance = in->insurance_valid_until != NULL,
+        .campaign_grounds = strcmp(in->grounds, "campaign") == 0,
+        .representative_iin = in->rep_iin,
+        .representative_relation = in->rep_relation,
+        .birth_certificate = in->birth_certificate,
+        .settlement_known = is_true(r, F_SETTLEMENT_KNOWN),
+        .in_campaign = !PQgetisnull(r, 0, F_CAMPAIGN_YEAR),
+        .clinic_accepting = is_true(r, F_ACCEPTING),
+        .clinic_serves_settlement = is_true(r, F_SERVES),
+        .already_attached_there = is_true(r, F_ATTACHED_THERE),
+        .has_attachment = is_true(r, F_HAS_ATTACHMENT),
+        .changes_used = (int)as_ll(r, F_CHANGES_USED),
+        .max_changes = (int)as_ll(r, F_MAX_CHANGES),
+    };
+    bool ok = date_parse(in->birth_date, &f.birth_date) &&
+              date_parse(PQgetvalue(r, 0, F_TODAY), &f.today) &&
+              date_parse(PQgetvalue(r, 0, F_EFFECTIVE_ON), &f.effective_on) &&
+              (!in->insurance_valid_until ||
+               date_parse(in->insurance_valid_until, &f.insurance_valid_until));
+    struct district_option ds[MAX_DISTRICTS];
+    json_t *doc;
+    size_t nds = parse_districts(PQgetvalue(r, 0, F_DISTRICTS), ds, MAX_DISTRICTS, &doc);
+    int age = age_years(f.birth_date, f.today);
+    for (size_t i = 0; i < nds && !f.has_room; i++)
+        f.has_room = district_fits(&ds[i], age);
+    json_decref(doc);
+    day_t holidays[MAX_HOLIDAYS];
+    size_t nholidays = parse_days(PQgetvalue(r, 0, F_HOLIDAYS), holidays, MAX_HOLIDAYS);
+    bool auto_approve = is_true(r, F_AUTO_APPROVE);
+    char year[16], today[11];
+    snprintf(year, sizeof year, "%s",
+             PQgetisnull(r, 0, F_CAMPAIGN_YEAR) ? PQgetvalue(r, 0, F_TODAY)
+                                                : PQgetvalue(r, 0, F_CAMPAIGN_YEAR));
+    year[strspn(year, "0123456789")] = '\0';
+    snprintf(today, sizeof today, "%s", PQgetvalue(r, 0, F_TODAY));
+    char effective_on[11];
+    snprintf(effective_on, sizeof effective_on, "%s", PQgetvalue(r, 0, F_EFFECTIVE_ON));
+    PQclear(r);
+    if (!ok)
+        return DB_ERROR;
+
+    struct check_outcome out;
+    run_checks(&f, &out);
+    bool approve_now = out.refusal == REFUSAL_NONE && auto_approve && out.warnings == 0;
+    char due[11];
+    date_format(next_working_day(f.today, holidays, nholidays), due);
+    char who[96], token[24];
+    who_text(in->who, who, sizeof who);
+    snprintf(token, sizeof token, "%lld", in->who ? in->who->token_id : 0LL);
+    const char *status = out.refusal != REFUSAL_NONE ? "refused" : "pending";
+    const char *pi[21] = {in->iin,
+                          in->person_json,
+                          in->birth_date,
+                          in->settlement,
+                          in->address ? in->address : "",
+                          poly,
+                          in->district_id ? district : NULL,
+                          in->channel,
+                          in->grounds,
+                          in->representative_json,
+                          in->birth_certificate,
+                          in->family_iins,
+                          status,
+                          refusal_code(out.refusal),
+                          warnings_literal(out.warnings),
+                          year,
+                          out.refusal == REFUSAL_NONE && !approve_now ? due : NULL,
+                          who,
+                          in->idempotency_key,
+                          in->request_hash,
+                          in->who && in->who->token_id ? token : NULL};
+    if ((st = db_query(conn, &q_insert, 21, pi, &r)) != DB_OK) {
+        if (st == DB_UNIQUE_VIOLATION && in->idempotency_key &&
+            strstr(db_constraint(conn), "idempotency")) {
+            /* The key was taken meanwhile by a request for another person (same person: the
+             * lock made us wait and see it above). */
+            ctx->outcome = SUBMIT_IDEMPOTENCY_MISMATCH;
+            return DB_ABORT;
+        }
+        return st;
+    }
+    long long id = as_ll(r, 0);
+    ctx->json = dup_col(r, 1);
+    PQclear(r);
+    ctx->outcome = SUBMIT_CREATED;
+    if (!approve_now)
+        return ctx->json ? DB_OK : DB_ERROR;
+
+    free(ctx->json);
+    ctx->json = NULL;
+    struct approval a = {
+        .app_id = id,
+        .polyclinic_id = in->polyclinic_id,
+        .iin = in->iin,
+        .birth_date = in->birth_date,
+        .today = today,
+        .effective_on = effective_on,
+        .preferred_district = in->district_id,
+        .family = in->family_iins,
+        .campaign = f.campaign_grounds,
+        .decided_by = "attachd (auto_approve)",
+    };
+    st = approve_locked(conn, &a, &ctx->json);
+    return st == DB_OK && !ctx->json ? DB_ERROR : st;
+}
+
+enum db_status application_submit(struct db_pool *pool, const struct application_input *in,
+                                  enum submit_outcome *outcome, long long *other_id, char **json)
+{
+    struct submit_ctx ctx = {.in = in};
+    enum db_status st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
+    if (st == DB_ABORT)
+        st = DB_OK; /* an outcome without a write */
+    *outcome = ctx.outcome;
+    *other_id = ctx.other_id;
+    if (st != DB_OK || (ctx.outcome != SUBMIT_CREATED && ctx.outcome != SUBMIT_REPLAYED)) {
+        free(ctx.json);
+        ctx.json = NULL;
+    }
+    *json = ctx.json;
+    return st;
+}
+
+/* ---- decisions ------------------------------------------------------------------------------- */
+
+struct decide_ctx {
+    const struct decision_input *in;
+    enum decide_outcome outcome;
+    char *json;
+};
+
+static enum db_status decide_tx(struct db_conn *conn, void *arg)
+{
+    struct decide_ctx *ctx = arg;
+    const struct decision_input *in = ctx->in;
+    free(ctx->json);
+    ctx->json = NULL;
+    char id[24], district[24];
+    snprintf(id, sizeof id, "%lld", in->id);
+    snprintf(district, sizeof district, "%lld", in->district_id);
+    const char *pt[1] = {id};
+    PGresult *r = NULL;
+    enum db_status st = db_query(conn, &q_target, 1, pt, &r);
+    if (st != DB_OK)
+        return st;
+    if (PQntuples(r) == 0 ||
+        (in->who && in->who->role == ROLE_REGISTRAR && as_ll(r, 1) != in->who->polyclinic_id)) {
+        PQclear(r);
+        ctx->outcome = DECIDE_NOT_FOUND;
+        return DB_OK;
+    }
+    char iin[16], poly[24];
+    snprintf(iin, sizeof iin, "%s", PQgetvalue(r, 0, 0));
+    snprintf(poly, sizeof poly, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if ((st = lock_person(conn, iin)) != DB_OK)
+        return st;
+    const char *pl[3] = {id, in->district_id ? district : NULL, in->reason};
+    if ((st = db_query(conn, &q_locked, 3, pl, &r)) != DB_OK)
+        return st;
+    if (strcmp(PQgetvalue(r, 0, L_STATUS), "pending") != 0) {
+        ctx->outcome = DECIDE_NOT_PENDING;
+        ctx->json = dup_col(r, L_JSON);
+        PQclear(r);
+        return DB_OK;
+    }
+    if ((in->what == DECIDE_REFUSE && !is_true(r, L_REASON_OK)) ||
+        (in->what == DECIDE_APPROVE && !is_true(r, L_DISTRICT_OK))) {
+        ctx->outcome = in->what == DECIDE_REFUSE ? DECIDE_BAD_REASON : DECIDE_BAD_DISTRICT;
+        PQclear(r);
+        return DB_OK;
+    }
+    char who[96];
+    who_text(in->who, who, sizeof who);
+    ctx->outcome = DECIDED;
+    if (in->what != DECIDE_APPROVE) {
+        PQclear(r);
+        const char *pc[5] = {id, in->what == DECIDE_REFUSE ? "refused" : "withdrawn",
+                             in->what == DECIDE_REFUSE ? in->reason : NULL,
+                             in->what == DECIDE_REFUSE ? in->comment : NULL, who};
+        st = db_query_json(conn, &q_close, 5, pc, &ctx->json);
+        return st == DB_OK && !ctx->json ? DB_ERROR : st;
+    }
+    char birth[11], today[11], effective_on[11];
+    snprintf(birth, sizeof birth, "%s", PQgetvalue(r, 0, L_BIRTH));
+    snprintf(today, sizeof today, "%s", PQgetvalue(r, 0, L_TODAY));
+    snprintf(effective_on, sizeof effective_on, "%s", PQgetvalue(r, 0, L_EFFECTIVE));
+    char *family = strdup(PQgetvalue(r, 0, L_FAMILY));
+    struct approval a = {
+        .app_id = in->id,
+        .polyclinic_id = atoll(poly),
+        .iin = iin,
+        .birth_date = birth,
+        .today = today,
+        .effective_on = effective_on,
+        .preferred_district = as_ll(r, L_DISTRICT),
+        .family = family,
+        .campaign = is_true(r, L_CAMPAIGN),
+        .decided_by = who,
+    };
+    PQclear(r);
+    if (!family)
+        return DB_ERROR;
+    st = approve_locked(conn, &a, &ctx->json);
+    free(family);
+    return st == DB_OK && !ctx->json ? DB_ERROR : st;
+}
+
+enum db_status application_decide(struct db_pool *pool, const struct decision_input *in,
+                                  enum decide_outcome *outcome, char **json)
+{
+    struct decide_ctx ctx = {.in = in};
+    enum db_status st = db_transaction(pool, "READ COMMITTED", decide_tx, &ctx);
+    *outcome = ctx.outcome;
+    if (st != DB_OK) {
+        free(ctx.json);
+        ctx.json = NULL;
+    }
+    *json = ctx.json;
+    return st;
+}
+
+/* ---- reads ----------------------------------------------------------------------------------- */
+
+enum db_status application_get(struct db_pool *pool, long long id, char **json,
+                               long long *polyclinic_id)
+{
+    *json = NULL;
+    *polyclinic_id = 0;
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *p[1] = {ids};
+    PGresult *r = NULL;
+    enum db_status st = db_run(pool, &q_get, 1, p, &r);
+    if (st != DB_OK)
+        return st;
+    if (PQntuples(r) > 0) {
+        *json = dup_col(r, 0);
+        *polyclinic_id = as_ll(r, 1);
+        if (!*json)
+            st = DB_ERROR;
+    }
+    PQclear(r);
+    return st;
+}
+
+enum db_status application_list(struct db_pool *pool, const struct application_query *q,
+                                char **json)
+{
+    char poly[24], after[24], limit[16];
+    snprintf(poly, sizeof poly, "%lld", q->polyclinic_id);
+    snprintf(after, sizeof after, "%lld", q->after_id);
+    snprintf(limit, sizeof limit, "%d", q->limit);
+    const char *p[5] = {q->polyclinic_id ? poly : NULL, q->status, q->overdue ? "true" : "false",
+                        after, limit};
+    return db_run_json(pool, &q_list, 5, p, json);
+}

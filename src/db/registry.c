@@ -1,0 +1,206 @@
+/* Register queries (see db_registry.h). */
+#include "attachd/db_registry.h"
+
+#include <stdio.h>
+#include "attachd/db_text.h"
+
+/* A person is on record when an attachment or an application names them; a registrar sees
+ * them only when one of those is at its polyclinic. $1 iin, $3 registrar's polyclinic or NULL. */
+#define PERSON_VISIBLE                                                                             \
+    "(EXISTS (SELECT 1 FROM attachments v WHERE v.iin = $1 AND ($3::bigint IS NULL OR"             \
+    " (v.polyclinic_id = $3 AND NOT v.cancelled))) OR EXISTS (SELECT 1 FROM applications w"        \
+    " WHERE w.iin = $1 AND ($3::bigint IS NULL OR w.polyclinic_id = $3)))"
+
+static struct db_stmt q_attachment = DB_STMT(
+    "SELECT json_build_object('iin', $1::text, 'on', to_char(d.day, 'YYYY-MM-DD'),"
+    " 'attachment', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = $1"
+    " AND NOT a.cancelled AND a.valid_from <= d.day AND (a.valid_to IS NULL OR a.valid_to > d.day)"
+    " ORDER BY a.valid_from DESC LIMIT 1),"
+    " 'upcoming', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = $1"
+    " AND NOT a.cancelled AND a.valid_from > d.day ORDER BY a.valid_from LIMIT 1))::text"
+    " FROM (SELECT coalesce($2::date, current_date) AS day) d WHERE " PERSON_VISIBLE);
+
+static struct db_stmt q_attachments = DB_STMT(
+    "SELECT json_build_object('iin', $1::text, 'items', coalesce((SELECT json_agg("
+    "attachment_json(a) ORDER BY a.valid_from, a.id) FROM attachments a WHERE a.iin = $1), '[]'),"
+    " 'next_cursor', NULL)::text FROM (SELECT $2::date) unused WHERE " PERSON_VISIBLE);
+
+/* One statement per direction, each planned on its own index (transfers_in, transfers_out).
+ * $1 polyclinic, $2 $3 effective_on range, $4 cursor id, $5 page size. */
+#define TRANSFERS(where)                                                                           \
+    "WITH page AS (SELECT t.id, t AS row FROM transfers t WHERE " where " AND NOT t.cancelled"     \
+    " AND ($2::date IS NULL OR t.effective_on >= $2) AND ($3::date IS NULL OR t.effective_on"      \
+    " <= $3) AND t.id > $4::bigint ORDER BY t.id LIMIT $5::int + 1),"                              \
+    " numbered AS (SELECT row_number() OVER (ORDER BY id) AS ord, p.* FROM page p)"                \
+    " SELECT json_build_object('items', coalesce(json_agg(transfer_json(n.row)"                    \
+    " ORDER BY n.ord) FILTER (WHERE n.ord <= $5::int), '[]'), 'next_cursor',"                      \
+    " CASE WHEN count(*) > $5::int THEN (max(n.id) FILTER (WHERE n.ord <= $5::int))::text END)"    \
+    "::text FROM numbered n HAVING EXISTS (SELECT 1 FROM polyclinics WHERE id = $1)"
+
+static struct db_stmt q_transfers[] = {
+    [TRANSFERS_BOTH] = DB_STMT(TRANSFERS("(t.to_polyclinic_id = $1 OR t.from_polyclinic_id = $1)")),
+    [TRANSFERS_IN] = DB_STMT(TRANSFERS("t.to_polyclinic_id = $1")),
+    [TRANSFERS_OUT] = DB_STMT(TRANSFERS("t.from_polyclinic_id = $1")),
+};
+
+/* Counts of one kind over a fixed list of keys, zeros included. */
+#define COUNTS(keys, column, table, where)                                                         \
+    "(SELECT json_object_agg(k.key, coalesce(c.n, 0) ORDER BY k.ord) FROM " keys                   \
+    " LEFT JOIN (SELECT " column " AS key, count(*) AS n FROM " table " WHERE " where              \
+    " GROUP BY 1) c USING (key))"
+
+static struct db_stmt q_stats =
+    DB_STMT("SELECT json_build_object('year', $1::int,"
+            " 'campaign', (SELECT json_build_object('opens_on', c.opens_on, 'closes_on', "
+            "c.closes_on,"
+            " 'effective_on', c.effective_on, 'max_changes', c.max_changes) FROM campaigns c"
+            " WHERE c.year = $1),"
+            " 'applications', json_build_object("
+            " 'total', (SELECT count(*) FROM applications a WHERE a.campaign_year = $1),"
+            " 'by_status', " COUNTS(
+                "unnest(ARRAY['pending','approved','refused','withdrawn'])"
+                " WITH ORDINALITY k(key, ord)",
+                "a.status",
+                "applications a", "a.campaign_year = $1") ","
+                                                          " 'by_refusal_reason', " COUNTS(
+                                                              "(SELECT code AS key, sort AS ord "
+                                                              "FROM refusal_reasons) k",
+                                                              "a.refusal_code", "applications a",
+                                                              "a.campaign_year = $1 AND a.status = "
+                                                              "'refused'") ","
+                                                                           " 'by_channel', " COUNTS(
+                                                                               "unnest(ARRAY['egov'"
+                                                                               ",'in_person']) "
+                                                                               "WITH ORDINALITY "
+                                                                               "k(key, ord)",
+                                                                               "a.channel",
+                                                                               "applications a",
+                                                                               "a.campaign_year = "
+                                                                               "$1") ","
+                                                                                     " 'by_grounds'"
+                                                                                     ", " COUNTS(
+                                                                                         "unnest("
+                                                                                         "ARRAY['"
+                                                                                         "campaign'"
+                                                                                         ",'"
+                                                                                         "relocatio"
+                                                                                         "n','"
+                                                                                         "clinic_"
+                                                                                         "closed'])"
+                                                                                         " WITH "
+                                                                                         "ORDINALIT"
+                                                                                         "Y k(key, "
+                                                                                         "ord)",
+                                                                                         "a."
+                                                                                         "grounds",
+                                                                                         "applicati"
+                                                                                         "ons a",
+                                                                                         "a."
+                                                                                         "campaign_"
+                                                                                         "year = "
+                                                                                         "$1") "),"
+                                                                                               " '"
+                                                                                               "tra"
+                                                                                               "nsf"
+                                                                                               "ers"
+                                                                                               "', "
+                                                                                               "jso"
+                                                                                               "n_"
+                                                                                               "bui"
+                                                                                               "ld_"
+                                                                                               "obj"
+                                                                                               "ect"
+                                                                                               "("
+                                                                                               " '"
+                                                                                               "tot"
+                                                                                               "al'"
+                                                                                               ", "
+                                                                                               "(SE"
+                                                                                               "LEC"
+                                                                                               "T "
+                                                                                               "cou"
+                                                                                               "nt("
+                                                                                               "*) "
+                                                                                               "FRO"
+                                                                                               "M "
+                                                                                               "tra"
+                                                                                               "nsf"
+                                                                                               "ers"
+                                                                                               " t "
+                                                                                               "WHE"
+                                                                                               "RE "
+                                                                                               "t."
+                                                                                               "cam"
+                                                                                               "pai"
+                                                                                               "gn_"
+                                                                                               "yea"
+                                                                                               "r "
+                                                                                               "= "
+                                                                                               "$1 "
+                                                                                               "AND"
+                                                                                               " NO"
+                                                                                               "T "
+                                                                                               "t."
+                                                                                               "can"
+                                                                                               "cel"
+                                                                                               "led"
+                                                                                               "),"
+                                                                                               " '"
+                                                                                               "by_"
+                                                                                               "own"
+                                                                                               "ers"
+                                                                                               "hip"
+                                                                                               "',"
+                                                                                               " " COUNTS(
+                                                                                                   "unnest(ARRAY['public_to_public','public_to_private',"
+                                                                                                   "'private_to_public','private_to_private','none_to_public',"
+                                                                                                   "'none_to_private']) WITH ORDINALITY k(key, ord)",
+                                                                                                   "coalesce(pf.ownership, 'none') || '_to_' || pt.ownership",
+                                                                                                   "transfers t LEFT JOIN polyclinics pf ON pf.id ="
+                                                                                                   " t.from_polyclinic_id JOIN polyclinics pt ON pt.id ="
+                                                                                                   " t.to_polyclinic_id",
+                                                                                                   "t.campaign_year = $1 AND NOT t.cancelled") "))::text"
+                                                                                                                                               " WHERE EXISTS (SELECT 1 FROM campaigns WHERE year = $1)"
+                                                                                                                                               " OR EXISTS (SELECT 1 FROM applications WHERE campaign_year = $1)");
+
+static void person_params(const struct person_query *q, char poly[24], const char *p[3])
+{
+    snprintf(poly, 24, "%lld", q->registrar_polyclinic_id);
+    p[0] = q->iin;
+    p[1] = q->on;
+    p[2] = q->registrar_polyclinic_id ? poly : NULL;
+}
+
+enum db_status person_attachment(struct db_pool *pool, const struct person_query *q, char **json)
+{
+    char poly[24];
+    const char *p[3];
+    person_params(q, poly, p);
+    return db_run_json(pool, &q_attachment, 3, p, json);
+}
+
+enum db_status person_attachments(struct db_pool *pool, const struct person_query *q, char **json)
+{
+    char poly[24];
+    const char *p[3];
+    person_params(q, poly, p);
+    return db_run_json(pool, &q_attachments, 3, p, json);
+}
+
+enum db_status transfer_list(struct db_pool *pool, const struct transfer_query *q, char **json)
+{
+    char poly[24], after[24], limit[16];
+    snprintf(poly, sizeof poly, "%lld", q->polyclinic_id);
+    snprintf(after, sizeof after, "%lld", q->after_id);
+    snprintf(limit, sizeof limit, "%d", q->limit);
+    const char *p[5] = {poly, q->from, q->to, after, limit};
+    return db_run_json(pool, &q_transfers[q->direction], 5, p, json);
+}
+
+enum db_status campaign_stats(struct db_pool *pool, long long year, char **json)
+{
+    char y[24];
+    snprintf(y, sizeof y, "%lld", year);
+    const char *p[1] = {y};
+    return db_run_json(pool, &q_stats, 1, p, json);
+}
