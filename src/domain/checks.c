@@ -57,8 +57,8 @@ static bool eligible(const struct application_facts *f)
 
 static bool child_documents_present(const struct application_facts *f)
 {
-    return f->representative_iin && f->representative_relation && f->birth_certificate &&
-           f->birth_certificate[0];
+    return f->representative_iin && f->representative_relation && f->representative_relation[0] &&
+           f->birth_certificate && f->birth_certificate[0];
 }
 
 void run_checks(const struct application_facts *f, struct check_outcome *out)
