@@ -71,7 +71,8 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c)
     /* Our defaults come first so the operator's connection string overrides them. */
     const char *keys[] = {"connect_timeout", "application_name", "client_encoding",
                           "options",         "dbname",           NULL};
-    const char *vals[] = {"3", "attachd", "UTF8", "-c timezone=Asia/Almaty", pool->conninfo, NULL};
+    const char *vals[] = {
+        "3", "attachd", "UTF8", "-c timezone=Asia/Almaty -c jit=off", pool->conninfo, NULL};
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
         set_error(c, "08006", NULL, c->pg ? PQerrorMessage(c->pg) : "out of memory");
