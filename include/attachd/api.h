@@ -46,6 +46,8 @@ HANDLER(api_person_attachment);
 HANDLER(api_person_attachments);
 HANDLER(api_polyclinic_transfers);
 HANDLER(api_campaign_stats);
+/* audit.c */
+HANDLER(api_audit_list);
 /* tokens.c */
 HANDLER(api_tokens_create);
 HANDLER(api_tokens_revoke);

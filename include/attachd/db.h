@@ -25,10 +25,11 @@ enum db_status {
 struct db_stmt {
     const char *sql;
     atomic_int slot; /* 0 until first use; then its index in each connection's prepared map */
+    atomic_int kind; /* 0 until first use; then 1 reads, 2 writes */
 };
 #define DB_STMT(text)                                                                              \
     {                                                                                              \
-        .sql = (text), .slot = 0                                                                   \
+        .sql = (text), .slot = 0, .kind = 0                                                        \
     }
 #define DB_MAX_STMTS 256
 
@@ -71,6 +72,10 @@ enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx
 enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
                       const char *const *values, PGresult **out)
     __attribute__((warn_unused_result));
+
+/* Who the calling thread acts for, "role<TAB>token id<TAB>name" (NULL or "": nobody); written
+ * to the session setting attachd.actor before a write, for the audit triggers. */
+void db_set_actor(const char *actor);
 
 /* True when a connection can be had and answers. */
 bool db_ping(struct db_pool *pool);

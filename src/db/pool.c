@@ -17,6 +17,8 @@ struct db_conn {
     char sqlstate[6];
     char constraint[64];
     char message[256];
+    char actor[160]; /* attachd.actor as set on this session, when actor_known */
+    bool actor_known;
 };
 
 struct db_pool {
@@ -30,6 +32,28 @@ struct db_pool {
 };
 
 static atomic_int next_slot = 1;
+
+/* Who the calling thread acts for; the audit triggers read it from attachd.actor. */
+static _Thread_local char thread_actor[160];
+
+void db_set_actor(const char *actor)
+{
+    snprintf(thread_actor, sizeof thread_actor, "%s", actor ? actor : "");
+}
+
+/* Statements that write (and so may fire the audit triggers), found once per statement. */
+static bool stmt_writes(struct db_stmt *stmt)
+{
+    int kind = atomic_load(&stmt->kind);
+    if (!kind) {
+        kind = strstr(stmt->sql, "INSERT INTO") || strstr(stmt->sql, "UPDATE ") ||
+                       strstr(stmt->sql, "DELETE FROM")
+                   ? 2
+                   : 1;
+        atomic_store(&stmt->kind, kind);
+    }
+    return kind == 2;
+}
 
 static double now_monotonic(void)
 {
@@ -53,6 +77,7 @@ static void disconnect(struct db_conn *c)
     if (c->pg)
         PQfinish(c->pg);
     c->pg = NULL;
+    c->actor_known = false;
     memset(c->prepared, 0, sizeof c->prepared);
 }
 
@@ -87,6 +112,7 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c)
 /* Classifies a failed result; marks the connection for reconnection when it is gone. */
 static enum db_status classify(struct db_conn *c, PGresult *res)
 {
+    c->actor_known = false; /* a failed statement may have rolled the setting back */
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
     set_error(c, state ? state : "08006",
@@ -186,6 +212,7 @@ void db_release(struct db_pool *pool, struct db_conn *c)
         if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
             PGresult *r = PQexec(c->pg, "ROLLBACK");
             PQclear(r);
+            c->actor_known = false;
         } else if (ts != PQTRANS_IDLE) {
             disconnect(c);
         }
@@ -213,6 +240,27 @@ static int stmt_slot(struct db_stmt *stmt)
     return fresh;
 }
 
+/* Makes the session's attachd.actor the thread's before a write. Session-level, so it holds for
+ * every statement of a transaction; a rollback restores the old value, so any failure, rollback
+ * or reconnect forgets what was set (actor_known = false). */
+static enum db_status ensure_actor(struct db_conn *c)
+{
+    if (c->actor_known && strcmp(c->actor, thread_actor) == 0)
+        return DB_OK;
+    const char *values[1] = {thread_actor};
+    PGresult *r = PQexecParams(c->pg, "SELECT set_config('attachd.actor', $1, false)", 1, NULL,
+                               values, NULL, NULL, 0);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        enum db_status st = classify(c, r);
+        PQclear(r);
+        return st == DB_OK ? DB_ERROR : st;
+    }
+    PQclear(r);
+    snprintf(c->actor, sizeof c->actor, "%s", thread_actor);
+    c->actor_known = true;
+    return DB_OK;
+}
+
 enum db_status db_query(struct db_conn *c, struct db_stmt *stmt, int nparams,
                         const char *const *values, PGresult **out)
 {
@@ -236,6 +284,11 @@ enum db_status db_query(struct db_conn *c, struct db_stmt *stmt, int nparams,
         }
         PQclear(p);
         c->prepared[slot] = true;
+    }
+    if (stmt_writes(stmt)) {
+        enum db_status st = ensure_actor(c);
+        if (st != DB_OK)
+            return st;
     }
     PGresult *r = PQexecPrepared(c->pg, name, nparams, values, NULL, NULL, 0);
     ExecStatusType rs = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;

@@ -52,6 +52,8 @@ const struct route attachd_routes[] = {
      "Transfers into and out of a polyclinic"},
     {"GET", "/v1/stats/campaigns/{year}", api_campaign_stats, ADMIN,
      "Counts of a campaign: by status, refusal reason, channel, transfers by ownership"},
+    {"GET", "/v1/audit", api_audit_list, ADMIN,
+     "The audit trail of decisions and catalogue changes (entity, id)"},
     {"POST", "/v1/tokens", api_tokens_create, ADMIN,
      "Create an access token (the secret is shown once)"},
     {"DELETE", "/v1/tokens/{id}", api_tokens_revoke, ADMIN, "Revoke an access token"},
