@@ -33,6 +33,13 @@ struct request {
     size_t body_len, body_cap;
     bool body_too_large;
     double started; /* monotonic seconds */
+    /* Only without a connection (conn NULL: unit tests, fuzz targets), never on the wire:
+     * headers and query arguments as NULL-terminated name, value, name, value, ... lists (NULL:
+     * none), and `who` already authenticated, so the token check is skipped (the role check is
+     * not). */
+    const char *const *stub_headers;
+    const char *const *stub_query;
+    bool stub_authenticated;
 };
 
 struct response {

@@ -8,14 +8,27 @@
 #include <string.h>
 #include <strings.h>
 
+/* The value of name in a stub list (name, value, ..., NULL); header names ignore case. */
+static const char *stub_lookup(const char *const *list, const char *name, bool ignore_case)
+{
+    for (; list && list[0] && list[1]; list += 2)
+        if ((ignore_case ? strcasecmp(list[0], name) : strcmp(list[0], name)) == 0)
+            return list[1];
+    return NULL;
+}
+
 const char *req_query(const struct request *req, const char *name)
 {
-    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
+    if (!req->conn)
+        return stub_lookup(req->stub_query, name, false);
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *req_header(const struct request *req, const char *name)
 {
-    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+    if (!req->conn)
+        return stub_lookup(req->stub_headers, name, true);
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 /* application/json or any application/<x>+json, parameters (charset) allowed. */
