@@ -176,7 +176,8 @@ step_start_server() {
     local port
     port=$(free_port "${ATTACHD_TEST_PORT:-18080}") || return 1
     SERVER_URL=http://127.0.0.1:$port
-    ATTACHD_PORT=$port "$BIN" serve >"$SERVER_LOG" 2>&1 &
+    # debug: every request is logged, so the IIN check below sees the most the log can hold
+    ATTACHD_PORT=$port ATTACHD_LOG_LEVEL=debug "$BIN" serve >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     log "attachd serve (pid $SERVER_PID) on $SERVER_URL, log $SERVER_LOG"
     if ! wait_http "$SERVER_URL/healthz" 60 "$SERVER_PID"; then
@@ -231,6 +232,21 @@ step_sanitizer_reports() {
         fi
     done
     return "$bad"
+}
+
+# SPEC §6: no full IIN in a log line. The integration tests submit hundreds of IINs; none may
+# appear in the server's log (any run of exactly 12 digits counts as one).
+step_no_iin_in_log() {
+    [ -s "$SERVER_LOG" ] || {
+        warn "no server log at $SERVER_LOG"
+        return 1
+    }
+    if grep -En '(^|[^0-9])[0-9]{12}([^0-9]|$)' "$SERVER_LOG" | head -5 >&2 &&
+        grep -Eq '(^|[^0-9])[0-9]{12}([^0-9]|$)' "$SERVER_LOG"; then
+        warn "12-digit numbers (IINs?) in $SERVER_LOG"
+        return 1
+    fi
+    log "$(wc -l <"$SERVER_LOG") log lines, no 12-digit number among them"
 }
 
 # Runs docker/entrypoint.sh as the container would (wait for the database, migrate, bootstrap an
@@ -297,6 +313,7 @@ run_step "attachd token create (admin, portal)" fatal step_tokens
 run_step "attachd serve answers /healthz" fatal step_start_server
 run_step "integration tests (tests/integration/run.py)" continue step_integration
 run_step "attachd stops on SIGTERM with status 0" continue step_graceful_stop
+run_step "no full IIN in the server log" continue step_no_iin_in_log
 run_step "docker/entrypoint.sh outside Docker" continue step_entrypoint
 if [ "$SANITIZE" = 1 ]; then
     run_step "no sanitizer reports in the logs" continue step_sanitizer_reports
