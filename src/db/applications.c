@@ -458,6 +458,11 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
               date_parse(PQgetvalue(r, 0, F_EFFECTIVE_ON), &f.effective_on) &&
               (!in->insurance_valid_until ||
                date_parse(in->insurance_valid_until, &f.insurance_valid_until));
+    /* §3: only campaign grounds take effect on the campaign's effective_on; relocation and
+     * clinic_closed the day after approval, so tomorrow is what insurance must cover and what
+     * auto_approve uses. */
+    if (ok && !f.campaign_grounds)
+        f.effective_on = f.today + 1;
     struct district_option ds[MAX_DISTRICTS];
     json_t *doc;
     size_t nds = parse_districts(PQgetvalue(r, 0, F_DISTRICTS), ds, MAX_DISTRICTS, &doc);
@@ -474,8 +479,9 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
                                                 : PQgetvalue(r, 0, F_CAMPAIGN_YEAR));
     year[strspn(year, "0123456789")] = '\0';
     snprintf(today, sizeof today, "%s", PQgetvalue(r, 0, F_TODAY));
-    char effective_on[11];
-    snprintf(effective_on, sizeof effective_on, "%s", PQgetvalue(r, 0, F_EFFECTIVE_ON));
+    char effective_on[11] = "";
+    if (ok)
+        date_format(f.effective_on, effective_on);
     PQclear(r);
     if (!ok)
         return DB_ERROR;
