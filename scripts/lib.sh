@@ -27,6 +27,8 @@ ATTACHD_PACKAGES=(
     postgresql postgresql-contrib
     python3 curl
 )
+# Debian 12 packages scripts/fuzz.sh needs on top: clang with libFuzzer and the sanitizer runtimes.
+ATTACHD_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'warning: %s\n' "$*" >&2; }

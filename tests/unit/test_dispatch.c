@@ -1,5 +1,6 @@
-/* server_dispatch without libmicrohttpd or a database: routing outcomes, the body limit, and
- * authentication failing closed before any database work (conn and db are NULL). */
+/* server_dispatch without libmicrohttpd or a database: routing outcomes, the body limit,
+ * authentication failing closed before any database work (conn and db are NULL), and requests
+ * with stubbed headers and principal reaching the body parser. */
 #include <stdlib.h>
 #include <string.h>
 #include "attachd/router.h"
@@ -103,6 +104,67 @@ START_TEST(test_path_parameter_reaches_the_request)
 }
 END_TEST
 
+/* A stubbed request (no connection): the body parser behind authentication. */
+static void dispatch_as(enum role role, const char *method, const char *path, const char *body,
+                        const char *const *headers, struct request *req, struct response *res)
+{
+    memset(req, 0, sizeof *req);
+    memset(res, 0, sizeof *res);
+    req->app = &app;
+    req->method = method;
+    req->path = path;
+    req->stub_headers = headers;
+    req->stub_authenticated = true;
+    req->who.role = role;
+    req->body = (char *)body;
+    req->body_len = strlen(body);
+    server_dispatch(req, res);
+}
+
+static const char *const json_headers[] = {"content-type", "application/json", NULL};
+
+START_TEST(test_stub_principal_of_another_role_is_403)
+{
+    struct request req;
+    struct response res;
+    dispatch_as(ROLE_PORTAL, "POST", "/v1/settlements", "{}", json_headers, &req, &res);
+    ck_assert_uint_eq(res.status, 403);
+    ck_assert_int_eq(res.problem, API_FORBIDDEN);
+    response_free(&res);
+}
+END_TEST
+
+START_TEST(test_stub_headers_reach_the_body_parser)
+{
+    struct request req;
+    struct response res;
+    dispatch_as(ROLE_ADMIN, "POST", "/v1/settlements", "{\"kato\": 1}", json_headers, &req, &res);
+    ck_assert_uint_eq(res.status, 422);
+    ck_assert_uint_eq(json_array_size(res.errors), 3); /* kato's type, two names missing */
+    response_free(&res);
+    dispatch_as(ROLE_ADMIN, "POST", "/v1/settlements", "{\"kato\": 1}", NULL, &req, &res);
+    ck_assert_uint_eq(res.status, 415); /* no Content-Type */
+    response_free(&res);
+}
+END_TEST
+
+START_TEST(test_long_unknown_unicode_key_is_422_not_a_silent_200)
+{
+    /* The field path holds 159 bytes: 120 two-byte letters are cut inside one. */
+    char body[300] = "{\"";
+    for (int i = 0; i < 120; i++)
+        strcat(body, "\xd0\xb6");
+    strcat(body, "\": 1}");
+    struct request req;
+    struct response res;
+    dispatch_as(ROLE_ADMIN, "PATCH", "/v1/districts/1", body, json_headers, &req, &res);
+    ck_assert_uint_eq(res.status, 422);
+    ck_assert_int_eq(res.problem, API_VALIDATION);
+    ck_assert_uint_eq(json_array_size(res.errors), 1);
+    response_free(&res);
+}
+END_TEST
+
 static Suite *dispatch_suite(void)
 {
     Suite *s = suite_create("dispatch");
@@ -113,6 +175,9 @@ static Suite *dispatch_suite(void)
     tcase_add_test(tc, test_oversized_body_on_known_route_is_413);
     tcase_add_test(tc, test_public_route_runs_without_a_token);
     tcase_add_test(tc, test_path_parameter_reaches_the_request);
+    tcase_add_test(tc, test_stub_principal_of_another_role_is_403);
+    tcase_add_test(tc, test_stub_headers_reach_the_body_parser);
+    tcase_add_test(tc, test_long_unknown_unicode_key_is_422_not_a_silent_200);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -122,6 +122,37 @@ START_TEST(test_problem_body_omits_empty_detail_and_merges_extra)
 }
 END_TEST
 
+START_TEST(test_field_error_cut_inside_a_character_is_still_recorded)
+{
+    /* 100 two-byte letters: the 200-byte buffer (199 and a NUL) cuts the last one in half. */
+    char field[256] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(field, "\xd0\xb6");
+    strcat(field, "x");
+    struct response res = {0};
+    res_field_error(&res, field, "is not a known field");
+    ck_assert_uint_eq(json_array_size(res.errors), 1);
+    const char *got = json_string_value(json_object_get(json_array_get(res.errors, 0), "field"));
+    ck_assert_uint_eq(strlen(got), 198); /* the half character is dropped */
+    ck_assert_int_eq(res_validation_result(&res), API_VALIDATION);
+    ck_assert_uint_eq(res.status, 422);
+    json_decref(res.errors);
+}
+END_TEST
+
+START_TEST(test_detail_that_is_not_utf8_reaches_the_body)
+{
+    struct response res = {0};
+    res_problem(&res, API_ROUTE_NOT_FOUND, "No route for %s", "/v1/\xff\xc3x");
+    ck_assert_str_eq(res.detail, "No route for /v1/??x");
+    char *text = problem_body(res.problem, res.detail, NULL, NULL, NULL);
+    json_t *doc = json_loads(text, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "detail")), "No route for /v1/??x");
+    json_decref(doc);
+    free(text);
+}
+END_TEST
+
 static Suite *problem_suite(void)
 {
     Suite *s = suite_create("problem");
@@ -133,6 +164,8 @@ static Suite *problem_suite(void)
     tcase_add_test(tc, test_out_of_range_status_reads_as_internal_error);
     tcase_add_test(tc, test_problem_body_has_all_members_and_errors);
     tcase_add_test(tc, test_problem_body_omits_empty_detail_and_merges_extra);
+    tcase_add_test(tc, test_field_error_cut_inside_a_character_is_still_recorded);
+    tcase_add_test(tc, test_detail_that_is_not_utf8_reaches_the_body);
     suite_add_tcase(s, tc);
     return s;
 }
