@@ -4,7 +4,9 @@
 # Installs what is missing (Debian 12), builds, runs the unit tests (ctest), starts a throwaway
 # PostgreSQL under $BUILD_DIR/pgtest, migrates it, starts `attachd serve`, runs the integration
 # tests against it, checks that SIGTERM stops it cleanly, runs docker/entrypoint.sh the way the
-# container does, and cleans everything up. Exits non-zero if any step failed.
+# container does, runs the fault tests of tests/faults/ (PostgreSQL stopped and restarted under
+# load, SIGTERM under load; each with its own attachd), and cleans everything up. Exits non-zero
+# if any step failed.
 #
 # Environment:
 #   BUILD_DIR            build directory (default build)
@@ -32,6 +34,7 @@ PGTEST=$BUILD_DIR/pgtest
 SERVER_LOG=$BUILD_DIR/attachd-test.log
 EP_LOG=$BUILD_DIR/entrypoint-test.log
 EP_TOKEN_FILE=$BUILD_DIR/entrypoint-admin-token
+FAULT_LOGS=()
 
 # Everything we talk to is on this machine: never through a proxy (curl and Python's urllib
 # both honour these).
@@ -114,6 +117,7 @@ print_summary() {
         [ -z "$INTERRUPTED" ] || failed="${failed}interrupted"
         printf 'RESULT: FAILED: %s\n' "${failed%; }"
         printf 'logs: %s, %s, %s\n' "$SERVER_LOG" "$EP_LOG" "$(_pg_base "$PGTEST")/log"
+        [ ${#FAULT_LOGS[@]} -eq 0 ] || printf 'fault test logs: %s\n' "${FAULT_LOGS[*]}"
     fi
 }
 
@@ -224,7 +228,7 @@ step_graceful_stop() {
 
 step_sanitizer_reports() {
     local f bad=0
-    for f in "$SERVER_LOG" "$EP_LOG"; do
+    for f in "$SERVER_LOG" "$EP_LOG" "${FAULT_LOGS[@]}"; do
         [ -f "$f" ] || continue
         if grep -En 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" >&2; then
             warn "sanitizer reports in $f"
@@ -298,6 +302,51 @@ step_entrypoint() {
     }
 }
 
+# run_fault SCRIPT LOG [NAME=VALUE...]: run tests/faults/SCRIPT, which starts its own attachd
+# (on a free port, logging to $BUILD_DIR/LOG) against the test database and stops it again.
+run_fault() {
+    local script=$ROOT/tests/faults/$1 log=$BUILD_DIR/$2 port rc=0
+    shift 2
+    [ -f "$script" ] || {
+        warn "$script is missing"
+        return 1
+    }
+    port=$(free_port $((${SERVER_URL##*:} + 2))) || return 1
+    FAULT_LOGS+=("$log")
+    # In the background and waited for, like the integration tests; on SIGTERM the script stops
+    # its attachd (which also dies with it).
+    env "$@" ATTACHD_BIN="$BIN" ATTACHD_FAULT_PORT="$port" ATTACHD_LOG="$log" \
+        ATTACHD_PSQL="$(pg_bindir)/psql" timeout -k 10 120 python3 -u "$script" &
+    IT_PID=$!
+    wait "$IT_PID" || rc=$?
+    IT_PID=
+    [ "$rc" -ne 124 ] || warn "$script timed out after 120 s"
+    [ "$rc" -eq 0 ] || show_log_tail "$log"
+    return "$rc"
+}
+
+# PostgreSQL stopped (pg_ctl stop -m fast) and started again under load: 503s meanwhile, recovery
+# without a restart of attachd, and the database agreeing with every 201.
+step_fault_db_outage() {
+    local lib stop start rc=0
+    printf -v lib '. %q' "$ROOT/scripts/lib.sh"
+    printf -v stop '%s && pg_local_stop %q' "$lib" "$PGTEST"
+    printf -v start '%s && PG_LOCAL_FAST=1 pg_local_start %q %q' "$lib" "$PGTEST" "$PG_LOCAL_PORT"
+    run_fault db_outage.py attachd-fault-db-outage.log \
+        ATTACHD_DB_STOP="$stop" ATTACHD_DB_START="$start" || rc=$?
+    # The following steps need the database whatever happened above (no-op when it runs).
+    PG_LOCAL_FAST=1 pg_local_start "$PGTEST" "$PG_LOCAL_PORT" >/dev/null 2>&1 || {
+        warn "cannot start PostgreSQL again after the outage test"
+        rc=1
+    }
+    return "$rc"
+}
+
+# SIGTERM under load: requests in flight finish, new connections are refused, exit status 0.
+step_fault_shutdown() {
+    run_fault shutdown.py attachd-fault-shutdown.log
+}
+
 step_stop_postgres() {
     pg_local_stop "$PGTEST"
 }
@@ -315,6 +364,8 @@ run_step "integration tests (tests/integration/run.py)" continue step_integratio
 run_step "attachd stops on SIGTERM with status 0" continue step_graceful_stop
 run_step "no full IIN in the server log" continue step_no_iin_in_log
 run_step "docker/entrypoint.sh outside Docker" continue step_entrypoint
+run_step "fault: database outage under load (db_outage.py)" continue step_fault_db_outage
+run_step "fault: SIGTERM under load (shutdown.py)" continue step_fault_shutdown
 if [ "$SANITIZE" = 1 ]; then
     run_step "no sanitizer reports in the logs" continue step_sanitizer_reports
 fi

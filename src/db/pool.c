@@ -3,6 +3,7 @@
  * forgotten when the connection is re-established. */
 #include "attachd/db.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,10 @@ static void set_error(struct db_conn *c, const char *state, const char *constrai
     size_t len = strlen(c->message);
     while (len && c->message[len - 1] == '\n')
         c->message[--len] = '\0';
+    /* libpq's messages may span lines ("...refused\n\tIs the server running..."); a log line
+     * must not. */
+    for (char *p = c->message; (p = strpbrk(p, "\n\t")) != NULL; p++)
+        *p = ' ';
 }
 
 static void disconnect(struct db_conn *c)
@@ -81,11 +86,22 @@ static void disconnect(struct db_conn *c)
     memset(c->prepared, 0, sizeof c->prepared);
 }
 
-/* Opens the connection if it is not open. Failing attempts are spaced by half a second so a
- * dead server costs a request one refused connect at most, not a wait. */
+/* True when the server has closed an idle connection, as it does when it restarts or ends the
+ * session (a FATAL notice, then end of file). An idle connection has nothing to read, so a
+ * readable socket means it is gone; polling costs no round trip. */
+static bool closed_by_server(PGconn *pg)
+{
+    struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
+}
+
+/* Opens the connection if it is not open, or if the server closed it while it sat in the pool
+ * (otherwise every pooled connection would cost a request a 503 after a database restart).
+ * Failing attempts are spaced by half a second so a dead server costs a request one refused
+ * connect at most, not a wait. */
 static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c)
 {
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !closed_by_server(c->pg))
         return DB_OK;
     disconnect(c);
     double now = now_monotonic();

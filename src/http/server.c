@@ -3,21 +3,53 @@
  * queued on the first call makes libmicrohttpd 0.9.75 close the connection, losing keep-alive. */
 #include "attachd/server.h"
 
+#include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include "attachd/log.h"
 #include "attachd/metrics.h"
 #include "attachd/router.h"
 
+/* Request deadlines, the slow-loris guard. libmicrohttpd's connection timeout counts idle time
+ * only: a client that sends a byte of its request now and then holds a connection forever, and
+ * enough of them hold every connection ATTACHD_CONN_LIMIT allows, so nobody else is served. So a
+ * connection has ATTACHD_CONN_TIMEOUT seconds, from its start or from the end of its previous
+ * request, to deliver a whole request (head and body); a reaper thread shuts the socket of one
+ * that does not down, and libmicrohttpd closes it as if the client had gone. A request being
+ * handled or answered is not timed here (libmicrohttpd's idle timeout still applies). An entry
+ * leaves the list on MHD_CONNECTION_NOTIFY_CLOSED, which libmicrohttpd sends before it closes
+ * the socket; the reaper calls shutdown() under the same lock, so it never touches a descriptor
+ * that was closed and reused. */
+struct watched {
+    struct watched *prev, *next;
+    MHD_socket fd;
+    bool shut;              /* under deadlines.lock */
+    atomic_llong ready_ms;  /* when it became ready for a request; -1 while one is handled */
+};
+
+struct deadlines {
+    pthread_mutex_t lock; /* the list; shutdown() against libmicrohttpd closing the socket */
+    struct watched *head;
+    long long limit_ms;
+    pthread_t reaper;
+    bool reaper_running;
+    atomic_bool stop;
+};
+
 struct server {
     struct MHD_Daemon *daemon;
     struct app *app;
     atomic_int inflight;
+    struct deadlines deadlines;
+    atomic_bool draining; /* set by server_stop: every answer then closes its connection */
 };
 
 static double now_monotonic(void)
@@ -25,6 +57,74 @@ static double now_monotonic(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long long now_ms(void)
+{
+    return (long long)(now_monotonic() * 1e3);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct deadlines *dl = &((struct server *)cls)->deadlines;
+    struct watched *w = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = ci ? calloc(1, sizeof *w) : NULL;
+        if (!w)
+            return; /* not timed: libmicrohttpd's idle timeout still applies */
+        w->fd = ci->connect_fd;
+        atomic_init(&w->ready_ms, now_ms());
+        pthread_mutex_lock(&dl->lock);
+        w->next = dl->head;
+        if (dl->head)
+            dl->head->prev = w;
+        dl->head = w;
+        pthread_mutex_unlock(&dl->lock);
+        *socket_context = w;
+    } else if (w) {
+        pthread_mutex_lock(&dl->lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            dl->head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&dl->lock);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Marks the connection's request as received in full (ready_ms -1) or its answer as done. */
+static void deadline_mark(struct MHD_Connection *conn, long long ready_ms)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct watched *w = ci ? ci->socket_context : NULL;
+    if (w)
+        atomic_store(&w->ready_ms, ready_ms);
+}
+
+static void *reaper_main(void *arg)
+{
+    struct deadlines *dl = arg;
+    while (!atomic_load(&dl->stop)) {
+        usleep(200 * 1000);
+        long long now = now_ms();
+        pthread_mutex_lock(&dl->lock);
+        for (struct watched *w = dl->head; w; w = w->next) {
+            long long ready = atomic_load(&w->ready_ms);
+            if (!w->shut && ready >= 0 && now - ready > dl->limit_ms) {
+                shutdown(w->fd, SHUT_RDWR);
+                w->shut = true;
+            }
+        }
+        pthread_mutex_unlock(&dl->lock);
+    }
+    return NULL;
 }
 
 /* Authenticates when the route needs it; API_OK when the principal may call the route. */
@@ -109,8 +209,10 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
         log_warn("cannot add response header %s", name);
 }
 
-/* Turns the handler's outcome into a libmicrohttpd response and queues it. */
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct response *res)
+/* Turns the handler's outcome into a libmicrohttpd response and queues it; `closing` (the server
+ * is stopping) adds Connection: close. */
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct response *res,
+                                     bool closing)
 {
     struct MHD_Response *mr = NULL;
     if (res->shared) {
@@ -146,6 +248,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct respons
             add_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
         else if (res->location[0])
             add_header(mr, MHD_HTTP_HEADER_LOCATION, res->location);
+        if (closing)
+            add_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     }
     enum MHD_Result ok = MHD_queue_response(conn, res->status ? res->status : 200, mr);
     if (!res->shared)
@@ -230,9 +334,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    deadline_mark(conn, -1); /* the whole request is in: no deadline while it is handled */
     struct response res = {0};
     server_dispatch(req, &res);
-    enum MHD_Result ok = send_response(conn, &res);
+    enum MHD_Result ok = send_response(conn, &res, atomic_load(&srv->draining));
     finish(req, &res);
     response_clear(&res);
     return ok;
@@ -241,15 +346,48 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn, (void)toe;
+    (void)toe;
     struct server *srv = cls;
     struct request *req = *con_cls;
+    deadline_mark(conn, now_ms()); /* the deadline of the next request starts now */
     if (!req)
         return;
     free(req->body);
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes a path or query argument in place as libmicrohttpd would (a malformed escape
+ * stays as it is), except that "%00" stays too: decoded, its NUL would silently cut the string
+ * short, so that "/v1/polyclinics/1%00/transfers" reached GET /v1/polyclinics/1. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls, (void)conn;
+    char *out = s;
+    for (const char *in = s; *in;) {
+        int hi = in[0] == '%' ? hex_value(in[1]) : -1;
+        int lo = hi >= 0 ? hex_value(in[2]) : -1;
+        if (lo >= 0 && (hi || lo)) {
+            *out++ = (char)(hi * 16 + lo);
+            in += 3;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - s);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -269,6 +407,8 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
     if (!srv)
         return NULL;
     srv->app = app;
+    pthread_mutex_init(&srv->deadlines.lock, NULL);
+    srv->deadlines.limit_ms = (long long)cfg->conn_timeout * 1000;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_USE_DUAL_STACK;
     for (int attempt = 0; attempt < 2 && !srv->daemon; attempt++) {
@@ -278,15 +418,23 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+            on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
             NULL, MHD_OPTION_END);
         flags &= ~(unsigned)MHD_USE_DUAL_STACK; /* no IPv6 here: IPv4 only */
     }
     if (!srv->daemon) {
         log_error("cannot listen on port %u", cfg->port);
+        pthread_mutex_destroy(&srv->deadlines.lock);
         free(srv);
         return NULL;
     }
+    int rc = pthread_create(&srv->deadlines.reaper, NULL, reaper_main, &srv->deadlines);
+    srv->deadlines.reaper_running = rc == 0;
+    if (rc != 0)
+        log_warn("cannot start the request deadline thread (%s): only idle connections time out",
+                 strerror(rc));
     log_info("listening on port %u with %u worker threads", cfg->port, cfg->threads);
     return srv;
 }
@@ -295,9 +443,26 @@ void server_stop(struct server *srv, unsigned grace_seconds)
 {
     if (!srv)
         return;
-    MHD_quiesce_daemon(srv->daemon); /* no new connections from here on */
+    /* Keep-alive clients would otherwise keep sending requests on the connections they have,
+     * keeping the wait below busy until the grace period ends and then losing the answers of
+     * whatever was in flight: from here on every answer closes its connection. */
+    atomic_store(&srv->draining, true);
+    /* Quiescing only stops accept(): the kernel would still complete the handshakes of new
+     * connections that nobody ever answers. Shutting the listening socket down (Linux) refuses
+     * them at once and resets those waiting in the backlog; it is closed after
+     * MHD_stop_daemon, as libmicrohttpd's threads may look at it until then. */
+    MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
+    if (listener != MHD_INVALID_SOCKET && shutdown(listener, SHUT_RDWR) != 0)
+        log_warn("cannot shut the listening socket down: %s", strerror(errno));
     for (unsigned i = 0; i < grace_seconds * 20 && atomic_load(&srv->inflight) > 0; i++)
         usleep(50 * 1000);
-    MHD_stop_daemon(srv->daemon);
+    if (srv->deadlines.reaper_running) {
+        atomic_store(&srv->deadlines.stop, true);
+        pthread_join(srv->deadlines.reaper, NULL);
+    }
+    MHD_stop_daemon(srv->daemon); /* closes every connection: the deadline list empties */
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    pthread_mutex_destroy(&srv->deadlines.lock);
     free(srv);
 }
