@@ -31,8 +31,8 @@
 struct watched {
     struct watched *prev, *next;
     MHD_socket fd;
-    bool shut;              /* under deadlines.lock */
-    atomic_llong ready_ms;  /* when it became ready for a request; -1 while one is handled */
+    bool shut;             /* under deadlines.lock */
+    atomic_llong ready_ms; /* when it became ready for a request; -1 while one is handled */
 };
 
 struct deadlines {
@@ -272,7 +272,18 @@ static void finish(struct request *req, const struct response *res)
     metrics_record(idx, res->status, elapsed);
     /* The route pattern, not the path: paths may carry an IIN. */
     const char *what = req->route ? req->route->pattern : "-";
-    if (res->status >= 500)
+    if (res->status == 503) {
+        /* An outage answers thousands of 503s a second: one line a second says it all. */
+        static atomic_long suppressed;
+        static _Atomic double last_logged;
+        double now = now_monotonic(), last = atomic_load(&last_logged);
+        if (now - last >= 1.0 && atomic_compare_exchange_strong(&last_logged, &last, now))
+            log_warn("%s %s -> 503 %s (%.1f ms; %ld more 503s since the last such line)",
+                     req->method, what, res->detail, elapsed * 1e3,
+                     atomic_exchange(&suppressed, 0));
+        else
+            atomic_fetch_add(&suppressed, 1);
+    } else if (res->status >= 500)
         log_warn("%s %s -> %u %s (%.1f ms)", req->method, what, res->status, res->detail,
                  elapsed * 1e3);
     else
@@ -420,8 +431,7 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
             on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-            NULL, MHD_OPTION_END);
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
         flags &= ~(unsigned)MHD_USE_DUAL_STACK; /* no IPv6 here: IPv4 only */
     }
     if (!srv->daemon) {
