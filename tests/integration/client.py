@@ -438,7 +438,10 @@ def free_campaign_year(span=1, low=2100, high=9800):
 
 def new_person(age=30, sex="male", residency="citizen", birth_date=None, iin=None, **fields):
     """A person block for an application: a valid IIN matching birth date and sex."""
-    bd = _as_date(birth_date) if birth_date else birth_date_for_age(age)
+    # Birth dates spread over the year of that age: an IIN has 4 serial digits per birth date
+    # and sex, so one date for everyone of an age would make collisions likely.
+    bd = (_as_date(birth_date) if birth_date
+          else birth_date_for_age(age, days_past_birthday=_rng.randrange(1, 360)))
     p = {
         "iin": iin or valid_iin(bd, sex),
         "last_name": "Сәрсенбаев" if sex == "male" else "Сәрсенбаева",
