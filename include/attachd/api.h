@@ -46,6 +46,10 @@ HANDLER(api_person_attachment);
 HANDLER(api_person_attachments);
 HANDLER(api_polyclinic_transfers);
 HANDLER(api_campaign_stats);
+/* holidays.c */
+HANDLER(api_holidays_list);
+HANDLER(api_holidays_put);
+HANDLER(api_holidays_delete);
 /* audit.c */
 HANDLER(api_audit_list);
 /* tokens.c */

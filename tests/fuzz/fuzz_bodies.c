@@ -27,14 +27,17 @@ static const char *const content_types[] = {
     "text/plain",
 };
 
-/* The pattern with {year} as 2026 and any other parameter as 1 (ids that parse). */
+/* The pattern with {year} as 2026, {day} as a date and any other parameter as 1 (ids that
+ * parse). */
 static void fill_path(const char *pattern, char *out, size_t outlen)
 {
     size_t o = 0;
-    for (const char *p = pattern; *p && o + 8 < outlen;) {
+    for (const char *p = pattern; *p && o + 12 < outlen;) {
         if (*p == '{') {
             const char *end = strchr(p, '}');
-            const char *value = strncmp(p, "{year}", 6) == 0 ? "2026" : "1";
+            const char *value = strncmp(p, "{year}", 6) == 0  ? "2026"
+                                : strncmp(p, "{day}", 5) == 0 ? "2026-12-31"
+                                                              : "1";
             o += (size_t)snprintf(out + o, outlen - o, "%s", value);
             p = end ? end + 1 : p + strlen(p);
         } else {

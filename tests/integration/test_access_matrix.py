@@ -21,6 +21,7 @@ token per cell, and a refused decision is checked to have changed nothing.
 """
 
 import datetime
+import itertools
 import http.client
 import json
 import os
@@ -179,6 +180,25 @@ def _new_token(s, role):
     return "/v1/tokens/%d" % made["id"], None, {"X-Matrix-Secret": made["token"]}
 
 
+_days = itertools.count(client._rng.randrange(0, 3000))
+
+
+def _free_day():
+    """A day far in the future that no other cell of this run uses as a holiday."""
+    return (datetime.date(2090, 1, 1) + datetime.timedelta(days=next(_days))).isoformat()
+
+
+def _holiday_body(s, role):
+    return "/v1/holidays/" + _free_day(), {"name": "матрица " + client.unique()}, None
+
+
+def _new_holiday(s, role):
+    day = _free_day()
+    client.expect(call("PUT", "/v1/holidays/" + day, {"name": "матрица"}, token=client.ADMIN),
+                  201, "PUT /v1/holidays")
+    return "/v1/holidays/" + day, None, None
+
+
 MATRIX = [
     # operational endpoints: public
     Row("GET", "/healthz", OK, OK, OK, OK, get(lambda s: "/healthz")),
@@ -213,6 +233,10 @@ MATRIX = [
     Row("GET", "/v1/campaigns/{year}", OK, OK, OK, OK,
         get(lambda s: "/v1/campaigns/%d" % s.year)),
     Row("PUT", "/v1/campaigns/{year}", OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, _campaign_body),
+    Row("GET", "/v1/holidays", OK, OK, OK, OK, get(lambda s: "/v1/holidays?year=2030")),
+    Row("PUT", "/v1/holidays/{day}", OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, _holiday_body),
+    Row("DELETE", "/v1/holidays/{day}", OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, _new_holiday,
+        fresh=True),
     # applications
     Row("POST", "/v1/applications", FORBIDDEN, OK, OK, FORBIDDEN, _submission,
         note="registrar other: in person at a clinic not its own"),

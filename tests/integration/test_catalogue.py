@@ -595,3 +595,40 @@ class CampaignsTest(ApiTestCase):
             self.assertIsInstance(body.get("max_changes"), int)
         else:
             self.assertProblem(r, 404)
+
+
+class HolidaysTest(ApiTestCase):
+    """The holidays catalogue (SPEC §2: admin-editable)."""
+
+    def test_fixed_holidays_are_seeded(self):
+        body = self.assertJson(call("GET", "/v1/holidays?year=2030"), 200)
+        days = {h["day"]: h["name"] for h in body["items"]}
+        for day in ("2030-01-01", "2030-03-22", "2030-12-16"):
+            self.assertIn(day, days)
+        self.assertEqual(sorted(days), [h["day"] for h in body["items"]], "ordered by day")
+
+    def test_put_rename_and_delete(self):
+        day = "2097-%02d-%02d" % (client._rng.randrange(1, 13), client._rng.randrange(1, 29))
+        call("DELETE", "/v1/holidays/" + day, token=ADMIN)  # a leftover of an earlier run
+        created = self.assertJson(call("PUT", "/v1/holidays/" + day, {"name": "Құрбан айт"},
+                                       token=ADMIN), 201)
+        self.assertEqual(created, {"day": day, "name": "Құрбан айт"})
+        renamed = self.assertJson(call("PUT", "/v1/holidays/" + day, {"name": "Курбан айт"},
+                                       token=ADMIN), 200)
+        self.assertEqual(renamed["name"], "Курбан айт")
+        listed = self.assertJson(call("GET", "/v1/holidays?year=2097"), 200)["items"]
+        self.assertIn({"day": day, "name": "Курбан айт"}, listed)
+        self.assertStatus(call("DELETE", "/v1/holidays/" + day, token=ADMIN), 204)
+        self.assertProblem(call("DELETE", "/v1/holidays/" + day, token=ADMIN), 404)
+        listed = self.assertJson(call("GET", "/v1/holidays?year=2097"), 200)["items"]
+        self.assertNotIn(day, [h["day"] for h in listed])
+
+    def test_bad_holidays_are_rejected(self):
+        self.assertFieldError(call("PUT", "/v1/holidays/2097-05-05", {"name": ""}, token=ADMIN),
+                              "name")
+        self.assertFieldError(call("PUT", "/v1/holidays/2097-05-05",
+                                   {"name": "x", "day": "2097-05-06"}, token=ADMIN), "day")
+        self.assertProblem(call("PUT", "/v1/holidays/2097-02-30", {"name": "x"}, token=ADMIN), 404)
+        self.assertFieldError(call("GET", "/v1/holidays?year=twenty"), "year")
+        self.assertProblem(call("PUT", "/v1/holidays/2097-05-05", {"name": "x"},
+                                token=client.PORTAL), 403)
