@@ -74,9 +74,12 @@ CREATE TABLE attachments (
         EXCLUDE USING gist (iin WITH =, daterange(valid_from, valid_to) WITH &&) WHERE (NOT cancelled)
 );
 CREATE INDEX attachments_by_iin ON attachments (iin, valid_from);
--- Leavers still count in their district until valid_to: found by a range scan on this index.
-CREATE INDEX attachments_leaving ON attachments (district_id, valid_to) WHERE NOT cancelled;
-CREATE INDEX attachments_by_polyclinic ON attachments (polyclinic_id) WHERE NOT cancelled AND valid_to IS NULL;
+-- Leavers still count in their district until valid_to: found by a range scan on this index,
+-- which holds only end-dated attachments (the open-ended millions are counted by districts.nopen).
+CREATE INDEX attachments_leaving ON attachments (district_id, valid_to)
+    WHERE NOT cancelled AND valid_to IS NOT NULL;
+-- The open-ended ones by district: recounting districts.nopen after a bulk load.
+CREATE INDEX attachments_open ON attachments (district_id) WHERE NOT cancelled AND valid_to IS NULL;
 
 -- People a district holds on a date: open-ended attachments (districts.nopen) plus those
 -- approved to leave later (valid_to after the date). Upcoming ones are open-ended, so they count.
