@@ -70,8 +70,11 @@ CREATE TABLE attachments (
     cancelled boolean NOT NULL DEFAULT false, -- an upcoming attachment replaced before it began
     created_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT attachments_dates CHECK (valid_to IS NULL OR valid_to > valid_from),
+    -- On the IIN as a number: the same meaning (always 12 digits), and GiST on bigint is 2-3
+    -- times cheaper per row than on text, which is most of the cost of a bulk load.
     CONSTRAINT attachments_one_at_a_time
-        EXCLUDE USING gist (iin WITH =, daterange(valid_from, valid_to) WITH &&) WHERE (NOT cancelled)
+        EXCLUDE USING gist ((iin::bigint) WITH =, daterange(valid_from, valid_to) WITH &&)
+        WHERE (NOT cancelled)
 );
 CREATE INDEX attachments_by_iin ON attachments (iin, valid_from);
 -- Leavers still count in their district until valid_to: found by a range scan on this index,

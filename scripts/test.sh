@@ -5,8 +5,9 @@
 # PostgreSQL under $BUILD_DIR/pgtest, migrates it, starts `attachd serve`, runs the integration
 # tests against it, checks that SIGTERM stops it cleanly, runs docker/entrypoint.sh the way the
 # container does, runs the fault tests of tests/faults/ (PostgreSQL stopped and restarted under
-# load, SIGTERM under load; each with its own attachd), and cleans everything up. Exits non-zero
-# if any step failed.
+# load, SIGTERM under load; each with its own attachd), runs `attachd import attachments` on a
+# generated CSV and on broken copies of it, and cleans everything up. Exits non-zero if any step
+# failed.
 #
 # Environment:
 #   BUILD_DIR            build directory (default build)
@@ -365,6 +366,112 @@ step_fault_shutdown() {
     run_fault shutdown.py attachd-fault-shutdown.log
 }
 
+# import_state: attachments in the database and the sum of districts.nopen, one line.
+import_state() {
+    attachd_psql -At -c "SELECT (SELECT count(*) FROM attachments) || ' ' ||
+        (SELECT sum(nopen) FROM districts) || ' ' || (SELECT count(*) FROM transfers)"
+}
+
+# import_rejected FILE TEXT: `attachd import attachments FILE` must exit with 1, print TEXT
+# (a line number and field) on standard error, and leave the database as it was.
+import_rejected() {
+    local file=$1 want=$2 rc=0 before after
+    before=$(import_state) || return 1
+    "$BIN" import attachments "$file" >"$file.out" 2>"$file.err" || rc=$?
+    after=$(import_state) || return 1
+    if [ "$rc" -ne 1 ]; then
+        warn "attachd import attachments $file: exit status $rc, expected 1"
+        cat "$file.err" >&2
+        return 1
+    fi
+    grep -qF -- "$want" "$file.err" || {
+        warn "attachd import attachments $file: expected '$want' on standard error"
+        cat "$file.err" >&2
+        return 1
+    }
+    [ "$before" = "$after" ] || {
+        warn "attachd import attachments $file was rejected but wrote: ($before) -> ($after)"
+        return 1
+    }
+}
+
+# attachd import attachments (README "Importing existing attachments"), on a polyclinic of its
+# own with three small districts and a file from scripts/gen-attachments.py. Copies of the file
+# with one wrong check digit, and with one line short of a field, are rejected, naming the line,
+# and write nothing. Then the file loads, with one row per line, districts.nopen recounted, no
+# district over capacity and no transfers. Loading it a second time is rejected (overlaps).
+step_import() {
+    local dir=$BUILD_DIR/import-test poly rows nopen facts want
+    rm -rf "$dir" && mkdir -p "$dir" || return 1
+    # A BIN of our own: the first candidate with a check digit that no polyclinic has yet.
+    poly=$(attachd_psql -At <<'SQL'
+INSERT INTO settlements (kato, name_kk, name_ru)
+VALUES ('759999901', 'Импорт сынағы', 'Тест импорта') ON CONFLICT DO NOTHING;
+WITH bin AS (
+    SELECT b FROM (SELECT '990140' || lpad(s::text, 5, '0') || c AS b
+                   FROM generate_series(0, 999) s, generate_series(0, 9) c) x
+    WHERE bin_valid(b) AND NOT EXISTS (SELECT 1 FROM polyclinics p WHERE p.bin = x.b)
+    ORDER BY b LIMIT 1),
+p AS (INSERT INTO polyclinics (bin, name_kk, name_ru, settlement, ownership)
+      SELECT b, 'Импорт сынағы', 'Тест импорта', '759999901', 'public' FROM bin RETURNING id),
+d AS (INSERT INTO districts (polyclinic_id, number, kind, capacity)
+      SELECT p.id, v.number, v.kind, v.capacity FROM p,
+      (VALUES ('1', 'gp', 300), ('2', 'therapist', 300), ('3A', 'pediatric_0_14', 200))
+      AS v(number, kind, capacity))
+SELECT id FROM p;
+SQL
+    ) || return 1
+    # Seeded by the polyclinic's id: another run on the same database makes other people.
+    python3 "$ROOT/scripts/gen-attachments.py" --rows 600 --database-url "$DATABASE_URL" \
+        --psql "$(pg_bindir)/psql" --polyclinics "$poly" --seed "$poly" -o "$dir/register.csv" \
+        2>"$dir/gen.err" || {
+        cat "$dir/gen.err" >&2
+        return 1
+    }
+    rows=$(($(wc -l <"$dir/register.csv") - 1))
+    nopen=$(grep -c ',$' "$dir/register.csv") # open-ended rows: an empty valid_to
+    log "generated $rows rows ($nopen open-ended) for polyclinic $poly"
+
+    awk -F, -v OFS=, 'NR == 7 { $1 = substr($1, 1, 11) ((substr($1, 12, 1) + 1) % 10) } 1' \
+        "$dir/register.csv" >"$dir/bad-checksum.csv" || return 1
+    import_rejected "$dir/bad-checksum.csv" \
+        "$dir/bad-checksum.csv line 7, field iin: checksum is wrong" || return 1
+    awk -F, -v OFS=, 'NR == 5 { NF = 4 } 1' "$dir/register.csv" >"$dir/bad-fields.csv" || return 1
+    import_rejected "$dir/bad-fields.csv" "$dir/bad-fields.csv line 5: has 4 fields, expected 5" ||
+        return 1
+
+    "$BIN" import attachments "$dir/register.csv" >"$dir/register.out" 2>"$dir/register.err" || {
+        warn "attachd import attachments $dir/register.csv failed"
+        cat "$dir/register.err" >&2
+        return 1
+    }
+    grep -q "^$dir/register.csv: $rows attachments loaded into" "$dir/register.out" || {
+        warn "unexpected summary: $(cat "$dir/register.out")"
+        return 1
+    }
+    # rows, open-ended rows, sum of nopen, districts whose nopen is wrong or that are over
+    # capacity, transfers: all of the polyclinic.
+    facts=$(attachd_psql -At -F ' ' -v p="$poly" <<'SQL'
+SELECT (SELECT count(*) FROM attachments WHERE polyclinic_id = :p),
+       (SELECT count(*) FROM attachments WHERE polyclinic_id = :p AND valid_to IS NULL),
+       (SELECT sum(nopen) FROM districts WHERE polyclinic_id = :p),
+       (SELECT count(*) FROM districts d WHERE polyclinic_id = :p
+        AND (nopen <> (SELECT count(*) FROM attachments a WHERE a.district_id = d.id
+                       AND a.valid_to IS NULL AND NOT a.cancelled)
+             OR district_load(d) > capacity)),
+       (SELECT count(*) FROM transfers WHERE to_polyclinic_id = :p OR from_polyclinic_id = :p);
+SQL
+    ) || return 1
+    want="$rows $nopen $nopen 0 0"
+    [ "$facts" = "$want" ] || {
+        warn "after the import: rows, open, sum(nopen), bad districts, transfers = $facts;" \
+            "expected $want"
+        return 1
+    }
+    import_rejected "$dir/register.csv" "$dir/register.csv line 2, field valid_from: the period" \
+        || return 1
+}
+
 step_stop_postgres() {
     pg_local_stop "$PGTEST"
 }
@@ -390,6 +497,7 @@ else
     run_step "docker/entrypoint.sh outside Docker" continue step_entrypoint
     run_step "fault: database outage under load (db_outage.py)" continue step_fault_db_outage
     run_step "fault: SIGTERM under load (shutdown.py)" continue step_fault_shutdown
+    run_step "attachd import attachments (good and bad CSV files)" continue step_import
 fi
 if [ "$SANITIZE" = 1 ]; then
     run_step "no sanitizer reports in the logs" continue step_sanitizer_reports

@@ -1,0 +1,140 @@
+/* Splitting one CSV line (the import of attachments): plain and quoted fields, empty fields,
+ * counting fields beyond the caller's array, and the two ways a quoted field can be broken. */
+#include <string.h>
+#include "attachd/csv.h"
+#include "unit.h"
+
+START_TEST(test_plain_fields_are_split_at_commas)
+{
+    char line[] = "900101300017,3,12,2020-01-01,2024-01-01";
+    char *f[5];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 5, &n), CSV_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq(f[0], "900101300017");
+    ck_assert_str_eq(f[1], "3");
+    ck_assert_str_eq(f[2], "12");
+    ck_assert_str_eq(f[3], "2020-01-01");
+    ck_assert_str_eq(f[4], "2024-01-01");
+}
+END_TEST
+
+START_TEST(test_trailing_comma_gives_an_empty_last_field)
+{
+    char line[] = "900101300017,3,12,2020-01-01,";
+    char *f[5];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 5, &n), CSV_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq(f[4], "");
+}
+END_TEST
+
+START_TEST(test_empty_line_is_one_empty_field)
+{
+    char line[] = "";
+    char *f[5];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 5, &n), CSV_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(f[0], "");
+}
+END_TEST
+
+START_TEST(test_quoted_fields_lose_quotes_and_keep_commas)
+{
+    char line[] = "\"900101300017\",\"3\",\"12/1,a\",\"say \"\"hi\"\"\",\"\"";
+    char *f[5];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 5, &n), CSV_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_str_eq(f[0], "900101300017");
+    ck_assert_str_eq(f[2], "12/1,a");
+    ck_assert_str_eq(f[3], "say \"hi\"");
+    ck_assert_str_eq(f[4], "");
+}
+END_TEST
+
+START_TEST(test_spaces_are_kept)
+{
+    char line[] = " 1 ,2";
+    char *f[2];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 2, &n), CSV_OK);
+    ck_assert_str_eq(f[0], " 1 ");
+}
+END_TEST
+
+START_TEST(test_fields_beyond_max_are_counted_not_stored)
+{
+    char line[] = "a,b,c,d,e,f,g";
+    char *f[5] = {0};
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 5, &n), CSV_OK);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_str_eq(f[4], "e");
+}
+END_TEST
+
+START_TEST(test_too_few_fields_are_counted)
+{
+    char line[] = "a,b,c";
+    char *f[5];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 5, &n), CSV_OK);
+    ck_assert_uint_eq(n, 3);
+}
+END_TEST
+
+START_TEST(test_unterminated_quote_is_an_error_naming_its_field)
+{
+    char line[] = "a,\"b,c";
+    char *f[5];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 5, &n), CSV_UNTERMINATED_QUOTE);
+    ck_assert_uint_eq(n, 2);
+}
+END_TEST
+
+START_TEST(test_text_after_closing_quote_is_an_error)
+{
+    char line[] = "\"a\"b,c";
+    char *f[5];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 5, &n), CSV_TEXT_AFTER_QUOTE);
+    ck_assert_uint_eq(n, 1);
+}
+END_TEST
+
+START_TEST(test_quote_inside_unquoted_field_is_kept)
+{
+    char line[] = "a\"b,c";
+    char *f[2];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(line, f, 2, &n), CSV_OK);
+    ck_assert_str_eq(f[0], "a\"b");
+}
+END_TEST
+
+static Suite *csv_suite(void)
+{
+    Suite *s = suite_create("csv");
+    TCase *tc = tcase_create("split");
+    tcase_add_test(tc, test_plain_fields_are_split_at_commas);
+    tcase_add_test(tc, test_trailing_comma_gives_an_empty_last_field);
+    tcase_add_test(tc, test_empty_line_is_one_empty_field);
+    tcase_add_test(tc, test_quoted_fields_lose_quotes_and_keep_commas);
+    tcase_add_test(tc, test_spaces_are_kept);
+    tcase_add_test(tc, test_fields_beyond_max_are_counted_not_stored);
+    tcase_add_test(tc, test_too_few_fields_are_counted);
+    tcase_add_test(tc, test_unterminated_quote_is_an_error_naming_its_field);
+    tcase_add_test(tc, test_text_after_closing_quote_is_an_error);
+    tcase_add_test(tc, test_quote_inside_unquoted_field_is_kept);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return unit_run(csv_suite());
+}
