@@ -1,0 +1,547 @@
+#!/usr/bin/env bash
+# Benchmark attachd against its baselines in one run and print the ratios (bench/README.md).
+#
+#   bench/run.sh              build Release into build-bench/, run every scenario, print the table
+#   bench/run.sh SCENARIO...  run only these (names as in the table, e.g. district-get)
+#   bench/run.sh --list       list the scenarios with their baseline and bar
+#
+# It builds attachd and bench/bare_mhd (cmake -DATTACHD_BENCH=ON) into build-bench/, starts a
+# throwaway PostgreSQL in build-bench/pg, migrates, loads scripts/demo-seed.sql, creates tokens,
+# starts attachd and the bare responder, checks that both keep connections alive, that each route
+# answers, and that each pgbench baseline runs exactly the SQL attachd runs; then it measures each
+# scenario BENCH_ROUNDS times per side, alternating which side goes first, and compares medians.
+# wrk, pgbench, attachd, bare_mhd and PostgreSQL all share this machine's CPUs.
+#
+# Exit status: 0 every scenario met its bar; 1 some did not or could not be measured; 2 setup failed.
+#
+# Environment (defaults in brackets):
+#   BENCH_DURATION [10]  seconds per measurement     BENCH_ROUNDS [3]  measurements per side
+#   BENCH_CONNS [64]  wrk connections                BENCH_WRK_THREADS [2]  wrk threads (at most 8)
+#   BENCH_THREADS [2 x CPUs]  HTTP threads of attachd and of bare_mhd
+#   BENCH_DB_POOL [= threads]  attachd's DB connections = pgbench clients (-c)
+#   BENCH_PGBENCH_JOBS [2]  pgbench threads (-j)
+#   BENCH_QUIET_PCT [15], BENCH_QUIET_WAIT [0]  before each measurement wait up to QUIET_WAIT s
+#                        for the machine to be at most QUIET_PCT % busy (shared machines)
+#   BENCH_PGPORT [55480]  BENCH_PORT [18480] (attachd)  BENCH_BARE_PORT [18481]
+#   BENCH_PG_DURABLE [0]  1: keep fsync and synchronous_commit on in the throwaway PostgreSQL
+#   BENCH_KEEP [0]  1: leave attachd, bare_mhd and PostgreSQL running at the end (for perf)
+#   BENCH_BUILD_DIR [build-bench]
+set -euo pipefail
+# The braces make bash read the whole script before running it, so editing it during a run
+# cannot derail that run.
+{
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
+DURATION=${BENCH_DURATION:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+CONNS=${BENCH_CONNS:-64}
+WRK_THREADS=${BENCH_WRK_THREADS:-2}
+NCPU=$(getconf _NPROCESSORS_ONLN)
+THREADS=${BENCH_THREADS:-$((2 * NCPU))}
+DB_POOL=${BENCH_DB_POOL:-$THREADS}
+PGBENCH_JOBS=${BENCH_PGBENCH_JOBS:-2}
+QUIET_PCT=${BENCH_QUIET_PCT:-15}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
+PGPORT_BENCH=${BENCH_PGPORT:-55480}
+PORT=${BENCH_PORT:-18480}
+BARE_PORT=${BENCH_BARE_PORT:-18481}
+BUILD=$ROOT/${BENCH_BUILD_DIR:-build-bench}
+PGDIR=$BUILD/pg
+OUT=$BUILD/bench-results
+BENCH=$ROOT/bench
+# attachd's sessions run with these settings (ensure_connected in src/db/pool.c); pgbench's too.
+PG_SESSION_OPTIONS='-c timezone=Asia/Almaty -c jit=off'
+
+# ---- scenarios --------------------------------------------------------------------------------
+# scenario NAME BAR BASELINE WRK_SCRIPT PATH [PGBENCH_SCRIPT]
+#   BASELINE  bare: the same wrk run against bench/bare_mhd; pgbench: bench/pgbench/PGBENCH_SCRIPT
+#             with -M prepared and as many clients as attachd has DB connections
+#   PATH      for wrk; "{id}" is replaced per request by a random id in id_min..id_max
+# A scenario's variables (scenario_vars) reach wrk as BENCH_<NAME> and pgbench as -D name=value.
+# The POST baseline must see what attachd stores; run.sh empties applications before each run.
+SCENARIO_NAMES=()
+declare -A S_BAR S_BASE S_WRK S_PATH S_PGB S_VARS STATE
+scenario() {
+    SCENARIO_NAMES+=("$1")
+    S_BAR[$1]=$2 S_BASE[$1]=$3 S_WRK[$1]=$4 S_PATH[$1]=$5 S_PGB[$1]=${6:-}
+}
+scenario catalog-district-kinds 0.5 bare get.lua /v1/district-kinds
+scenario catalog-settlements 0.5 bare get.lua /v1/settlements
+scenario district-get 0.8 pgbench get.lua '/v1/districts/{id}' district_get.sql
+scenario polyclinic-get 0.8 pgbench get.lua '/v1/polyclinics/{id}' polyclinic_get.sql
+scenario application-post 0.8 pgbench post_application.lua /v1/applications application_submit.sql
+
+# ids TABLE: "id_min=.." and "id_max=.." of TABLE. The ids must be contiguous, so that pgbench's
+# random(min, max) draws from exactly the set wrk draws from.
+ids() {
+    local lo hi n
+    read -r lo hi n < <(attachd_psql -At -F ' ' -c "SELECT min(id), max(id), count(*) FROM $1")
+    if [ "${n:-0}" -eq 0 ] || [ "$((hi - lo + 1))" -ne "$n" ]; then
+        warn "$1 ids are not contiguous (min $lo, max $hi, count $n)"
+        return 1
+    fi
+    printf 'id_min=%s\nid_max=%s\n' "$lo" "$hi"
+}
+
+# The sample application (also what pgbench inserts, with its own IINs): an adult citizen of the
+# demo city moving house. IIN 850314300003 has a valid check digit and matches birth date and sex.
+SAMPLE_PERSON='{"iin":"850314300003","last_name":"Бенчмарков","first_name":"Тест","middle_name":null,"birth_date":"1985-03-14","sex":"male","residency":"citizen"}'
+SAMPLE_ADDRESS='ул. Абая, 10, кв. 5'
+
+# scenario_vars NAME: the scenario's variables, one name=value a line.
+scenario_vars() {
+    case $1 in
+    district-get) ids districts ;;
+    polyclinic-get) ids polyclinics ;;
+    application-post)
+        # A polyclinic of the demo city that takes applications and leaves them pending.
+        local poly portal
+        poly=$(attachd_psql -At -c "SELECT id FROM polyclinics WHERE settlement = '751110000'
+            AND accepting AND fsms_contract AND NOT auto_approve ORDER BY id LIMIT 1")
+        portal=$(attachd_psql -At -c "SELECT id FROM tokens WHERE name = 'bench-portal'")
+        [ -n "$poly" ] && [ -n "$portal" ] || return 1
+        # The values submit_tx passes for the sample (pgbench's -D; wrk's lua uses the first two);
+        # request_hash stands for attachd's SHA-256 of each body: same type and size.
+        printf '%s\n' "polyclinic_id=$poly" settlement=751110000 "person=$SAMPLE_PERSON" \
+            birth_date=1985-03-14 "address=$SAMPLE_ADDRESS" channel=egov grounds=relocation \
+            'family_iins={}' status=pending 'warnings={}' "decided_by=portal:bench-portal" \
+            "submitted_by=$portal" k=0 \
+            "request_hash=\\x$(printf '%s' "$SAMPLE_PERSON" | sha256sum | cut -d ' ' -f 1)"
+        attachd_psql -At -c "SELECT 'campaign_year=' || extract(year FROM current_date)::int,
+            'decision_due=' || (current_date + 1)" | tr '|' '\n'
+        ;;
+    esac
+}
+
+# scenario_reset NAME: run before every measurement, so each side starts from the same data.
+scenario_reset() {
+    case $1 in
+    application-post) attachd_psql -c 'SET client_min_messages = warning' -c 'TRUNCATE applications CASCADE' >/dev/null ;;
+    esac
+}
+
+# sample_request NAME: curl arguments for one request like those the scenario sends.
+sample_request() {
+    local path=${S_PATH[$1]} vars=${S_VARS[$1]}
+    case $1 in
+    application-post)
+        local poly
+        poly=$(sed -n 's/^polyclinic_id=//p' <<<"$vars")
+        printf '%s\n' -X POST -H "Authorization: Bearer $PORTAL_TOKEN" \
+            -H 'Content-Type: application/json' --data-binary \
+            '{"person":'"$SAMPLE_PERSON"',"settlement":"751110000","address":"'"$SAMPLE_ADDRESS"'","polyclinic_id":'"$poly"',"channel":"egov","grounds":"relocation"}' \
+            "http://127.0.0.1:$PORT$path"
+        ;;
+    *)
+        local id
+        id=$(sed -n 's/^id_max=//p' <<<"$vars")
+        printf '%s\n' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT${path//\{id\}/$id}"
+        ;;
+    esac
+}
+
+# expected_status NAME: what a sample request must answer.
+expected_status() {
+    case $1 in
+    application-post) echo 201 ;;
+    *) echo 200 ;;
+    esac
+}
+
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+
+SELECTED=()
+for arg in "$@"; do
+    case $arg in
+    -h | --help) usage && exit 0 ;;
+    --list)
+        for name in "${SCENARIO_NAMES[@]}"; do
+            printf '%-24s vs %-8s bar %s\n' "$name" "${S_BASE[$name]}" "${S_BAR[$name]}"
+        done
+        exit 0
+        ;;
+    -*) die "unknown option $arg (try --help)" ;;
+    *)
+        [ -n "${S_BAR[$arg]:-}" ] || die "unknown scenario $arg (try --list)"
+        SELECTED+=("$arg")
+        ;;
+    esac
+done
+[ ${#SELECTED[@]} -gt 0 ] || SELECTED=("${SCENARIO_NAMES[@]}")
+
+# ---- helpers ----------------------------------------------------------------------------------
+fail_setup() {
+    printf 'error: %s\n' "$*" >&2
+    exit 2
+}
+
+# cpu_busy SECONDS: percent of all CPUs busy over SECONDS (everything on the machine).
+cpu_busy() {
+    local a b
+    a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    sleep "$1"
+    b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," ");
+        t=y[2]-x[2]; printf "%.0f\n", (t > 0 ? 100*(y[1]-x[1])/t : 0)}'
+}
+
+# wait_quiet: print how busy the machine is with work not ours, after waiting up to QUIET_WAIT
+# seconds for it to drop to QUIET_PCT.
+wait_quiet() {
+    local deadline=$((SECONDS + QUIET_WAIT)) b
+    while :; do
+        b=$(cpu_busy 1)
+        if [ "$b" -le "$QUIET_PCT" ] || [ "$SECONDS" -ge "$deadline" ]; then
+            echo "$b"
+            return
+        fi
+    done
+}
+
+# median: of the numbers on standard input.
+median() {
+    sort -g | awk '{v[NR]=$1} END{if(NR==0){print "nan"} else if(NR%2){print v[(NR+1)/2]}
+        else {print (v[NR/2]+v[NR/2+1])/2}}'
+}
+
+ATTACHD_PID='' BARE_PID=''
+cleanup() {
+    local rc=$?
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        log "BENCH_KEEP=1: attachd (pid ${ATTACHD_PID:-none}, :$PORT), bare_mhd (pid" \
+            "${BARE_PID:-none}, :$BARE_PORT) and PostgreSQL (:$PGPORT_BENCH) keep running;" \
+            "tokens in $OUT/tokens; stop with: kill ${ATTACHD_PID:-} ${BARE_PID:-};" \
+            ". scripts/lib.sh; pg_local_stop $PGDIR"
+        exit $rc
+    fi
+    [ -n "$ATTACHD_PID" ] && kill "$ATTACHD_PID" 2>/dev/null && wait "$ATTACHD_PID" 2>/dev/null
+    [ -n "$BARE_PID" ] && kill "$BARE_PID" 2>/dev/null && wait "$BARE_PID" 2>/dev/null
+    pg_local_stop "$PGDIR" >/dev/null 2>&1 || true
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+# alive: both servers still run (on a shared machine others have killed processes by name).
+alive() {
+    kill -0 "$ATTACHD_PID" 2>/dev/null || fail_setup "attachd (pid $ATTACHD_PID) is gone; see $OUT/attachd.log"
+    kill -0 "$BARE_PID" 2>/dev/null || fail_setup "bare_mhd (pid $BARE_PID) is gone; see $OUT/bare_mhd.log"
+}
+
+# keepalive_ok URL [CURL_ARGS...]: two requests on one connection, the second reusing it.
+keepalive_ok() {
+    local url=$1
+    shift
+    curl --noproxy '*' -sS -v -o /dev/null -o /dev/null "$@" "$url" "$url" 2>&1 |
+        grep -q 'Re-using existing connection'
+}
+
+# listening PORT: something listens on PORT. (A bind test would also refuse a port that only has
+# TIME_WAIT leftovers of the previous run, which every server here reuses.)
+listening() {
+    if command -v ss >/dev/null 2>&1; then
+        [ -n "$(ss -Hltn "sport = :$1")" ]
+    else
+        ! port_is_free "$1"
+    fi
+}
+
+# run_wrk NAME PORT TAG SECONDS: one wrk run; prints "rps p50_us p99_us requests", or ERR when wrk
+# saw errors (a non-2xx status counts as one, so a 401 or 404 cannot pass for speed). The CPU time
+# wrk used goes to $f.times (bash's times).
+run_wrk() {
+    local name=$1 port=$2 tag=$3 seconds=$4 f line kv
+    local env=(BENCH_PATH="${S_PATH[$name]}" BENCH_TOKEN="$TOKEN" BENCH_PORTAL_TOKEN="$PORTAL_TOKEN")
+    while IFS= read -r kv; do
+        [ -n "$kv" ] && env+=("BENCH_$(printf '%s' "${kv%%=*}" | tr '[:lower:]' '[:upper:]')=${kv#*=}")
+    done <<<"${S_VARS[$name]}"
+    f=$OUT/$name.$tag.wrk
+    (env "${env[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${seconds}s" --latency \
+        -s "$BENCH/wrk/${S_WRK[$name]}" "http://127.0.0.1:$port" >"$f" 2>&1 &&
+        times >"$f.times") || fail_setup "wrk failed for $name ($tag); see $f"
+    line=$(grep '^BENCH ' "$f") || fail_setup "wrk printed no result for $name ($tag); see $f"
+    printf '%s\n' "$line" | awk -v what="$name ($tag), see $f" '{
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        errors = v["err_connect"] + v["err_read"] + v["err_write"] + v["err_status"] + v["err_timeout"]
+        if (errors > 0 || v["requests"] == 0) {
+            printf "warning: %s: %d wrk errors (%s)\n", what, errors, $0 > "/dev/stderr"
+            print "ERR"
+        } else
+            printf "%.0f %d %d %d\n", v["requests"] * 1e6 / v["duration_us"], v["p50_us"],
+                v["p99_us"], v["requests"]
+    }'
+}
+
+# run_pgbench NAME TAG SECONDS: one pgbench run; prints "tps p50_us p99_us transactions" (or ERR
+# as above); its CPU time goes to $f.times.
+run_pgbench() {
+    local name=$1 tag=$2 seconds=$3 f prefix tps n kv
+    local defs=()
+    while IFS= read -r kv; do
+        [ -n "$kv" ] && defs+=(-D "$kv")
+    done <<<"${S_VARS[$name]}"
+    f=$OUT/$name.$tag.pgbench
+    prefix=$OUT/$name.$tag.txlog
+    rm -f "$prefix".*
+    (cd "$OUT" && PGOPTIONS=$PG_SESSION_OPTIONS "$PGBENCH" -n -M prepared -c "$DB_POOL" \
+        -j "$PGBENCH_JOBS" -T "$seconds" "${defs[@]}" -l --log-prefix="$prefix" \
+        -f "$BENCH/pgbench/${S_PGB[$name]}" -h 127.0.0.1 -p "$PGPORT_BENCH" -U postgres attachd \
+        >"$f" 2>&1 && times >"$f.times") || {
+        warn "pgbench failed for $name ($tag); see $f"
+        echo "ERR"
+        return
+    }
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$f")
+    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$f")
+    if [ -z "$tps" ] || [ -z "$n" ] || grep -q '^number of failed transactions: [1-9]' "$f"; then
+        warn "$name ($tag): pgbench reported no tps or failed transactions; see $f"
+        echo "ERR"
+        return
+    fi
+    # Per-transaction log lines: client, transaction, latency in us, script, epoch s, us.
+    cat "$prefix".* | awk '{print $3}' | sort -n | awk -v t="$tps" -v n="$n" '{v[NR]=$1}
+        END{i=int(NR*0.5); if(i<1)i=1; j=int(NR*0.99); if(j<1)j=1
+            printf "%.0f %d %d %d\n", t, v[i], v[j], n}'
+    rm -f "$prefix".*
+}
+
+# ticks PID: CPU time PID has used, in clock ticks (user + system).
+ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# pg_ticks: CPU time of the PostgreSQL cluster: its processes now, plus those that have exited
+# (pgbench's backends), which the postmaster's children times hold.
+pg_ticks() {
+    local pm t c
+    pm=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
+    t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+    for c in $(pgrep -P "$pm"); do t=$((t + $(ticks "$c"))); done
+    echo "$t"
+}
+
+# client_ticks FILE: the children's CPU time in the output of bash's times, in ticks.
+client_ticks() {
+    sed -n 2p "$1" | awk -v hz="$HZ" '{t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/)
+        t += p[1] * 60 + p[2] } printf "%.0f\n", t * hz}'
+}
+
+# measure NAME SIDE TAG SECONDS: SIDE attachd or baseline. Prints "rps p50_us p99_us server_us
+# postgres_us client_us": the last three are CPU time per request of the HTTP server (attachd or
+# bare_mhd; none for pgbench), of PostgreSQL and of the load generator (wrk or pgbench).
+measure() {
+    local name=$1 side=$2 tag=$3 seconds=$4 server='' s0 p0 s1 p1 r f
+    scenario_reset "$name"
+    if [ "$side" = attachd ]; then
+        server=$ATTACHD_PID f=$OUT/$name.$tag.wrk
+    elif [ "${S_BASE[$name]}" = bare ]; then
+        server=$BARE_PID f=$OUT/$name.$tag.wrk
+    else
+        f=$OUT/$name.$tag.pgbench
+    fi
+    s0=$([ -n "$server" ] && ticks "$server" || echo 0)
+    p0=$(pg_ticks)
+    if [ -n "$server" ]; then
+        r=$(run_wrk "$name" "$([ "$side" = attachd ] && echo "$PORT" || echo "$BARE_PORT")" "$tag" "$seconds")
+    else
+        r=$(run_pgbench "$name" "$tag" "$seconds")
+    fi
+    sleep 0.3 # let the postmaster reap pgbench's backends
+    s1=$([ -n "$server" ] && ticks "$server" || echo 0)
+    p1=$(pg_ticks)
+    if [ "$r" = ERR ]; then
+        echo "ERR"
+        return
+    fi
+    printf '%s\n' "$r" | awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v c="$(client_ticks "$f.times")" \
+        -v hz="$HZ" '{us = 1e6 / hz / $4; printf "%s %s %s %.0f %.0f %.0f\n", $1, $2, $3, s * us,
+        p * us, c * us}'
+}
+
+# check_sql NAME: true when bench/pgbench/SCRIPT runs the SQL attachd runs for a sample request
+# (statement logging is on for that one request; bench/sql_check.py compares).
+check_sql() {
+    local name=$1 offset
+    local -a req
+    mapfile -t req < <(sample_request "$name")
+    scenario_reset "$name"
+    attachd_psql -c "ALTER SYSTEM SET log_statement = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
+    sleep 0.3
+    offset=$(stat -c %s "$PGLOG")
+    curl --noproxy '*' -sS -o /dev/null "${req[@]}"
+    sleep 0.3
+    attachd_psql -c 'ALTER SYSTEM RESET log_statement' -c 'SELECT pg_reload_conf()' >/dev/null
+    python3 "$BENCH/sql_check.py" "$PGLOG" "$offset" "$BENCH/pgbench/${S_PGB[$name]}" \
+        "$OUT/$name.live.sql" 2>"$OUT/$name.sqlcheck"
+}
+
+# ---- setup ------------------------------------------------------------------------------------
+ensure_packages wrk
+PGBENCH=$(pg_bindir)/pgbench
+[ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench) || fail_setup "no pgbench (package postgresql-contrib)"
+command -v wrk >/dev/null || fail_setup "no wrk (package wrk)"
+[ "$WRK_THREADS" -le 8 ] || fail_setup "BENCH_WRK_THREADS at most 8 (post_application.lua's IIN streams)"
+for p in "$PGPORT_BENCH" "$PORT" "$BARE_PORT"; do
+    ! listening "$p" || fail_setup "port $p is in use (BENCH_PGPORT, BENCH_PORT, BENCH_BARE_PORT choose others)"
+done
+
+log "building Release into $BUILD"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DATTACHD_BENCH=ON >/dev/null ||
+    fail_setup "cmake configure failed"
+cmake --build "$BUILD" -j "${ATTACHD_BUILD_JOBS:-2}" --target attachd bare_mhd >"$BUILD/bench-build.log" 2>&1 || {
+    tail -n 30 "$BUILD/bench-build.log" >&2
+    fail_setup "build failed (log: $BUILD/bench-build.log)"
+}
+BIN=$BUILD/attachd
+BARE=$BUILD/bench/bare_mhd
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+pg_local_destroy "$PGDIR" >/dev/null 2>&1 || true
+if [ "${BENCH_PG_DURABLE:-0}" = 1 ]; then
+    pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd || fail_setup "PostgreSQL did not start"
+else
+    PG_LOCAL_FAST=1 pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd || fail_setup "PostgreSQL did not start"
+fi
+PGLOG=$(_pg_base "$PGDIR")/log
+PGDATA_DIR=$(_pg_base "$PGDIR")/data
+HZ=$(getconf CLK_TCK)
+"$BIN" migrate >"$OUT/migrate.log" 2>&1 || fail_setup "attachd migrate failed; see $OUT/migrate.log"
+attachd_psql -f "$ROOT/scripts/demo-seed.sql" >/dev/null || fail_setup "scripts/demo-seed.sql failed"
+attachd_psql -c 'VACUUM ANALYZE' >/dev/null
+TOKEN=$(attachd_token_create "$BIN" admin bench) || fail_setup "cannot create the admin token"
+PORTAL_TOKEN=$(attachd_token_create "$BIN" portal bench-portal) || fail_setup "cannot create the portal token"
+(umask 077 && printf 'BENCH_TOKEN=%s\nBENCH_PORTAL_TOKEN=%s\n' "$TOKEN" "$PORTAL_TOKEN" >"$OUT/tokens")
+
+log "starting attachd on :$PORT and bare_mhd on :$BARE_PORT ($THREADS threads each, DB pool $DB_POOL)"
+ATTACHD_PORT=$PORT ATTACHD_THREADS=$THREADS ATTACHD_DB_POOL=$DB_POOL ATTACHD_LOG_LEVEL=info \
+    "$BIN" serve >"$OUT/attachd.log" 2>&1 &
+ATTACHD_PID=$!
+"$BARE" "$BARE_PORT" "$THREADS" >"$OUT/bare_mhd.log" 2>&1 &
+BARE_PID=$!
+wait_http "http://127.0.0.1:$PORT/healthz" 30 "$ATTACHD_PID" || fail_setup "attachd did not answer"
+wait_http "http://127.0.0.1:$BARE_PORT/" 30 "$BARE_PID" || fail_setup "bare_mhd did not answer"
+keepalive_ok "http://127.0.0.1:$PORT/v1/district-kinds" -H "Authorization: Bearer $TOKEN" ||
+    fail_setup "attachd closes connections after a request (no keep-alive)"
+keepalive_ok "http://127.0.0.1:$BARE_PORT/" || fail_setup "bare_mhd closes connections (no keep-alive)"
+
+# Per scenario: its variables, a sample request that must answer as expected, and for pgbench
+# baselines the check that the script runs attachd's SQL.
+attachd_psql -c "ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '" -c 'SELECT pg_reload_conf()' >/dev/null
+for name in "${SELECTED[@]}"; do
+    if ! S_VARS[$name]=$(scenario_vars "$name"); then
+        STATE[$name]="not run: no data for its variables in the demo seed"
+        continue
+    fi
+    mapfile -t req < <(sample_request "$name")
+    code=$(curl --noproxy '*' -sS -o "$OUT/$name.sample" -w '%{http_code}' "${req[@]}") || code=000
+    want=$(expected_status "$name")
+    if [ "$code" != "$want" ]; then
+        STATE[$name]="not run: its sample request answered $code, not $want (see $OUT/$name.sample)"
+        continue
+    fi
+    if [ "${S_BASE[$name]}" = pgbench ] && ! check_sql "$name"; then
+        cat "$OUT/$name.sqlcheck" >&2
+        STATE[$name]="SQL-DRIFT: bench/pgbench/${S_PGB[$name]} is not attachd's SQL (see $OUT/$name.sqlcheck)"
+        continue
+    fi
+    STATE[$name]=ready
+done
+attachd_psql -c 'ALTER SYSTEM RESET log_line_prefix' -c 'SELECT pg_reload_conf()' >/dev/null
+
+# ---- measurements -----------------------------------------------------------------------------
+for name in "${SELECTED[@]}"; do
+    [ "${STATE[$name]}" = ready ] || continue
+    log "warming up $name (2s each side)"
+    measure "$name" attachd warmup 2 >/dev/null
+    measure "$name" baseline warmup 2 >/dev/null
+done
+for round in $(seq 1 "$ROUNDS"); do
+    for name in "${SELECTED[@]}"; do
+        [ "${STATE[$name]}" = ready ] || continue
+        # Alternate which side goes first, so a drift in background load hits both alike.
+        if [ $((round % 2)) = 1 ]; then order="attachd baseline"; else order="baseline attachd"; fi
+        for side in $order; do
+            busy=$(wait_quiet)
+            log "round $round/$ROUNDS: $name, $side (${DURATION}s; machine ${busy}% busy before)"
+            echo "$busy" >>"$OUT/background"
+            result=$(measure "$name" "$side" "$side.r$round" "$DURATION")
+            echo "$result $busy" >>"$OUT/$name.$side.results"
+            alive
+        done
+    done
+done
+
+# ---- report -----------------------------------------------------------------------------------
+# Result lines: rps p50_us p99_us server_us postgres_us client_us busy_before.
+table=$OUT/results.txt
+failed=0
+col() { awk -v c="$2" '{print $c}' "$1" | median; }
+ms() { col "$1" "$2" | awk '{printf "%.2f", $1 / 1000}'; }
+{
+    printf 'attachd benchmark, %s, host %s, %s CPUs (%s), commit %s%s\n' "$(date -u +%FT%TZ)" \
+        "$(uname -n)" "$NCPU" "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+        "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+        "$(git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || echo ' + local changes')"
+    printf 'wrk -t%s -c%s -d%ss, keep-alive; pgbench -M prepared -c %s -j %s -T %s; attachd and bare_mhd %s threads, attachd DB pool %s\n' \
+        "$WRK_THREADS" "$CONNS" "$DURATION" "$DB_POOL" "$PGBENCH_JOBS" "$DURATION" "$THREADS" "$DB_POOL"
+    printf '%s rounds per side; medians; ratio = attachd / baseline req/s (range: per round)\n\n' "$ROUNDS"
+    printf '%-22s %9s %-8s %9s %5s %-9s %4s %-6s %15s %15s\n' scenario 'attachd/s' baseline \
+        'base/s' ratio range bar result 'attachd p50/p99' 'base p50/p99'
+    cpu_lines=()
+    for name in "${SELECTED[@]}"; do
+        if [ "${STATE[$name]}" != ready ]; then
+            printf '%-22s %s\n' "$name" "${STATE[$name]}"
+            failed=1
+            continue
+        fi
+        a=$OUT/$name.attachd.results
+        z=$OUT/$name.baseline.results
+        if grep -q ERR "$a" "$z"; then
+            printf '%-22s errors during the run: see %s/%s.*\n' "$name" "$OUT" "$name"
+            failed=1
+            continue
+        fi
+        ar=$(col "$a" 1)
+        zr=$(col "$z" 1)
+        ratio=$(awk -v a="$ar" -v b="$zr" 'BEGIN{printf "%.2f", a / b}')
+        range=$(paste -d ' ' "$a" "$z" | awk '{r = $1 / $8; if (NR == 1 || r < lo) lo = r
+            if (NR == 1 || r > hi) hi = r} END{printf "%.2f-%.2f", lo, hi}')
+        result=$(awk -v r="$ratio" -v bar="${S_BAR[$name]}" 'BEGIN{print ((r >= bar) ? "pass" : "FAIL")}')
+        [ "$result" = pass ] || failed=1
+        printf '%-22s %9.0f %-8s %9.0f %5s %-9s %4s %-6s %15s %15s\n' "$name" "$ar" \
+            "${S_BASE[$name]}" "$zr" "$ratio" "$range" "${S_BAR[$name]}" "$result" \
+            "$(ms "$a" 2)/$(ms "$a" 3) ms" "$(ms "$z" 2)/$(ms "$z" 3) ms"
+        at=$(awk '{print $4 + $5 + $6}' "$a" | median)
+        zt=$(awk '{print $4 + $5 + $6}' "$z" | median)
+        cpu_lines+=("$(printf '%-22s %7.0f %7.0f %7.0f %7.0f   %7.0f %7.0f %7.0f %7.0f   %5.2f' "$name" \
+            "$(col "$a" 4)" "$(col "$a" 5)" "$(col "$a" 6)" "$at" \
+            "$(col "$z" 4)" "$(col "$z" 5)" "$(col "$z" 6)" "$zt" \
+            "$(awk -v a="$at" -v b="$zt" 'BEGIN{print (a > 0 ? b / a : 0)}')")")
+    done
+    if [ ${#cpu_lines[@]} -gt 0 ]; then
+        printf '\nCPU time per request, microseconds (medians). server: attachd or bare_mhd; client: wrk or pgbench.\n'
+        printf 'cpu ratio = baseline total / attachd total: the req/s ratio to expect when the CPUs are the limit.\n'
+        printf '%-22s %7s %7s %7s %7s   %7s %7s %7s %7s   %5s\n' '' server postgres client total \
+            server postgres client total 'cpu'
+        printf '%-22s %31s   %31s   %5s\n' scenario '---------- attachd ----------' \
+            '---------- baseline ---------' ratio
+        printf '%s\n' "${cpu_lines[@]}"
+    fi
+    if [ -s "$OUT/background" ]; then
+        printf '\nmachine busy with other work just before each measurement: median %s%%, max %s%%' \
+            "$(median <"$OUT/background")" "$(sort -n "$OUT/background" | tail -n 1)"
+        if [ "$(sort -n "$OUT/background" | tail -n 1)" -gt "$QUIET_PCT" ]; then
+            printf ' -- above %s%%: req/s are noisy (BENCH_QUIET_WAIT=120 waits for quiet)' "$QUIET_PCT"
+        fi
+        printf '\n'
+    fi
+} >"$table" # not a pipe: failed must be set in this shell
+cat "$table"
+log "results: $table (raw wrk and pgbench output next to it)"
+exit $failed
+}

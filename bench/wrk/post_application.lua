@@ -1,0 +1,86 @@
+-- wrk script for the application-post scenario of bench/run.sh: POST /v1/applications with a new
+-- person each time (a person may have one pending application), an adult citizen moving house
+-- (grounds relocation, so no campaign is needed) to a polyclinic that serves the demo city, is
+-- accepting and does not auto-approve: every request passes the checks and stores a pending
+-- application, the common write. Environment:
+--   BENCH_PATH           /v1/applications
+--   BENCH_PORTAL_TOKEN   a portal token (sent as "Authorization: Bearer <token>")
+--   BENCH_POLYCLINIC_ID  the polyclinic applied to
+--   BENCH_SETTLEMENT     its KATO code
+-- IINs are valid (check digit) and match birth date and sex; each wrk thread draws from its own
+-- birth dates, so the IINs of one run never repeat. bench/run.sh empties applications before
+-- each measurement. done() prints the BENCH line run.sh reads, as get.lua does.
+
+local path = os.getenv("BENCH_PATH") or "/v1/applications"
+local token = os.getenv("BENCH_PORTAL_TOKEN") or ""
+local polyclinic = os.getenv("BENCH_POLYCLINIC_ID") or "1"
+local settlement = os.getenv("BENCH_SETTLEMENT") or "751110000"
+
+wrk.method = "POST"
+wrk.path = path
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. token
+
+local threads_made = 0
+function setup(thread)
+    thread:set("thread_index", threads_made)
+    threads_made = threads_made + 1
+end
+
+local counter = 0
+local first_day = os.time({year = 1950, month = 1, day = 1, hour = 12})
+
+-- The IIN check digit (src/domain/kzid.c), or nil when none exists for these 11 digits.
+local function check_digit(d)
+    local sum = 0
+    for i = 1, 11 do sum = sum + d[i] * i end
+    local k = sum % 11
+    if k == 10 then
+        local second = {3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2}
+        sum = 0
+        for i = 1, 11 do sum = sum + d[i] * second[i] end
+        k = sum % 11
+        if k == 10 then return nil end
+    end
+    return k
+end
+
+-- The next person of this thread: IIN, birth date, sex.
+local function next_person()
+    while true do
+        counter = counter + 1
+        local serial = counter % 10000
+        -- 8 interleaved streams of birth dates: thread_index (0..7) picks one.
+        local day = math.floor(counter / 10000) * 8 + (thread_index or 0) % 8
+        local t = os.date("*t", first_day + day * 86400)
+        local male = serial % 2 == 0
+        local century = male and 3 or 4 -- born 1900-1999
+        local s = string.format("%02d%02d%02d%d%04d", t.year % 100, t.month, t.day, century, serial)
+        local d = {}
+        for i = 1, 11 do d[i] = tonumber(s:sub(i, i)) end
+        local c = check_digit(d)
+        if c then
+            return s .. c, string.format("%04d-%02d-%02d", t.year, t.month, t.day),
+                male and "male" or "female"
+        end
+    end
+end
+
+function request()
+    local iin, birth, sex = next_person()
+    local body = string.format(
+        '{"person":{"iin":"%s","last_name":"Бенчмарков","first_name":"Тест","middle_name":null,' ..
+        '"birth_date":"%s","sex":"%s","residency":"citizen"},"settlement":"%s",' ..
+        '"address":"ул. Абая, 10, кв. 5","polyclinic_id":%s,"channel":"egov",' ..
+        '"grounds":"relocation"}', iin, birth, sex, settlement, polyclinic)
+    return wrk.format(nil, nil, nil, body)
+end
+
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format(
+        "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d " ..
+        "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
+        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+        e.connect, e.read, e.write, e.status, e.timeout))
+end
