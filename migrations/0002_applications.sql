@@ -86,10 +86,13 @@ CREATE INDEX attachments_open ON attachments (district_id) WHERE NOT cancelled A
 
 -- People a district holds on a date: open-ended attachments (districts.nopen) plus those
 -- approved to leave later (valid_to after the date). Upcoming ones are open-ended, so they count.
-CREATE FUNCTION district_load(d districts) RETURNS integer LANGUAGE sql STABLE AS $$
-    SELECT d.nopen + (SELECT count(*)::int FROM attachments a
-                      WHERE a.district_id = d.id AND NOT a.cancelled AND a.valid_to > current_date)
-$$;
+-- PL/pgSQL, not SQL: a SQL function with a subquery is never inlined and is planned afresh on
+-- every execution of the query that calls it; PL/pgSQL keeps its plan for the session.
+CREATE FUNCTION district_load(d districts) RETURNS integer LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN d.nopen + (SELECT count(*)::int FROM attachments a
+                      WHERE a.district_id = d.id AND NOT a.cancelled AND a.valid_to > current_date);
+END $$;
 
 -- Keeps districts.nopen equal to the number of open-ended, live attachments, and refuses an
 -- attachment that would take a district over capacity. The UPDATE of the district row takes

@@ -154,13 +154,11 @@ static enum api_status submit_reply(struct request *req, struct response *res, e
     switch (outcome) {
     case SUBMIT_CREATED:
     case SUBMIT_REPLAYED: {
-        enum api_status rs = res_json_text(res, 201, json);
-        json_t *doc = json ? json_loads(json, 0, NULL) : NULL;
-        long long id = json_integer_value(json_object_get(doc, "id"));
-        json_decref(doc);
-        if (id)
-            snprintf(res->location, sizeof res->location, "/v1/applications/%lld", id);
-        return rs;
+        /* application_json() renders the id first, compacted: {"id":N,... */
+        if (json && strncmp(json, "{\"id\":", 6) == 0)
+            snprintf(res->location, sizeof res->location, "/v1/applications/%lld",
+                     strtoll(json + 6, NULL, 10));
+        return res_json_text(res, 201, json);
     }
     case SUBMIT_PENDING_EXISTS:
         res_problem(res, API_CONFLICT,

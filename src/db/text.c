@@ -16,7 +16,7 @@ void json_text_compact(char *text)
                 *to++ = *++from; /* an escaped character, a quote included */
             else if (*from == '"')
                 in_string = false;
-        } else if (!strchr(" \t\r\n", *from)) {
+        } else if (*from != ' ' && *from != '\n' && *from != '\t' && *from != '\r') {
             in_string = *from == '"';
             *to++ = *from;
         }
