@@ -6,6 +6,18 @@
 
 #include "attachd/db.h"
 
+/* A page of a list as one JSON document, {"items": [...], "next_cursor": "ID"|null}, ordered by
+ * id so that a page boundary never moves when rows are inserted. page_sql selects `id` and what
+ * item_json uses (as n.<column>) for rows with id > the cursor, ORDER BY id LIMIT limit + 1: the
+ * extra row only tells that a next page exists. `limit` is the parameter holding the page size,
+ * e.g. "$5". */
+#define PAGED_JSON(page_sql, item_json, limit)                                                     \
+    "WITH page AS (" page_sql "), numbered AS (SELECT row_number() OVER (ORDER BY id) AS ord,"     \
+    " p.* FROM page p) SELECT json_build_object('items', coalesce(json_agg(" item_json             \
+    " ORDER BY n.ord) FILTER (WHERE n.ord <= " limit "::int), '[]'), 'next_cursor', CASE WHEN"     \
+    " count(*) > " limit "::int THEN (max(n.id) FILTER (WHERE n.ord <= " limit "::int))::text"     \
+    " END)::text FROM numbered n"
+
 /* Runs stmt on conn; *out is a malloc'd, compact copy (no whitespace between tokens) of the
  * first row's first column (caller frees), or NULL when there is no row or it is SQL NULL. */
 enum db_status db_query_json(struct db_conn *conn, struct db_stmt *stmt, int nparams,

@@ -81,6 +81,11 @@ enum api_status res_db_problem(struct response *res, enum db_status st);
 char *problem_body(enum api_status st, const char *detail, json_t *errors, json_t *extra,
                    const char *instance);
 
+/* Reads the paging arguments `cursor` (the last id of the previous page) and `limit` (1 to
+ * max, default def), adding a field error for each bad one. */
+void req_page(const struct request *req, struct response *res, int def, int max,
+              long long *after_id, int *limit);
+
 /* Integer parsing for ids and query numbers: all digits, within [min, max]. */
 bool parse_ll(const char *s, long long min, long long max, long long *out);
 

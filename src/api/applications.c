@@ -272,10 +272,8 @@ HANDLER(api_applications_get)
 HANDLER(api_applications_list)
 {
     const char *poly = req_query(req, "polyclinic_id"), *status = req_query(req, "status");
-    const char *overdue = req_query(req, "overdue"), *cursor = req_query(req, "cursor");
-    const char *limit = req_query(req, "limit");
+    const char *overdue = req_query(req, "overdue");
     struct application_query q = {.limit = PAGE_DEFAULT};
-    long long n;
     if (poly && !parse_ll(poly, 1, INT64_MAX, &q.polyclinic_id))
         res_field_error(res, "polyclinic_id", "must be a polyclinic id");
     if (status) {
@@ -289,12 +287,7 @@ HANDLER(api_applications_list)
     if (overdue && strcmp(overdue, "true") != 0 && strcmp(overdue, "false") != 0)
         res_field_error(res, "overdue", "must be true or false");
     q.overdue = overdue && strcmp(overdue, "true") == 0;
-    if (cursor && !parse_ll(cursor, 0, INT64_MAX, &q.after_id))
-        res_field_error(res, "cursor", "must be the next_cursor of a previous page");
-    if (limit && !parse_ll(limit, 1, PAGE_MAX, &n))
-        res_field_error(res, "limit", "must be a whole number from 1 to %d", PAGE_MAX);
-    else if (limit)
-        q.limit = (int)n;
+    req_page(req, res, PAGE_DEFAULT, PAGE_MAX, &q.after_id, &q.limit);
     if (res_validation_result(res) != API_OK)
         return res->problem;
     if (req->who.role == ROLE_REGISTRAR) {

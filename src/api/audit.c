@@ -11,20 +11,13 @@ HANDLER(api_audit_list)
     struct audit_query q = {.entity = req_query(req, "entity"),
                             .entity_id = req_query(req, "id"),
                             .limit = PAGE_DEFAULT};
-    const char *cursor = req_query(req, "cursor"), *limit = req_query(req, "limit");
-    long long n;
     if (q.entity && (strlen(q.entity) < 1 || strlen(q.entity) > 64))
         res_field_error(res, "entity", "must be an entity name such as application or district");
     if (q.entity_id && (strlen(q.entity_id) < 1 || strlen(q.entity_id) > 64))
         res_field_error(res, "id", "must be 1 to 64 characters");
     if (q.entity_id && !q.entity)
         res_field_error(res, "entity", "is required with id");
-    if (cursor && !parse_ll(cursor, 0, INT64_MAX, &q.after_id))
-        res_field_error(res, "cursor", "must be the next_cursor of a previous page");
-    if (limit && !parse_ll(limit, 1, PAGE_MAX, &n))
-        res_field_error(res, "limit", "must be a whole number from 1 to %d", PAGE_MAX);
-    else if (limit)
-        q.limit = (int)n;
+    req_page(req, res, PAGE_DEFAULT, PAGE_MAX, &q.after_id, &q.limit);
     if (res_validation_result(res) != API_OK)
         return res->problem;
     char *json = NULL;

@@ -61,9 +61,7 @@ HANDLER(api_polyclinic_transfers)
     if (!parse_ll(req->params[0], 1, INT64_MAX, &q.polyclinic_id) ||
         !may_act_on_polyclinic(&req->who, q.polyclinic_id))
         return res_problem(res, API_NOT_FOUND, "No such polyclinic among yours");
-    const char *direction = req_query(req, "direction"), *cursor = req_query(req, "cursor");
-    const char *limit = req_query(req, "limit");
-    long long n;
+    const char *direction = req_query(req, "direction");
     q.from = req_query(req, "from");
     q.to = req_query(req, "to");
     if (direction && strcmp(direction, "in") == 0)
@@ -76,12 +74,7 @@ HANDLER(api_polyclinic_transfers)
         res_field_error(res, "from", "must be a date, YYYY-MM-DD");
     if (q.to && !date_valid(q.to))
         res_field_error(res, "to", "must be a date, YYYY-MM-DD");
-    if (cursor && !parse_ll(cursor, 0, INT64_MAX, &q.after_id))
-        res_field_error(res, "cursor", "must be the next_cursor of a previous page");
-    if (limit && !parse_ll(limit, 1, PAGE_MAX, &n))
-        res_field_error(res, "limit", "must be a whole number from 1 to %d", PAGE_MAX);
-    else if (limit)
-        q.limit = (int)n;
+    req_page(req, res, PAGE_DEFAULT, PAGE_MAX, &q.after_id, &q.limit);
     if (res_validation_result(res) != API_OK)
         return res->problem;
     char *json = NULL;

@@ -163,15 +163,11 @@ static struct db_stmt q_close = DB_STMT(
 static struct db_stmt q_get = DB_STMT(
     "SELECT application_json(a)::text, a.polyclinic_id FROM applications a WHERE a.id = $1");
 static struct db_stmt q_list = DB_STMT(
-    "WITH page AS (SELECT a.id, a AS row FROM applications a WHERE ($1::bigint IS NULL OR"
-    " a.polyclinic_id = $1) AND ($2::text IS NULL OR a.status = $2) AND (NOT $3::boolean OR"
-    " (a.status = 'pending' AND a.decision_due_at < now())) AND a.id > $4::bigint"
-    " ORDER BY a.id LIMIT $5::int + 1),"
-    " numbered AS (SELECT row_number() OVER (ORDER BY id) AS ord, p.* FROM page p)"
-    " SELECT json_build_object('items', coalesce(json_agg(application_json(n.row)"
-    " ORDER BY n.ord) FILTER (WHERE n.ord <= $5::int), '[]'), 'next_cursor',"
-    " CASE WHEN count(*) > $5::int THEN (max(n.id) FILTER (WHERE n.ord <= $5::int))::text END)"
-    "::text FROM numbered n");
+    PAGED_JSON("SELECT a.id, a AS row FROM applications a WHERE ($1::bigint IS NULL OR"
+               " a.polyclinic_id = $1) AND ($2::text IS NULL OR a.status = $2) AND (NOT $3::boolean"
+               " OR (a.status = 'pending' AND a.decision_due_at < now())) AND a.id > $4::bigint"
+               " ORDER BY a.id LIMIT $5::int + 1",
+               "application_json(n.row)", "$5"));
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 

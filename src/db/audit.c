@@ -5,16 +5,14 @@
 #include "attachd/db_text.h"
 
 static struct db_stmt q_list = DB_STMT(
-    "WITH page AS (SELECT * FROM audit WHERE ($1::text IS NULL OR entity = $1)"
-    " AND ($2::text IS NULL OR entity_id = $2) AND id > $3::bigint ORDER BY id"
-    " LIMIT $4::int + 1), numbered AS (SELECT row_number() OVER (ORDER BY id) AS ord, p.*"
-    " FROM page p)"
-    " SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', n.id, 'at',"
-    " iso_ts(n.at), 'actor', json_build_object('role', n.actor_role, 'token_id', n.actor_token,"
-    " 'name', n.actor_name), 'action', n.action, 'entity', n.entity, 'entity_id', n.entity_id,"
-    " 'before', n.before, 'after', n.after) ORDER BY n.ord) FILTER (WHERE n.ord <= $4::int),"
-    " '[]'), 'next_cursor', CASE WHEN count(*) > $4::int"
-    " THEN (max(n.id) FILTER (WHERE n.ord <= $4::int))::text END)::text FROM numbered n");
+    PAGED_JSON("SELECT * FROM audit WHERE ($1::text IS NULL OR entity = $1)"
+               " AND ($2::text IS NULL OR entity_id = $2) AND id > $3::bigint ORDER BY id"
+               " LIMIT $4::int + 1",
+               "json_build_object('id', n.id, 'at', iso_ts(n.at), 'actor', json_build_object("
+               "'role', n.actor_role, 'token_id', n.actor_token, 'name', n.actor_name), 'action',"
+               " n.action, 'entity', n.entity, 'entity_id', n.entity_id, 'before', n.before,"
+               " 'after', n.after)",
+               "$4"));
 
 enum db_status audit_list(struct db_pool *pool, const struct audit_query *q, char **json)
 {

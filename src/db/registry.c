@@ -28,14 +28,11 @@ static struct db_stmt q_attachments = DB_STMT(
 /* One statement per direction, each planned on its own index (transfers_in, transfers_out).
  * $1 polyclinic, $2 $3 effective_on range, $4 cursor id, $5 page size. */
 #define TRANSFERS(where)                                                                           \
-    "WITH page AS (SELECT t.id, t AS row FROM transfers t WHERE " where " AND NOT t.cancelled"     \
-    " AND ($2::date IS NULL OR t.effective_on >= $2) AND ($3::date IS NULL OR t.effective_on"      \
-    " <= $3) AND t.id > $4::bigint ORDER BY t.id LIMIT $5::int + 1),"                              \
-    " numbered AS (SELECT row_number() OVER (ORDER BY id) AS ord, p.* FROM page p)"                \
-    " SELECT json_build_object('items', coalesce(json_agg(transfer_json(n.row)"                    \
-    " ORDER BY n.ord) FILTER (WHERE n.ord <= $5::int), '[]'), 'next_cursor',"                      \
-    " CASE WHEN count(*) > $5::int THEN (max(n.id) FILTER (WHERE n.ord <= $5::int))::text END)"    \
-    "::text FROM numbered n HAVING EXISTS (SELECT 1 FROM polyclinics WHERE id = $1)"
+    PAGED_JSON("SELECT t.id, t AS row FROM transfers t WHERE " where " AND NOT t.cancelled"        \
+               " AND ($2::date IS NULL OR t.effective_on >= $2) AND ($3::date IS NULL OR"          \
+               " t.effective_on <= $3) AND t.id > $4::bigint ORDER BY t.id LIMIT $5::int + 1",     \
+               "transfer_json(n.row)", "$5")                                                       \
+    " HAVING EXISTS (SELECT 1 FROM polyclinics WHERE id = $1)"
 
 static struct db_stmt q_transfers[] = {
     [TRANSFERS_BOTH] = DB_STMT(TRANSFERS("(t.to_polyclinic_id = $1 OR t.from_polyclinic_id = $1)")),
@@ -49,119 +46,153 @@ static struct db_stmt q_transfers[] = {
     " LEFT JOIN (SELECT " column " AS key, count(*) AS n FROM " table " WHERE " where              \
     " GROUP BY 1) c USING (key))"
 
-static struct db_stmt q_stats =
-    DB_STMT("SELECT json_build_object('year', $1::int,"
-            " 'campaign', (SELECT json_build_object('opens_on', c.opens_on, 'closes_on', "
-            "c.closes_on,"
-            " 'effective_on', c.effective_on, 'max_changes', c.max_changes) FROM campaigns c"
-            " WHERE c.year = $1),"
-            " 'applications', json_build_object("
-            " 'total', (SELECT count(*) FROM applications a WHERE a.campaign_year = $1),"
-            " 'by_status', " COUNTS(
-                "unnest(ARRAY['pending','approved','refused','withdrawn'])"
-                " WITH ORDINALITY k(key, ord)",
-                "a.status",
-                "applications a", "a.campaign_year = $1") ","
-                                                          " 'by_refusal_reason', " COUNTS(
-                                                              "(SELECT code AS key, sort AS ord "
-                                                              "FROM refusal_reasons) k",
-                                                              "a.refusal_code", "applications a",
-                                                              "a.campaign_year = $1 AND a.status = "
-                                                              "'refused'") ","
-                                                                           " 'by_channel', " COUNTS(
-                                                                               "unnest(ARRAY['egov'"
-                                                                               ",'in_person']) "
-                                                                               "WITH ORDINALITY "
-                                                                               "k(key, ord)",
-                                                                               "a.channel",
-                                                                               "applications a",
-                                                                               "a.campaign_year = "
-                                                                               "$1") ","
-                                                                                     " 'by_grounds'"
-                                                                                     ", " COUNTS(
-                                                                                         "unnest("
-                                                                                         "ARRAY['"
-                                                                                         "campaign'"
-                                                                                         ",'"
-                                                                                         "relocatio"
-                                                                                         "n','"
-                                                                                         "clinic_"
-                                                                                         "closed'])"
-                                                                                         " WITH "
-                                                                                         "ORDINALIT"
-                                                                                         "Y k(key, "
-                                                                                         "ord)",
-                                                                                         "a."
-                                                                                         "grounds",
-                                                                                         "applicati"
-                                                                                         "ons a",
-                                                                                         "a."
-                                                                                         "campaign_"
-                                                                                         "year = "
-                                                                                         "$1") "),"
-                                                                                               " '"
-                                                                                               "tra"
-                                                                                               "nsf"
-                                                                                               "ers"
-                                                                                               "', "
-                                                                                               "jso"
-                                                                                               "n_"
-                                                                                               "bui"
-                                                                                               "ld_"
-                                                                                               "obj"
-                                                                                               "ect"
-                                                                                               "("
-                                                                                               " '"
-                                                                                               "tot"
-                                                                                               "al'"
-                                                                                               ", "
-                                                                                               "(SE"
-                                                                                               "LEC"
-                                                                                               "T "
-                                                                                               "cou"
-                                                                                               "nt("
-                                                                                               "*) "
-                                                                                               "FRO"
-                                                                                               "M "
-                                                                                               "tra"
-                                                                                               "nsf"
-                                                                                               "ers"
-                                                                                               " t "
-                                                                                               "WHE"
-                                                                                               "RE "
-                                                                                               "t."
-                                                                                               "cam"
-                                                                                               "pai"
-                                                                                               "gn_"
-                                                                                               "yea"
-                                                                                               "r "
-                                                                                               "= "
-                                                                                               "$1 "
-                                                                                               "AND"
-                                                                                               " NO"
-                                                                                               "T "
-                                                                                               "t."
-                                                                                               "can"
-                                                                                               "cel"
-                                                                                               "led"
-                                                                                               "),"
-                                                                                               " '"
-                                                                                               "by_"
-                                                                                               "own"
-                                                                                               "ers"
-                                                                                               "hip"
-                                                                                               "',"
-                                                                                               " " COUNTS(
-                                                                                                   "unnest(ARRAY['public_to_public','public_to_private',"
-                                                                                                   "'private_to_public','private_to_private','none_to_public',"
-                                                                                                   "'none_to_private']) WITH ORDINALITY k(key, ord)",
-                                                                                                   "coalesce(pf.ownership, 'none') || '_to_' || pt.ownership",
-                                                                                                   "transfers t LEFT JOIN polyclinics pf ON pf.id ="
-                                                                                                   " t.from_polyclinic_id JOIN polyclinics pt ON pt.id ="
-                                                                                                   " t.to_polyclinic_id",
-                                                                                                   "t.campaign_year = $1 AND NOT t.cancelled") "))::text"
-                                                                                                                                               " WHERE EXISTS (SELECT 1 FROM campaigns WHERE year = $1)"
-                                                                                                                                               " OR EXISTS (SELECT 1 FROM applications WHERE campaign_year = $1)");
+static struct db_stmt q_stats = DB_STMT(
+    "SELECT json_build_object('year', $1::int,"
+    " 'campaign', (SELECT json_build_object('opens_on', c.opens_on, 'closes_on', "
+    "c.closes_on,"
+    " 'effective_on', c.effective_on, 'max_changes', c.max_changes) FROM campaigns c"
+    " WHERE c.year = $1),"
+    " 'applications', json_build_object("
+    " 'total', (SELECT count(*) FROM applications a WHERE a.campaign_year = $1),"
+    " 'by_status', " COUNTS(
+        "unnest(ARRAY['pending','approved','refused','withdrawn'])"
+        " WITH ORDINALITY k(key, ord)",
+        "a.status", "applications a",
+        "a.campaign_year = $1") ","
+                                " 'by_refusal_reason', " COUNTS(
+                                    "(SELECT code AS key, sort AS ord "
+                                    "FROM refusal_reasons) k",
+                                    "a.refusal_code", "applications a",
+                                    "a.campaign_year = $1 AND a.status = "
+                                    "'refused'") ","
+                                                 " 'by_channel', " COUNTS(
+                                                     "unnest(ARRAY['egov'"
+                                                     ",'in_person']) "
+                                                     "WITH ORDINALITY "
+                                                     "k(key, ord)",
+                                                     "a.channel", "applications a",
+                                                     "a.campaign_year = "
+                                                     "$1") ","
+                                                           " 'by_grounds'"
+                                                           ", " COUNTS(
+                                                               "unnest("
+                                                               "ARRAY['"
+                                                               "campaign'"
+                                                               ",'"
+                                                               "relocatio"
+                                                               "n','"
+                                                               "clinic_"
+                                                               "closed'])"
+                                                               " WITH "
+                                                               "ORDINALIT"
+                                                               "Y k(key, "
+                                                               "ord)",
+                                                               "a."
+                                                               "grounds",
+                                                               "applicati"
+                                                               "ons a",
+                                                               "a."
+                                                               "campaign_"
+                                                               "year = "
+                                                               "$1") "),"
+                                                                     " '"
+                                                                     "tra"
+                                                                     "nsf"
+                                                                     "ers"
+                                                                     "', "
+                                                                     "jso"
+                                                                     "n_"
+                                                                     "bui"
+                                                                     "ld_"
+                                                                     "obj"
+                                                                     "ect"
+                                                                     "("
+                                                                     " '"
+                                                                     "tot"
+                                                                     "al'"
+                                                                     ", "
+                                                                     "(SE"
+                                                                     "LEC"
+                                                                     "T "
+                                                                     "cou"
+                                                                     "nt("
+                                                                     "*) "
+                                                                     "FRO"
+                                                                     "M "
+                                                                     "tra"
+                                                                     "nsf"
+                                                                     "ers"
+                                                                     " t "
+                                                                     "WHE"
+                                                                     "RE "
+                                                                     "t."
+                                                                     "cam"
+                                                                     "pai"
+                                                                     "gn_"
+                                                                     "yea"
+                                                                     "r "
+                                                                     "= "
+                                                                     "$1 "
+                                                                     "AND"
+                                                                     " NO"
+                                                                     "T "
+                                                                     "t."
+                                                                     "can"
+                                                                     "cel"
+                                                                     "led"
+                                                                     "),"
+                                                                     " '"
+                                                                     "by_"
+                                                                     "own"
+                                                                     "ers"
+                                                                     "hip"
+                                                                     "',"
+                                                                     " " COUNTS(
+                                                                         "unnest(ARRAY['public_to_"
+                                                                         "public','public_to_"
+                                                                         "private',"
+                                                                         "'private_to_public','"
+                                                                         "private_to_private','"
+                                                                         "none_to_public',"
+                                                                         "'none_to_private']) WITH "
+                                                                         "ORDINALITY k(key, ord)",
+                                                                         "coalesce(pf.ownership, "
+                                                                         "'none') || '_to_' || "
+                                                                         "pt.ownership",
+                                                                         "transfers t LEFT JOIN "
+                                                                         "polyclinics pf ON pf.id ="
+                                                                         " t.from_polyclinic_id "
+                                                                         "JOIN polyclinics pt ON "
+                                                                         "pt.id ="
+                                                                         " t.to_polyclinic_id",
+                                                                         "t.campaign_year = $1 AND "
+                                                                         "NOT t.cancelled") "))::"
+                                                                                            "text"
+                                                                                            " WHERE"
+                                                                                            " EXIST"
+                                                                                            "S "
+                                                                                            "(SELEC"
+                                                                                            "T 1 "
+                                                                                            "FROM "
+                                                                                            "campai"
+                                                                                            "gns "
+                                                                                            "WHERE "
+                                                                                            "year "
+                                                                                            "= $1)"
+                                                                                            " OR "
+                                                                                            "EXISTS"
+                                                                                            " ("
+                                                                                            "SELECT"
+                                                                                            " 1 "
+                                                                                            "FROM "
+                                                                                            "applic"
+                                                                                            "ations"
+                                                                                            " WHERE"
+                                                                                            " campa"
+                                                                                            "ign_"
+                                                                                            "year "
+                                                                                            "= "
+                                                                                            "$1)");
 
 static void person_params(const struct person_query *q, char poly[24], const char *p[3])
 {

@@ -130,7 +130,8 @@ enum api_status res_problem(struct response *res, enum api_status st, const char
 }
 
 /* A body with a hundred thousand bad items must not get an answer twenty times its size (measured:
- * 12.8 MB for 680 kB of "also_serves"), nor hold as many JSON objects: the first ones say enough. */
+ * 12.8 MB for 680 kB of "also_serves"), nor hold as many JSON objects: the first ones say enough.
+ */
 #define FIELD_ERRORS_MAX 100
 
 void res_field_error(struct response *res, const char *field, const char *fmt, ...)
@@ -216,4 +217,17 @@ bool parse_ll(const char *s, long long min, long long max, long long *out)
         return false;
     *out = v;
     return true;
+}
+
+void req_page(const struct request *req, struct response *res, int def, int max,
+              long long *after_id, int *limit)
+{
+    const char *cursor = req_query(req, "cursor"), *text = req_query(req, "limit");
+    long long n = def;
+    *after_id = 0;
+    if (cursor && !parse_ll(cursor, 0, INT64_MAX, after_id))
+        res_field_error(res, "cursor", "must be the next_cursor of a previous page");
+    if (text && !parse_ll(text, 1, max, &n))
+        res_field_error(res, "limit", "must be a whole number from 1 to %d", max);
+    *limit = (int)n;
 }
