@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,10 +62,21 @@ bool role_parse(const char *s, enum role *out)
     return false;
 }
 
+/* SHA-256 fetched from the provider once: EVP_sha256() would make OpenSSL 3 look it up again on
+ * every digest, on the path of every request. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void token_hash(const char *secret, size_t len, unsigned char hash[32])
 {
     unsigned int outlen = 32;
-    EVP_Digest(secret, len, hash, &outlen, EVP_sha256(), NULL);
+    pthread_once(&sha256_once, sha256_fetch);
+    EVP_Digest(secret, len, hash, &outlen, sha256 ? sha256 : EVP_sha256(), NULL);
 }
 
 bool token_generate(char secret[TOKEN_SECRET_LEN + 1], unsigned char hash[32])

@@ -56,18 +56,6 @@ HANDLER(api_audit_list);
 HANDLER(api_tokens_create);
 HANDLER(api_tokens_revoke);
 
-/* Answers with JSON text rendered elsewhere (the database), taking ownership of `text`. A NULL
- * text (out of memory) is a 500. */
-static inline enum api_status res_json_text(struct response *res, unsigned status, char *text)
-{
-    if (!text)
-        return res_problem(res, API_INTERNAL, NULL);
-    res->raw = text;
-    res->raw_len = strlen(text);
-    res->status = status;
-    return API_OK;
-}
-
 /* Ownership rule of SPEC §6: a registrar acts only on its own polyclinic. */
 static inline bool may_act_on_polyclinic(const struct principal *who, long long polyclinic_id)
 {

@@ -58,6 +58,10 @@ struct check_outcome {
     int age;           /* whole years on `today` */
 };
 
+/* When an approval takes effect (§3): campaign grounds on the campaign's effective_on (NULL:
+ * no campaign), but never before tomorrow; relocation and clinic_closed tomorrow. */
+day_t effective_date(bool campaign_grounds, const day_t *campaign_effective_on, day_t today);
+
 /* Runs the checks in SPEC order; the first failing one names the refusal. */
 void run_checks(const struct application_facts *f, struct check_outcome *out);
 

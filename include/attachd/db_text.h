@@ -4,6 +4,7 @@
 #ifndef ATTACHD_DB_TEXT_H
 #define ATTACHD_DB_TEXT_H
 
+#include <stdbool.h>
 #include "attachd/db.h"
 
 /* A page of a list as one JSON document, {"items": [...], "next_cursor": "ID"|null}, ordered by
@@ -27,6 +28,16 @@ enum db_status db_query_json(struct db_conn *conn, struct db_stmt *stmt, int npa
 /* The same on a pooled connection: acquire, query, release. */
 enum db_status db_run_json(struct db_pool *pool, struct db_stmt *stmt, int nparams,
                            const char *const *values, char **out)
+    __attribute__((warn_unused_result));
+
+/* db_run_json with one integer parameter (an id, a year). */
+enum db_status db_run_json_ll(struct db_pool *pool, struct db_stmt *stmt, long long value,
+                              char **out) __attribute__((warn_unused_result));
+
+/* For an upsert answering `xmax = 0` (true: the row was inserted) and its JSON rendering:
+ * *created and *out (compact, caller frees) from the first row. Failures pass through. */
+enum db_status db_run_upsert_json(struct db_pool *pool, struct db_stmt *stmt, int nparams,
+                                  const char *const *values, bool *created, char **out)
     __attribute__((warn_unused_result));
 
 /* Removes the whitespace between the tokens of JSON text, in place. */

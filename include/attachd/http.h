@@ -67,6 +67,14 @@ enum api_status req_json_object(const struct request *req, struct response *res,
 
 /* Sets a JSON body (stolen) and status. Returns API_OK. */
 enum api_status res_json(struct response *res, unsigned status, json_t *body);
+/* Answers with JSON text rendered elsewhere (the database), taking ownership of `text`. A NULL
+ * text (out of memory) is a 500. */
+enum api_status res_json_text(struct response *res, unsigned status, char *text);
+/* The usual end of a read handler: a failed query is its problem (503, ...); no document is a
+ * 404 with the formatted detail (fmt NULL: the query always answers, so none is a 500); else
+ * 200 with the document, whose ownership is taken. */
+enum api_status res_db_json(struct response *res, enum db_status st, char *json, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
 /* Makes the response a problem: status, code and title from the table, detail formatted. */
 enum api_status res_problem(struct response *res, enum api_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -11,6 +11,8 @@ bool kz_checksum_ok(const char *s);
 bool iin_valid(const char *s);
 /* A legal entity's BIN: valid checksum and a 5th digit of 4, 5 or 6. */
 bool bin_valid(const char *s);
+/* The shape of an IIN or BIN: exactly 12 ASCII digits (the check digit not checked). */
+bool iin_shaped(const char *s);
 /* KATO: exactly 9 ASCII digits. */
 bool kato_valid(const char *s);
 

@@ -29,12 +29,8 @@ static const char *const grounds[] = {"campaign", "relocation", "clinic_closed",
 static const char *const relations[] = {"mother", "father", "guardian", NULL};
 static const char *const statuses[] = {"pending", "approved", "refused", "withdrawn", NULL};
 
-/* Twelve digits; the check digit is one of the §3 checks (INVALID_DATA), not a format rule. */
-static bool twelve_digits(const char *s)
-{
-    return strlen(s) == 12 && strspn(s, "0123456789") == 12;
-}
-
+/* Twelve digits (iin_shaped): the check digit is one of the §3 checks (INVALID_DATA), not a
+ * format rule. */
 static const char *const twelve_msg = "must be 12 digits";
 
 /* The parsed body: strings borrowed from the JSON document. */
@@ -64,14 +60,13 @@ static bool parse_submission(json_t *body, struct submission *s, struct response
         {"representative", JF_OBJECT, JF_NULLABLE, &s->representative, .present = NULL},
         {"birth_certificate", JF_STRING, JF_NULLABLE, &s->birth_certificate,
          .present = &s->has_certificate, .max = 64},
-        {"family_iins", JF_STRINGS, JF_NULLABLE, &s->family, .max = 20, .valid = twelve_digits,
+        {"family_iins", JF_STRINGS, JF_NULLABLE, &s->family, .max = 20, .valid = iin_shaped,
          .valid_msg = twelve_msg},
     };
     bool ok = jfields_parse(body, "", top, sizeof top / sizeof top[0], res);
     if (s->person) {
         const struct jfield person[] = {
-            {"iin", JF_STRING, JF_REQUIRED, &s->iin, .valid = twelve_digits,
-             .valid_msg = twelve_msg},
+            {"iin", JF_STRING, JF_REQUIRED, &s->iin, .valid = iin_shaped, .valid_msg = twelve_msg},
             {"last_name", JF_STRING, JF_REQUIRED, &s->last_name, .min = 1, .max = 200},
             {"first_name", JF_STRING, JF_REQUIRED, &s->first_name, .min = 1, .max = 200},
             {"middle_name", JF_STRING, JF_NULLABLE, &s->middle_name, .max = 200},
@@ -97,7 +92,7 @@ static bool parse_submission(json_t *body, struct submission *s, struct response
         /* Missing parts are not an error here: they are the CHILD_DOCUMENTS_MISSING check. */
         const struct jfield rep[] = {
             {"iin", JF_STRING, JF_NULLABLE, &s->rep_iin, .present = &s->has_rep_iin,
-             .valid = twelve_digits, .valid_msg = twelve_msg},
+             .valid = iin_shaped, .valid_msg = twelve_msg},
             {"relation", JF_STRING, JF_NULLABLE, &s->rep_relation, .present = &s->has_rep_relation,
              .one_of = relations},
         };
@@ -145,10 +140,9 @@ static bool may_submit(const struct principal *who, const struct submission *s,
     return true;
 }
 
-static enum api_status submit_reply(struct request *req, struct response *res, enum db_status st,
+static enum api_status submit_reply(struct response *res, enum db_status st,
                                     enum submit_outcome outcome, long long other, char *json)
 {
-    (void)req;
     if (st != DB_OK)
         return res_db_problem(res, st);
     switch (outcome) {
@@ -234,7 +228,7 @@ HANDLER(api_applications_submit)
     long long other = 0;
     char *json = NULL;
     enum db_status st = application_submit(req->app->db, &in, &outcome, &other, &json);
-    rs = submit_reply(req, res, st, outcome, other, json);
+    rs = submit_reply(res, st, outcome, other, json);
 out:
     free(person);
     free(rep);
@@ -298,9 +292,7 @@ HANDLER(api_applications_list)
     }
     char *json = NULL;
     enum db_status st = application_list(req->app->db, &q, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, NULL);
 }
 
 /* Reads an optional JSON body: none at all is an empty object. */

@@ -22,7 +22,5 @@ HANDLER(api_audit_list)
         return res->problem;
     char *json = NULL;
     enum db_status st = audit_list(req->app->db, &q, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, NULL);
 }

@@ -7,29 +7,18 @@
 #define YEAR_MIN 2000 /* campaigns_year_check */
 #define YEAR_MAX 9998
 
-/* Answers with the view the query gave, 404 when it gave none. */
-static enum api_status reply_one(struct response *res, enum db_status st, char *json,
-                                 const char *missing)
-{
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    if (!json)
-        return res_problem(res, API_NOT_FOUND, "%s", missing);
-    return res_json_text(res, 200, json);
-}
-
 HANDLER(api_campaigns_list)
 {
     char *json = NULL;
     enum db_status st = campaign_list(req->app->db, &json);
-    return reply_one(res, st, json, "No campaigns");
+    return res_db_json(res, st, json, NULL);
 }
 
 HANDLER(api_campaigns_current)
 {
     char *json = NULL;
     enum db_status st = campaign_current(req->app->db, &json);
-    return reply_one(res, st, json, "No campaign is open today nor planned for this year");
+    return res_db_json(res, st, json, "No campaign is open today nor planned for this year");
 }
 
 HANDLER(api_campaigns_get)
@@ -39,9 +28,7 @@ HANDLER(api_campaigns_get)
         return res_problem(res, API_NOT_FOUND, "No such campaign");
     char *json = NULL;
     enum db_status st = campaign_get(req->app->db, year, &json);
-    char missing[40];
-    snprintf(missing, sizeof missing, "No campaign for %lld", year);
-    return reply_one(res, st, json, missing);
+    return res_db_json(res, st, json, "No campaign for %lld", year);
 }
 
 /* Reads and checks a PUT body for the campaign of `year` into in (its dates borrowed from body;

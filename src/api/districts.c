@@ -74,11 +74,7 @@ HANDLER(api_districts_list)
         return res_problem(res, API_NOT_FOUND, "No such polyclinic");
     char *json = NULL;
     enum db_status st = district_list(req->app->db, id, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    if (!json)
-        return res_problem(res, API_NOT_FOUND, "No polyclinic %lld", id);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, "No polyclinic %lld", id);
 }
 
 HANDLER(api_districts_get)
@@ -88,11 +84,7 @@ HANDLER(api_districts_get)
         return res_problem(res, API_NOT_FOUND, "No such district");
     char *json = NULL;
     enum db_status st = district_get(req->app->db, id, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    if (!json)
-        return res_problem(res, API_NOT_FOUND, "No district %lld", id);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, "No district %lld", id);
 }
 
 /* Shared by create and edit: the path id, the body, the write and the reply. */

@@ -16,9 +16,7 @@ HANDLER(api_holidays_list)
     }
     char *json = NULL;
     enum db_status st = holiday_list(req->app->db, y, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, NULL);
 }
 
 /* The path's date, or a 404 when it is not one. */

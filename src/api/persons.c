@@ -6,6 +6,7 @@
 #include "attachd/api.h"
 #include "attachd/db_registry.h"
 #include "attachd/jfields.h"
+#include "attachd/kzid.h"
 
 #define PAGE_DEFAULT 50
 #define PAGE_MAX     500
@@ -15,7 +16,7 @@ static bool person_query(struct request *req, struct response *res, struct perso
 {
     const char *iin = req->params[0];
     *q = (struct person_query){.iin = iin, .on = req_query(req, "on")};
-    if (strlen(iin) != 12 || strspn(iin, "0123456789") != 12)
+    if (!iin_shaped(iin))
         res_field_error(res, "iin", "must be 12 digits");
     if (q->on && !date_valid(q->on))
         res_field_error(res, "on", "must be a date, YYYY-MM-DD");
@@ -24,16 +25,7 @@ static bool person_query(struct request *req, struct response *res, struct perso
     return res_validation_result(res) == API_OK;
 }
 
-static enum api_status person_reply(struct response *res, enum db_status st, char *json)
-{
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    if (!json)
-        return res_problem(res, API_NOT_FOUND,
-                           "No attachment or application on record for "
-                           "this person");
-    return res_json_text(res, 200, json);
-}
+#define NO_PERSON "No attachment or application on record for this person"
 
 HANDLER(api_person_attachment)
 {
@@ -42,7 +34,7 @@ HANDLER(api_person_attachment)
         return res->problem;
     char *json = NULL;
     enum db_status st = person_attachment(req->app->db, &q, &json);
-    return person_reply(res, st, json);
+    return res_db_json(res, st, json, NO_PERSON);
 }
 
 HANDLER(api_person_attachments)
@@ -52,7 +44,7 @@ HANDLER(api_person_attachments)
         return res->problem;
     char *json = NULL;
     enum db_status st = person_attachments(req->app->db, &q, &json);
-    return person_reply(res, st, json);
+    return res_db_json(res, st, json, NO_PERSON);
 }
 
 HANDLER(api_polyclinic_transfers)
@@ -79,11 +71,7 @@ HANDLER(api_polyclinic_transfers)
         return res->problem;
     char *json = NULL;
     enum db_status st = transfer_list(req->app->db, &q, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    if (!json)
-        return res_problem(res, API_NOT_FOUND, "No polyclinic %lld", q.polyclinic_id);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, "No polyclinic %lld", q.polyclinic_id);
 }
 
 HANDLER(api_campaign_stats)
@@ -93,9 +81,5 @@ HANDLER(api_campaign_stats)
         return res_problem(res, API_NOT_FOUND, "No such campaign");
     char *json = NULL;
     enum db_status st = campaign_stats(req->app->db, year, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    if (!json)
-        return res_problem(res, API_NOT_FOUND, "No campaign and no applications in %lld", year);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, "No campaign and no applications in %lld", year);
 }

@@ -76,9 +76,7 @@ HANDLER(api_polyclinics_list)
         return res->problem;
     char *json = NULL;
     enum db_status st = polyclinic_search(req->app->db, &q, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, NULL);
 }
 
 HANDLER(api_polyclinics_get)
@@ -88,11 +86,7 @@ HANDLER(api_polyclinics_get)
         return res_problem(res, API_NOT_FOUND, "No such polyclinic");
     char *json = NULL;
     enum db_status st = polyclinic_get(req->app->db, id, &json);
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    if (!json)
-        return res_problem(res, API_NOT_FOUND, "No polyclinic %lld", id);
-    return res_json_text(res, 200, json);
+    return res_db_json(res, st, json, "No polyclinic %lld", id);
 }
 
 /* A name of 1 to NAME_MAX_CHARS characters (UTF-8, as every JSON string here is). */

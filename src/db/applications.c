@@ -41,9 +41,8 @@ static struct db_stmt q_lock_person =
 /* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key. */
 static struct db_stmt q_submit_facts = DB_STMT(
-    "SELECT to_char(current_date, 'YYYY-MM-DD'), c.year,"
-    " to_char(CASE WHEN c.year IS NULL THEN current_date + 1"
-    " ELSE greatest(c.effective_on, current_date + 1) END, 'YYYY-MM-DD'), c.max_changes,"
+    "SELECT to_char(current_date, 'YYYY-MM-DD'), c.year, to_char(c.effective_on, 'YYYY-MM-DD'),"
+    " c.max_changes,"
     " p.id IS NOT NULL, coalesce(p.accepting AND p.fsms_contract, false),"
     " coalesce(p.auto_approve, false),"
     " coalesce(p.settlement = $3::bpchar OR EXISTS (SELECT 1 FROM polyclinic_also_serves s"
@@ -67,7 +66,7 @@ static struct db_stmt q_submit_facts = DB_STMT(
 enum {
     F_TODAY,
     F_CAMPAIGN_YEAR,
-    F_EFFECTIVE_ON,
+    F_CAMPAIGN_EFFECTIVE_ON, /* NULL outside a campaign */
     F_MAX_CHANGES,
     F_POLY_EXISTS,
     F_ACCEPTING,
@@ -103,9 +102,7 @@ static struct db_stmt q_target =
 static struct db_stmt q_locked = DB_STMT(
     "SELECT a.status, to_char(a.birth_date, 'YYYY-MM-DD'), to_char(current_date, 'YYYY-MM-DD'),"
     " coalesce($2::bigint, a.requested_district_id), a.family_iins::text,"
-    " to_char(CASE WHEN a.grounds = 'campaign' AND c.year IS NOT NULL"
-    " THEN greatest(c.effective_on, current_date + 1) ELSE current_date + 1 END, 'YYYY-MM-DD'),"
-    " a.grounds = 'campaign', application_json(a)::text,"
+    " to_char(c.effective_on, 'YYYY-MM-DD'), a.grounds = 'campaign', application_json(a)::text,"
     " EXISTS (SELECT 1 FROM refusal_reasons r WHERE r.code = $3),"
     " $2::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $2"
     " AND polyclinic_id = a.polyclinic_id)"
@@ -117,7 +114,7 @@ enum {
     L_TODAY,
     L_DISTRICT,
     L_FAMILY,
-    L_EFFECTIVE,
+    L_CAMPAIGN_EFFECTIVE, /* the campaign's effective_on, NULL without a campaign */
     L_CAMPAIGN,
     L_JSON,
     L_REASON_OK,
@@ -273,8 +270,7 @@ struct approval {
     const char *iin;
     const char *birth_date, *today, *effective_on; /* YYYY-MM-DD */
     long long preferred_district;
-    const char *family; /* bigint[]-free text[] literal of IINs */
-    bool campaign;
+    const char *family; /* text[] literal of the family members' IINs */
     const char *decided_by;
 };
 
@@ -449,16 +445,17 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
         .changes_used = (int)as_ll(r, F_CHANGES_USED),
         .max_changes = (int)as_ll(r, F_MAX_CHANGES),
     };
+    day_t campaign_effective_on = 0;
     bool ok = date_parse(in->birth_date, &f.birth_date) &&
               date_parse(PQgetvalue(r, 0, F_TODAY), &f.today) &&
-              date_parse(PQgetvalue(r, 0, F_EFFECTIVE_ON), &f.effective_on) &&
+              (PQgetisnull(r, 0, F_CAMPAIGN_EFFECTIVE_ON) ||
+               date_parse(PQgetvalue(r, 0, F_CAMPAIGN_EFFECTIVE_ON), &campaign_effective_on)) &&
               (!in->insurance_valid_until ||
                date_parse(in->insurance_valid_until, &f.insurance_valid_until));
-    /* §3: only campaign grounds take effect on the campaign's effective_on; relocation and
-     * clinic_closed the day after approval, so tomorrow is what insurance must cover and what
-     * auto_approve uses. */
-    if (ok && !f.campaign_grounds)
-        f.effective_on = f.today + 1;
+    /* What insurance must cover and what auto_approve uses. */
+    f.effective_on = effective_date(
+        f.campaign_grounds,
+        PQgetisnull(r, 0, F_CAMPAIGN_EFFECTIVE_ON) ? NULL : &campaign_effective_on, f.today);
     struct district_option ds[MAX_DISTRICTS];
     json_t *doc;
     size_t nds = parse_districts(PQgetvalue(r, 0, F_DISTRICTS), ds, MAX_DISTRICTS, &doc);
@@ -540,7 +537,6 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
         .effective_on = effective_on,
         .preferred_district = in->district_id,
         .family = in->family_iins,
-        .campaign = f.campaign_grounds,
         .decided_by = "attachd (auto_approve)",
     };
     st = approve_locked(conn, &a, &ctx->json);
@@ -627,7 +623,15 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     char birth[11], today[11], effective_on[11];
     snprintf(birth, sizeof birth, "%s", PQgetvalue(r, 0, L_BIRTH));
     snprintf(today, sizeof today, "%s", PQgetvalue(r, 0, L_TODAY));
-    snprintf(effective_on, sizeof effective_on, "%s", PQgetvalue(r, 0, L_EFFECTIVE));
+    day_t day = 0, campaign_day = 0;
+    bool has_campaign = !PQgetisnull(r, 0, L_CAMPAIGN_EFFECTIVE);
+    if (!date_parse(today, &day) ||
+        (has_campaign && !date_parse(PQgetvalue(r, 0, L_CAMPAIGN_EFFECTIVE), &campaign_day))) {
+        PQclear(r);
+        return DB_ERROR;
+    }
+    date_format(effective_date(is_true(r, L_CAMPAIGN), has_campaign ? &campaign_day : NULL, day),
+                effective_on);
     char *family = strdup(PQgetvalue(r, 0, L_FAMILY));
     struct approval a = {
         .app_id = in->id,
@@ -638,7 +642,6 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
         .effective_on = effective_on,
         .preferred_district = as_ll(r, L_DISTRICT),
         .family = family,
-        .campaign = is_true(r, L_CAMPAIGN),
         .decided_by = who,
     };
     PQclear(r);

@@ -42,10 +42,7 @@ enum db_status campaign_list(struct db_pool *pool, char **json)
 
 enum db_status campaign_get(struct db_pool *pool, long long year, char **json)
 {
-    char years[24];
-    snprintf(years, sizeof years, "%lld", year);
-    const char *params[1] = {years};
-    return db_run_json(pool, &q_get, 1, params, json);
+    return db_run_json_ll(pool, &q_get, year, json);
 }
 
 enum db_status campaign_current(struct db_pool *pool, char **json)
@@ -81,19 +78,12 @@ enum db_status campaign_put(struct db_pool *pool, const struct campaign_input *i
     snprintf(year, sizeof year, "%lld", in->year);
     snprintf(max_changes, sizeof max_changes, "%lld", in->max_changes);
     const char *params[5] = {year, in->opens_on, in->closes_on, in->effective_on, max_changes};
-    PGresult *r = NULL;
-    enum db_status st = db_run(pool, &q_put, 5, params, &r);
+    bool created = false;
+    enum db_status st = db_run_upsert_json(pool, &q_put, 5, params, &created, json);
     if (st == DB_EXCLUSION_VIOLATION) {
         *outcome = CAMPAIGN_OVERLAPS;
         return find_overlap(pool, params, overlap);
     }
-    if (st != DB_OK)
-        return st;
-    *outcome = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? CAMPAIGN_CREATED : CAMPAIGN_REPLACED;
-    *json = strdup(PQgetvalue(r, 0, 1));
-    PQclear(r);
-    if (!*json)
-        return DB_ERROR;
-    json_text_compact(*json);
-    return DB_OK;
+    *outcome = created ? CAMPAIGN_CREATED : CAMPAIGN_REPLACED;
+    return st;
 }

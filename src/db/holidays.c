@@ -1,8 +1,6 @@
 /* Holiday queries (see db_holidays.h). */
 #include "attachd/db_holidays.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "attachd/db_text.h"
 
@@ -20,28 +18,14 @@ static struct db_stmt q_delete = DB_STMT("DELETE FROM holidays WHERE day = $1::d
 
 enum db_status holiday_list(struct db_pool *pool, long long year, char **json)
 {
-    char y[24];
-    snprintf(y, sizeof y, "%lld", year);
-    const char *p[1] = {y};
-    return db_run_json(pool, &q_list, 1, p, json);
+    return db_run_json_ll(pool, &q_list, year, json);
 }
 
 enum db_status holiday_put(struct db_pool *pool, const char *day, const char *name, bool *created,
                            char **json)
 {
-    *json = NULL;
     const char *p[2] = {day, name};
-    PGresult *r = NULL;
-    enum db_status st = db_run(pool, &q_put, 2, p, &r);
-    if (st != DB_OK)
-        return st;
-    *created = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    *json = strdup(PQgetvalue(r, 0, 1));
-    PQclear(r);
-    if (!*json)
-        return DB_ERROR;
-    json_text_compact(*json);
-    return DB_OK;
+    return db_run_upsert_json(pool, &q_put, 2, p, created, json);
 }
 
 enum db_status holiday_delete(struct db_pool *pool, const char *day, bool *found)

@@ -157,10 +157,7 @@ enum db_status polyclinic_search(struct db_pool *pool, const struct polyclinic_q
 
 enum db_status polyclinic_get(struct db_pool *pool, long long id, char **json)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", id);
-    const char *params[1] = {ids};
-    return db_run_json(pool, &q_polyclinic_get, 1, params, json);
+    return db_run_json_ll(pool, &q_polyclinic_get, id, json);
 }
 
 /* The writable fields as text parameters, in q_polyclinic_insert's order; NULL when not given. */
@@ -333,18 +330,12 @@ enum db_status polyclinic_update(struct db_pool *pool, long long id,
 
 enum db_status district_list(struct db_pool *pool, long long polyclinic_id, char **json)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", polyclinic_id);
-    const char *params[1] = {ids};
-    return db_run_json(pool, &q_district_list, 1, params, json);
+    return db_run_json_ll(pool, &q_district_list, polyclinic_id, json);
 }
 
 enum db_status district_get(struct db_pool *pool, long long id, char **json)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", id);
-    const char *params[1] = {ids};
-    return db_run_json(pool, &q_district_get, 1, params, json);
+    return db_run_json_ll(pool, &q_district_get, id, json);
 }
 
 struct district_tx {

@@ -230,8 +230,5 @@ enum db_status transfer_list(struct db_pool *pool, const struct transfer_query *
 
 enum db_status campaign_stats(struct db_pool *pool, long long year, char **json)
 {
-    char y[24];
-    snprintf(y, sizeof y, "%lld", year);
-    const char *p[1] = {y};
-    return db_run_json(pool, &q_stats, 1, p, json);
+    return db_run_json_ll(pool, &q_stats, year, json);
 }

@@ -2,6 +2,7 @@
 #include "attachd/db_text.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,4 +55,30 @@ enum db_status db_run_json(struct db_pool *pool, struct db_stmt *stmt, int npara
     st = db_query_json(conn, stmt, nparams, values, out);
     db_release(pool, conn);
     return st;
+}
+
+enum db_status db_run_json_ll(struct db_pool *pool, struct db_stmt *stmt, long long value,
+                              char **out)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%lld", value);
+    const char *params[1] = {text};
+    return db_run_json(pool, stmt, 1, params, out);
+}
+
+enum db_status db_run_upsert_json(struct db_pool *pool, struct db_stmt *stmt, int nparams,
+                                  const char *const *values, bool *created, char **out)
+{
+    *out = NULL;
+    PGresult *r = NULL;
+    enum db_status st = db_run(pool, stmt, nparams, values, &r);
+    if (st != DB_OK)
+        return st;
+    *created = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    *out = strdup(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (!*out)
+        return DB_ERROR;
+    json_text_compact(*out);
+    return DB_OK;
 }

@@ -61,6 +61,14 @@ static bool child_documents_present(const struct application_facts *f)
            f->birth_certificate && f->birth_certificate[0];
 }
 
+day_t effective_date(bool campaign_grounds, const day_t *campaign_effective_on, day_t today)
+{
+    day_t tomorrow = today + 1;
+    if (campaign_grounds && campaign_effective_on && *campaign_effective_on > tomorrow)
+        return *campaign_effective_on;
+    return tomorrow;
+}
+
 void run_checks(const struct application_facts *f, struct check_outcome *out)
 {
     out->age = age_years(f->birth_date, f->today);

@@ -42,6 +42,11 @@ bool bin_valid(const char *s)
     return kz_checksum_ok(s) && s[4] >= '4' && s[4] <= '6';
 }
 
+bool iin_shaped(const char *s)
+{
+    return all_digits(s, 12);
+}
+
 bool kato_valid(const char *s)
 {
     return all_digits(s, 9);

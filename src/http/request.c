@@ -115,6 +115,32 @@ enum api_status res_json(struct response *res, unsigned status, json_t *body)
     return API_OK;
 }
 
+enum api_status res_json_text(struct response *res, unsigned status, char *text)
+{
+    if (!text)
+        return res_problem(res, API_INTERNAL, NULL);
+    res->raw = text;
+    res->raw_len = strlen(text);
+    res->status = status;
+    return API_OK;
+}
+
+enum api_status res_db_json(struct response *res, enum db_status st, char *json, const char *fmt,
+                            ...)
+{
+    if (st != DB_OK)
+        return res_db_problem(res, st);
+    if (!json && fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        char detail[sizeof res->detail];
+        vsnprintf(detail, sizeof detail, fmt, ap);
+        va_end(ap);
+        return res_problem(res, API_NOT_FOUND, "%s", detail);
+    }
+    return res_json_text(res, 200, json);
+}
+
 enum api_status res_problem(struct response *res, enum api_status st, const char *fmt, ...)
 {
     res->problem = st;

@@ -29,7 +29,6 @@ Prints what it measured; exit status 0 when every check held, 1 otherwise, 2 on 
 """
 
 import concurrent.futures
-import ctypes
 import json
 import os
 import random
@@ -50,20 +49,9 @@ ONE_MIB = 1024 * 1024
 RNG = random.Random(20240917)  # the same malformed requests every run
 
 
-def need_env(name):
-    value = os.environ.get(name, "").strip()
-    if not value:
-        print("error: %s is not set (scripts/test.sh sets it)" % name, file=sys.stderr)
-        sys.exit(2)
-    return value
-
-
-def now():
-    return time.monotonic()
-
-
-def ms(seconds):
-    return "%.1f ms" % (seconds * 1000)
+# Shared with the other fault tests.
+import faultlib  # noqa: E402
+from faultlib import _die_with_parent, ms, need_env, now  # noqa: E402
 
 
 class Target:
@@ -850,28 +838,12 @@ def part_malformed(target, checks, admin, portal):
 # Part 2: slow-loris
 # ----------------------------------------------------------------------------------------------
 
-def _die_with_parent():
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class SecondInstance:
     """An attachd of our own (same database) with a short connection timeout."""
 
     def __init__(self, binary, conn_timeout):
         self.binary, self.conn_timeout = binary, conn_timeout
-        self.port = int(os.environ.get("ATTACHD_FAULT_PORT") or free_port())
+        self.port = int(os.environ.get("ATTACHD_FAULT_PORT") or faultlib._free_port())
         self.log_path = os.environ.get("ATTACHD_LOG") or tempfile.mktemp(
             prefix="attachd-abuse-", suffix=".log")
         self.proc = None

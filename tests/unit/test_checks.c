@@ -581,12 +581,26 @@ START_TEST(test_helper_makes_valid_iins_encoding_the_date)
 }
 END_TEST
 
+START_TEST(test_effective_date)
+{
+    day_t today = D(2026, 11, 23), campaign = D(2027, 1, 1), past = D(2026, 11, 1);
+    /* campaign grounds: the campaign's day, never before tomorrow */
+    ck_assert_int_eq(effective_date(true, &campaign, today), campaign);
+    ck_assert_int_eq(effective_date(true, &past, today), today + 1);
+    ck_assert_int_eq(effective_date(true, NULL, today), today + 1);
+    /* relocation and clinic_closed: tomorrow, whatever the campaign says */
+    ck_assert_int_eq(effective_date(false, &campaign, today), today + 1);
+    ck_assert_int_eq(effective_date(false, NULL, today), today + 1);
+}
+END_TEST
+
 static Suite *checks_suite(void)
 {
     Suite *s = suite_create("checks");
     TCase *tc = tcase_create("checks");
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_helper_makes_valid_iins_encoding_the_date);
+    tcase_add_test(tc, test_effective_date);
     tcase_add_test(tc, test_passing_adult_is_not_refused);
     tcase_add_test(tc, test_passing_child_with_documents_is_not_refused);
     tcase_add_test(tc, test_iin_with_wrong_check_digit_is_invalid_data);

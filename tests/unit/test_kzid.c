@@ -151,11 +151,24 @@ START_TEST(test_iin_facts_reject_seventh_digit_0_7_8_9)
 }
 END_TEST
 
+START_TEST(test_iin_shape_is_twelve_digits_only)
+{
+    ck_assert(iin_shaped("900101300811"));
+    ck_assert(iin_shaped("900101300810")); /* wrong check digit: still the shape */
+    ck_assert(!iin_shaped("90010130081"));
+    ck_assert(!iin_shaped("9001013008111"));
+    ck_assert(!iin_shaped("90010130081a"));
+    ck_assert(!iin_shaped(""));
+    ck_assert(!iin_shaped(NULL));
+}
+END_TEST
+
 static Suite *kzid_suite(void)
 {
     Suite *s = suite_create("kzid");
     TCase *tc = tcase_create("kzid");
     tcase_add_test(tc, test_known_valid_iins_are_valid);
+    tcase_add_test(tc, test_iin_shape_is_twelve_digits_only);
     tcase_add_test(tc, test_iin_with_wrong_check_digit_is_invalid);
     tcase_add_test(tc, test_iin_needing_second_weights_is_valid);
     tcase_add_test(tc, test_iin_prefix_with_two_remainders_of_ten_is_never_valid);
