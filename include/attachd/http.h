@@ -60,6 +60,8 @@ struct response {
 /* Query argument or header, NULL when absent. */
 const char *req_query(const struct request *req, const char *name);
 const char *req_header(const struct request *req, const char *name);
+/* Calls fn with the name of each query argument, in order, until it returns false. */
+void req_query_each(const struct request *req, bool (*fn)(void *cls, const char *name), void *cls);
 
 /* Parses the body as a JSON object: 415 when Content-Type is not JSON, 400 when the body is
  * not JSON (duplicate keys included), 422 when it is not an object. */

@@ -24,6 +24,31 @@ const char *req_query(const struct request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_walk {
+    bool (*fn)(void *cls, const char *name);
+    void *cls;
+};
+
+static enum MHD_Result query_walk_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind, (void)value;
+    const struct query_walk *w = cls;
+    return w->fn(w->cls, key ? key : "") ? MHD_YES : MHD_NO;
+}
+
+void req_query_each(const struct request *req, bool (*fn)(void *cls, const char *name), void *cls)
+{
+    if (!req->conn) {
+        for (const char *const *q = req->stub_query; q && q[0] && q[1]; q += 2)
+            if (!fn(cls, q[0]))
+                return;
+        return;
+    }
+    struct query_walk w = {fn, cls};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_walk_one, &w);
+}
+
 const char *req_header(const struct request *req, const char *name)
 {
     if (!req->conn)

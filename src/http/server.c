@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "attachd/log.h"
 #include "attachd/metrics.h"
+#include "attachd/openapi.h"
 #include "attachd/router.h"
 
 /* Request deadlines, the slow-loris guard. libmicrohttpd's connection timeout counts idle time
@@ -170,6 +171,33 @@ static void set_actor(const struct principal *who)
     db_set_actor(actor);
 }
 
+struct query_check {
+    const struct request *req;
+    struct response *res;
+};
+
+static bool query_check_one(void *cls, const char *name)
+{
+    struct query_check *qc = cls;
+    const struct route *r = qc->req->route;
+    if (!openapi_query_declared(r, name)) {
+        const char *known = openapi_query_names(r);
+        res_field_error(qc->res, name, "is not a query parameter of %s %s (%s%s)", r->method,
+                        r->pattern, *known ? "known: " : "it takes none", known);
+    }
+    return true;
+}
+
+/* Strict queries (SPEC §11): a query parameter the route's operation does not declare in the
+ * OpenAPI document is a 422 naming it, as an unknown body member is, before the handler runs.
+ * The document is the one list, so what it says and what the service takes cannot differ. */
+static enum api_status check_query(const struct request *req, struct response *res)
+{
+    struct query_check qc = {req, res};
+    req_query_each(req, query_check_one, &qc);
+    return res_validation_result(res);
+}
+
 void server_dispatch(struct request *req, struct response *res)
 {
     char allow[64];
@@ -194,7 +222,7 @@ void server_dispatch(struct request *req, struct response *res)
                     req->app->body_limit);
         return;
     }
-    if (authorize(req, res) != API_OK)
+    if (authorize(req, res) != API_OK || check_query(req, res) != API_OK)
         return;
     set_actor(&req->who);
     enum api_status st = route->handler(req, res);
