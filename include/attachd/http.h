@@ -33,6 +33,9 @@ struct request {
     size_t body_len, body_cap;
     bool body_too_large;
     double started; /* monotonic seconds */
+    /* X-Request-Id of the answer: the caller's when usable (1 to 64 printable ASCII characters,
+     * no space), else one made here; empty without a connection. */
+    char request_id[65];
     /* Only without a connection (conn NULL: unit tests, fuzz targets), never on the wire:
      * headers and query arguments as NULL-terminated name, value, name, value, ... lists (NULL:
      * none), and `who` already authenticated, so the token check is skipped (the role check is

@@ -237,10 +237,38 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
         log_warn("cannot add response header %s", name);
 }
 
+/* The caller's X-Request-Id when it is 1 to 64 printable ASCII characters without spaces (so it
+ * is safe in a header and a log line), else a new one: 16 hex digits of a per-process random
+ * start plus a counter, unique enough to find one request in the logs. */
+static void set_request_id(struct request *req)
+{
+    const char *given = req_header(req, "X-Request-Id");
+    size_t n = given ? strlen(given) : 0;
+    bool usable = n >= 1 && n < sizeof req->request_id;
+    for (size_t i = 0; usable && i < n; i++)
+        usable = given[i] > 0x20 && given[i] < 0x7f;
+    if (usable) {
+        memcpy(req->request_id, given, n + 1);
+        return;
+    }
+    static atomic_ullong next;
+    unsigned long long seq = atomic_fetch_add(&next, 1);
+    if (seq == 0) { /* first request: start from a random point so restarts do not repeat ids */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long start = ((unsigned long long)ts.tv_sec << 20) ^
+                                   (unsigned long long)ts.tv_nsec ^
+                                   ((unsigned long long)getpid() << 40);
+        atomic_fetch_add(&next, start);
+        seq = start;
+    }
+    snprintf(req->request_id, sizeof req->request_id, "%016llx", seq);
+}
+
 /* Turns the handler's outcome into a libmicrohttpd response and queues it; `closing` (the server
  * is stopping) adds Connection: close. */
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct response *res,
-                                     bool closing)
+static enum MHD_Result send_response(struct MHD_Connection *conn, const struct request *req,
+                                     struct response *res, bool closing)
 {
     struct MHD_Response *mr = NULL;
     if (res->shared) {
@@ -268,6 +296,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct respons
             return MHD_NO;
         }
         add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        if (req->request_id[0])
+            add_header(mr, "X-Request-Id", req->request_id);
         if (res->status == 503)
             add_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, "2");
         if (res->status == 401)
@@ -375,8 +405,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     deadline_mark(conn, -1); /* the whole request is in: no deadline while it is handled */
     struct response res = {0};
+    set_request_id(req);
     server_dispatch(req, &res);
-    enum MHD_Result ok = send_response(conn, &res, atomic_load(&srv->draining));
+    enum MHD_Result ok = send_response(conn, req, &res, atomic_load(&srv->draining));
     finish(req, &res);
     response_clear(&res);
     return ok;

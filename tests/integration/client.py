@@ -9,10 +9,15 @@ and a dockerized one:
     ATTACHD_HTTP_TIMEOUT  seconds one request may take (default 30)
 
 What is here:
-    call(method, path, body=None, token=ADMIN, headers=None, raw=None) -> Response
+    call(method, path, body=None, token=ADMIN, headers=None, raw=None, malformed=False)
         One HTTP exchange on this thread's keep-alive connection. Response is a named tuple
         (status, headers, body) that unpacks as a 3-tuple; body is parsed JSON when the answer
-        is JSON (application/json, application/problem+json), else text.
+        is JSON (application/json, application/problem+json), else text. Every answer is
+        checked against the service's OpenAPI document (check_contract); malformed=True marks
+        a request broken on purpose, whose answer need only be a documented problem.
+    check_contract(method, path, status, headers, body, malformed=False)
+        Raises AssertionError unless the answer is one the document describes for that route
+        and status: schema, media type, X-Request-Id, Location on 201 (contract.py).
     list_all(path, token=ADMIN, limit=None) -> list of items, following next_cursor.
     new_settlement(), new_polyclinic(kato, **fields), new_district(polyclinic_id, kind, ...),
     create_token(role, ...), registrar_token(polyclinic_id), portal_token()
@@ -157,13 +162,25 @@ def parse_body(headers, data):
     return text
 
 
-def call(method, path, body=None, token=ADMIN, headers=None, raw=None):
+def check_contract(method, path, status, headers, body, malformed=False):
+    """Raises AssertionError unless the answer agrees with the service's OpenAPI document
+    (fetched once from /openapi.json). ATTACHD_CONTRACT_CHECK=0 turns the check off."""
+    if os.environ.get("ATTACHD_CONTRACT_CHECK", "1") == "0":
+        return
+    import contract  # here: the module fetches the document through call()
+    contract.check(method, path, status, headers, body, malformed=malformed)
+
+
+def call(method, path, body=None, token=ADMIN, headers=None, raw=None, malformed=False,
+         check=True):
     """Sends one request on this thread's keep-alive connection and returns a Response.
 
     body:    a JSON-serialisable value, sent as application/json (UTF-8, not ASCII-escaped).
     raw:     bytes or str sent as they are (Content-Type from headers, else application/json).
     token:   ADMIN (default), PORTAL, a secret string, or None for no Authorization header.
     headers: extra request headers (they win over the defaults).
+    malformed: the request is broken on purpose; its answer need only be a documented problem.
+    check:   False skips the contract check (only contract.py, fetching the document).
     A connection the server has closed while idle is reopened once and the request repeated.
     """
     hdrs = {"Accept": "application/json"}
@@ -206,7 +223,11 @@ def call(method, path, body=None, token=ADMIN, headers=None, raw=None):
         _local.used = True
         if resp.will_close:
             _drop_thread_connection()
-        return Response(resp.status, resp.headers, parse_body(resp.headers, data))
+        answer = Response(resp.status, resp.headers, parse_body(resp.headers, data))
+        if check:
+            check_contract(method, path, answer.status, answer.headers,
+                           answer.body if method != "HEAD" else None, malformed=malformed)
+        return answer
     raise AssertionError("unreachable")
 
 

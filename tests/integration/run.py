@@ -187,6 +187,10 @@ def main(argv):
     nfailed = len(failed_ids)
     nskipped = len(result.skipped)
     print("ran %d tests in %.1f s" % (result.testsRun, elapsed))
+    if "contract" in sys.modules:
+        c = sys.modules["contract"].counts
+        print("%d answers checked against /openapi.json (%d to requests malformed on purpose)"
+              % (c["checked"], c["malformed"]))
     print("%d passed, %d failed, %d skipped" % (result.passed, nfailed, nskipped))
     return 1 if nfailed else 0
 

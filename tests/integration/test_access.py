@@ -184,7 +184,9 @@ class TokensTest(ApiTestCase):
                 conn.request("GET", client.full_path("/v1/district-kinds"),
                              headers={"Authorization": "Bearer " + secret})
                 resp = conn.getresponse()
-                resp.read()
+                data = resp.read()
+                client.check_contract("GET", "/v1/district-kinds", resp.status, resp.headers,
+                                      client.parse_body(resp.headers, data))
             finally:
                 conn.close()
             if resp.status == 401 or time.monotonic() > deadline:

@@ -336,7 +336,9 @@ def fresh_connection_call(method, path, token, body=None):
         conn.request(method, client.full_path(path), body=payload, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
-        return client.Response(resp.status, resp.headers, client.parse_body(resp.headers, data))
+        answer = client.Response(resp.status, resp.headers, client.parse_body(resp.headers, data))
+        client.check_contract(method, path, answer.status, answer.headers, answer.body)
+        return answer
     finally:
         conn.close()
 
@@ -535,7 +537,9 @@ class WarmConnections:
                 conn.request("GET", client.full_path("/v1/district-kinds"),
                              headers={"Authorization": "Bearer " + token})
                 resp = conn.getresponse()
-                resp.read()
+                data = resp.read()
+                client.check_contract("GET", "/v1/district-kinds", resp.status, resp.headers,
+                                      client.parse_body(resp.headers, data))
                 out.append(resp.status)
                 if resp.will_close:
                     conn.close()

@@ -240,6 +240,7 @@ class OperationalEndpointsTest(ApiTestCase):
             conn.request("HEAD", client.full_path("/healthz"))
             resp = conn.getresponse()
             self.assertEqual(resp.read(), b"")
+            client.check_contract("HEAD", "/healthz", resp.status, resp.headers, None)
             self.assertEqual(resp.status, 200)
         finally:
             conn.close()
@@ -316,6 +317,8 @@ class KeepAliveTest(ApiTestCase):
         conn.request(method, client.full_path(path), body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
+        client.check_contract(method, path, resp.status, resp.headers,
+                              client.parse_body(resp.headers, data))
         return resp.status, resp.will_close, conn.sock.getsockname() if conn.sock else None, data
 
     def test_50_sequential_requests_on_one_connection(self):
