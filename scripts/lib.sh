@@ -25,7 +25,7 @@ ATTACHD_PACKAGES=(
     build-essential cmake pkg-config
     libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev check
     postgresql postgresql-contrib
-    python3 curl
+    python3 python3-jsonschema curl
 )
 # Debian 12 packages scripts/fuzz.sh needs on top: clang with libFuzzer and the sanitizer runtimes.
 ATTACHD_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

@@ -3,7 +3,9 @@
 #
 # Installs what is missing (Debian 12), builds, runs the unit tests (ctest), starts a throwaway
 # PostgreSQL under $BUILD_DIR/pgtest, migrates it, starts `attachd serve`, runs the integration
-# tests against it, checks that SIGTERM stops it cleanly, runs docker/entrypoint.sh the way the
+# tests against it (every answer checked against /openapi.json), lints the OpenAPI document and
+# compiles and runs a TypeScript client generated from it (tools/contract/check.sh), checks that
+# SIGTERM stops it cleanly, runs docker/entrypoint.sh the way the
 # container does, runs the fault tests of tests/faults/ (PostgreSQL stopped and restarted under
 # load, SIGTERM under load; each with its own attachd), runs `attachd import attachments` on a
 # generated CSV and on broken copies of it, and cleans everything up. Exits non-zero if any step
@@ -472,6 +474,17 @@ SQL
         || return 1
 }
 
+# The OpenAPI document against the linters and a generated TypeScript client (SPEC §12):
+# tools/contract/check.sh (Redocly, Spectral: no error, no warning; tsc --strict).
+step_contract_static() {
+    "$ROOT/tools/contract/check.sh" static "$BUILD_DIR"
+}
+
+# The compiled TypeScript portal flow against the running attachd.
+step_contract_flow() {
+    ATTACHD_URL=$SERVER_URL "$ROOT/tools/contract/check.sh" flow
+}
+
 step_stop_postgres() {
     pg_local_stop "$PGTEST"
 }
@@ -481,11 +494,14 @@ step_stop_postgres() {
 run_step "install missing packages" fatal ensure_packages
 run_step "build ($BUILD_NAME${CMAKE_ARGS:+ $CMAKE_ARGS})" fatal step_build
 run_step "unit tests (ctest)" continue step_unit_tests
+run_step "OpenAPI: Redocly + Spectral lint, TypeScript client under tsc --strict" continue \
+    step_contract_static
 run_step "start throwaway PostgreSQL" fatal step_postgres
 run_step "attachd migrate (twice)" fatal step_migrate
 run_step "attachd token create (admin, portal)" fatal step_tokens
 run_step "attachd serve answers /healthz" fatal step_start_server
 run_step "integration tests (tests/integration/run.py)" continue step_integration
+run_step "TypeScript portal flow (tools/contract, openapi-fetch)" continue step_contract_flow
 if [ "${ATTACHD_VALGRIND:-0}" = 1 ]; then
     # The memcheck pass: the integration suite against attachd under valgrind, nothing else.
     run_step "attachd stops on SIGTERM with status 0 (memcheck: no errors, no definite leaks)" \
