@@ -110,7 +110,7 @@ void log_request(const struct request_log *r)
 {
     if (LOG_INFO < atomic_load(&current_level))
         return;
-    char id[256], method[48], who[160], line[1024];
+    char id[256], method[48], who[160] = "", line[1024];
     log_json_text(id, sizeof id, r->request_id);
     log_json_text(method, sizeof method, r->method);
     int n = 0;
