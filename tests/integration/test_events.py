@@ -367,10 +367,12 @@ class LongPollTest(FeedCase):
 
         def waiter():
             conn = client.new_connection(timeout=20)
+            t0 = time.monotonic()
             try:
                 conn.request("GET", client.full_path("/v1/events?wait=3&after=" + start),
                              headers={"Authorization": "Bearer " + c.reg})
-                results.append(conn.getresponse().status)
+                status = conn.getresponse().status
+                results.append((status, time.monotonic() - t0 >= 2.5))
             finally:
                 conn.close()
 
@@ -384,7 +386,7 @@ class LongPollTest(FeedCase):
         self.assertLess(time.monotonic() - t0, 1.5, "24 parked readers hold no worker thread")
         for t in threads:
             t.join(30)
-        self.assertEqual(results, [200] * 24)
+        self.assertEqual(results, [(200, True)] * 24, "each waited its 3 s, then answered")
 
 
 class FeedArgumentsTest(FeedCase):
