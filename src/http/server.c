@@ -71,7 +71,7 @@ struct parking {
     struct parked *head;
     unsigned count, cap;
     pthread_t waker;
-    bool waker_running;
+    atomic_bool waker_running; /* read by the worker threads */
     atomic_bool stop;
 };
 
@@ -334,7 +334,7 @@ static void finish(struct request *req, const struct response *res)
 }
 
 /* X-Request-Id from the client when it is 1 to 200 printable ASCII characters, else 16 random
- * bytes in hex. */
+ * bytes in hex, e.g. 3f2a9c01-7be45d10-0c9e8a2f-51d6b3e4. */
 static void set_request_id(struct request *req)
 {
     const char *given = req_header(req, "X-Request-Id");
@@ -355,8 +355,15 @@ static void set_request_id(struct request *req)
         double t = now_monotonic();
         memcpy(raw + 8, &t, sizeof t);
     }
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(req->request_id + 2 * i, 3, "%02x", raw[i]);
+    /* In groups of 8 hex digits: an unbroken run of 12 decimal digits (one id in 14 would have
+     * one) would be masked in the log as a possible IIN. */
+    char *out = req->request_id;
+    for (size_t i = 0; i < sizeof raw; i++) {
+        if (i && i % 4 == 0)
+            *out++ = '-';
+        snprintf(out, 3, "%02x", raw[i]);
+        out += 2;
+    }
 }
 
 /* Parks the request if its answer asked to wait and it may (see "Parking"); true when it did. */
@@ -366,7 +373,7 @@ static bool park(struct server *srv, struct MHD_Connection *conn, const struct r
     struct parking *pk = &srv->parking;
     double until = req->started + res->wait_seconds;
     if (res->wait_seconds <= 0 || res->problem != API_OK || now_monotonic() >= until ||
-        atomic_load(&srv->draining) || !pk->waker_running)
+        atomic_load(&srv->draining) || !atomic_load(&pk->waker_running))
         return false;
     struct parked *p = calloc(1, sizeof *p);
     if (!p)
@@ -590,7 +597,7 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
         log_warn("cannot start the request deadline thread (%s): only idle connections time out",
                  strerror(rc));
     rc = pthread_create(&srv->parking.waker, NULL, waker_main, srv);
-    srv->parking.waker_running = rc == 0;
+    atomic_store(&srv->parking.waker_running, rc == 0);
     if (rc != 0)
         log_warn("cannot start the long-polling thread (%s): requests with wait answer at once",
                  strerror(rc));
@@ -616,7 +623,7 @@ void server_stop(struct server *srv, unsigned grace_seconds)
     /* The waker resumes every parked request now (draining): each answers what it has. */
     for (unsigned i = 0; i < grace_seconds * 20 && atomic_load(&srv->inflight) > 0; i++)
         usleep(50 * 1000);
-    if (srv->parking.waker_running) {
+    if (atomic_load(&srv->parking.waker_running)) {
         atomic_store(&srv->parking.stop, true);
         pthread_join(srv->parking.waker, NULL);
     }
