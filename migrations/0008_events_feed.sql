@@ -54,6 +54,10 @@ CREATE FUNCTION event_json(e events) RETURNS jsonb LANGUAGE sql STABLE AS $$
 $$;
 
 -- ---- what the events say --------------------------------------------------------------------
+-- The triggers below are deferred to the commit of the change's transaction (still inside it,
+-- so the event commits with the change or not at all), in the order the changes were made:
+-- an event then sees everything its transaction wrote, whatever order the statements of
+-- src/db/applications.c write the application, its attachment and its transfer in.
 -- The refusal as the API shows it (SPEC §8), or null.
 CREATE FUNCTION event_refusal(a applications) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('code', r.code,
@@ -64,7 +68,8 @@ $$;
 
 -- application.decided for an approval or a refusal. An approval that moves a person out of
 -- another polyclinic names that one as other_polyclinic_id (from the approval's transfer, which
--- the same statement wrote before this AFTER trigger runs), so its registrar learns of the move.
+-- the transaction has written by the time this deferred trigger runs), so its registrar learns
+-- of the move.
 CREATE FUNCTION event_application_decided(a applications) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     t transfers;
@@ -100,8 +105,8 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER applications_events_insert AFTER INSERT ON applications
-    FOR EACH ROW EXECUTE FUNCTION applications_events_insert();
+CREATE CONSTRAINT TRIGGER applications_events_insert AFTER INSERT ON applications
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION applications_events_insert();
 
 -- pending -> approved | refused | withdrawn (the only transitions, applications_decided_are_final).
 CREATE FUNCTION applications_events_update() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -113,8 +118,8 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER applications_events_update AFTER UPDATE OF status ON applications
-    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+CREATE CONSTRAINT TRIGGER applications_events_update AFTER UPDATE OF status ON applications
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION applications_events_update();
 
 -- An upcoming move replaced before it began: the receiving polyclinic must know it is not
@@ -128,6 +133,6 @@ BEGIN
                            'effective_on', NEW.effective_on, 'grounds', NEW.grounds));
     RETURN NULL;
 END $$;
-CREATE TRIGGER transfers_events_cancelled AFTER UPDATE OF cancelled ON transfers
-    FOR EACH ROW WHEN (NEW.cancelled AND NOT OLD.cancelled)
+CREATE CONSTRAINT TRIGGER transfers_events_cancelled AFTER UPDATE OF cancelled ON transfers
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.cancelled AND NOT OLD.cancelled)
     EXECUTE FUNCTION transfers_events_cancelled();
