@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -48,4 +49,91 @@ void log_mask_iin(const char *iin, char buf[13])
     for (size_t i = 0; i < 12; i++)
         buf[i] = (i < len && (i < 4 || i >= 10)) ? iin[i] : '*';
     buf[12] = '\0';
+}
+
+/* Length of the run of digits starting at s. */
+static size_t digit_run(const char *s)
+{
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9')
+        n++;
+    return n;
+}
+
+/* Appends len bytes to dst if they fit before the terminating NUL; false when they do not. */
+static bool append(char *dst, size_t cap, size_t *used, const char *bytes, size_t len)
+{
+    if (*used + len >= cap)
+        return false;
+    memcpy(dst + *used, bytes, len);
+    *used += len;
+    return true;
+}
+
+void log_json_text(char *dst, size_t cap, const char *s)
+{
+    size_t used = 0;
+    if (!cap)
+        return;
+    for (const char *p = s ? s : ""; *p;) {
+        size_t run = digit_run(p);
+        char out[32];
+        size_t len;
+        if (run >= 12) {
+            /* Written whole (masked) or not at all: a cut run could still show 12 digits. */
+            if (used + run >= cap)
+                break;
+            for (size_t i = 0; i < run; i++)
+                dst[used++] = (i < 4 || i >= run - 2) ? p[i] : '*';
+            p += run;
+            continue;
+        }
+        unsigned char c = (unsigned char)*p;
+        if (run > 0) {
+            len = run; /* fewer than 12 digits: as they are */
+            memcpy(out, p, len);
+        } else if (c == '"' || c == '\\') {
+            out[0] = '\\', out[1] = (char)c, len = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            len = (size_t)snprintf(out, sizeof out, "\\u%04x", c);
+        } else {
+            out[0] = (char)c, len = 1;
+        }
+        if (!append(dst, cap, &used, out, len))
+            break;
+        p += run > 0 ? run : 1;
+    }
+    dst[used] = '\0';
+}
+
+void log_request(const struct request_log *r)
+{
+    if (LOG_INFO < atomic_load(&current_level))
+        return;
+    char id[256], method[48], who[160] = "", line[1024];
+    log_json_text(id, sizeof id, r->request_id);
+    log_json_text(method, sizeof method, r->method);
+    int n = 0;
+    if (r->role) {
+        char name[128];
+        log_json_text(name, sizeof name, r->token_name);
+        n = snprintf(who, sizeof who, ",\"role\":\"%s\",\"token_id\":%lld,\"token\":\"%s\"",
+                     r->role, r->token_id, name);
+    }
+    if (n < 0 || (size_t)n >= sizeof who)
+        who[0] = '\0';
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    /* Route patterns come from the route table: no character of theirs needs escaping. */
+    n = snprintf(line, sizeof line,
+                 "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"info\","
+                 "\"msg\":\"request\",\"request_id\":\"%s\",\"method\":\"%s\",\"route\":%s%s%s,"
+                 "\"status\":%u,\"ms\":%.1f%s}\n",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 ts.tv_nsec / 1000000, id, method, r->route ? "\"" : "",
+                 r->route ? r->route : "null", r->route ? "\"" : "", r->status, r->ms, who);
+    if (n > 0 && (size_t)n < sizeof line)
+        fputs(line, stderr); /* one fputs per line: lines of several threads never interleave */
 }

@@ -52,6 +52,8 @@ HANDLER(api_holidays_put);
 HANDLER(api_holidays_delete);
 /* audit.c */
 HANDLER(api_audit_list);
+/* events.c */
+HANDLER(api_events_list);
 /* tokens.c */
 HANDLER(api_tokens_create);
 HANDLER(api_tokens_revoke);

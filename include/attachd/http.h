@@ -33,9 +33,9 @@ struct request {
     size_t body_len, body_cap;
     bool body_too_large;
     double started; /* monotonic seconds */
-    /* X-Request-Id of the answer: the caller's when usable (1 to 64 printable ASCII characters,
-     * no space), else one made here; empty without a connection. */
-    char request_id[65];
+    /* X-Request-Id: the client's (1-200 printable ASCII) or one made here; echoed on the answer
+     * and in the request's log line. Empty without a connection. */
+    char request_id[201];
     /* Only without a connection (conn NULL: unit tests, fuzz targets), never on the wire:
      * headers and query arguments as NULL-terminated name, value, name, value, ... lists (NULL:
      * none), and `who` already authenticated, so the token check is skipped (the role check is
@@ -58,6 +58,13 @@ struct response {
     json_t *extra;  /* extra members merged into the problem body */
     char location[160];
     char allow[64]; /* 405: the methods the path accepts */
+    /* Long polling: a handler whose answer has nothing new sets wait_seconds (counted from the
+     * request's start) and the position its answer reflects; the server then holds the request
+     * without a thread until a later position exists or the time is up, and runs the handler
+     * again (see server.c, "Parking"). The answer already in `res` is used when it cannot
+     * wait. */
+    int wait_seconds;
+    long long wait_seen;
 };
 
 /* Query argument or header, NULL when absent. */

@@ -58,6 +58,8 @@ const struct route attachd_routes[] = {
      "Counts of a campaign: by status, refusal reason, channel, transfers by ownership"},
     {"GET", "/v1/audit", api_audit_list, ADMIN,
      "The audit trail of decisions and catalogue changes (entity, id)"},
+    {"GET", "/v1/events", api_events_list, ADMIN | PORTAL | REGISTRAR,
+     "Events in commit order after a cursor, with long polling (registrar: its polyclinic's)"},
     {"POST", "/v1/tokens", api_tokens_create, ADMIN,
      "Create an access token (the secret is shown once)"},
     {"DELETE", "/v1/tokens/{id}", api_tokens_revoke, ADMIN, "Revoke an access token"},

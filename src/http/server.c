@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "attachd/db_events.h"
 #include "attachd/log.h"
 #include "attachd/metrics.h"
 #include "attachd/openapi.h"
@@ -45,11 +47,41 @@ struct deadlines {
     atomic_bool stop;
 };
 
+/* Parking: long polling without a thread per waiting request. A handler with nothing new to
+ * say asks to wait (response.wait_seconds); its connection is suspended (libmicrohttpd stops
+ * polling it, and it holds neither a worker thread nor a database connection) and goes on the
+ * parked list. One waker thread looks every WAKE_MS at the highest event position (one query,
+ * which also stamps what has committed: events_latest) and resumes each parked request whose
+ * answer reflected a lower one, or whose time is up, or all of them when the server stops;
+ * libmicrohttpd then calls the access handler again and the handler runs again: it answers, or
+ * parks again until its own deadline. At most `cap` requests park (half the connection limit,
+ * so waiting readers never take every connection); past it a request answers at once. A
+ * request is suspended and resumed only under `lock`, so the waker never resumes one that is
+ * not suspended yet. Suspended connections do not time out in libmicrohttpd. */
+#define WAKE_MS 150
+
+struct parked {
+    struct parked *next;
+    struct MHD_Connection *conn;
+    double until;   /* monotonic seconds */
+    long long seen; /* the highest event position the parked answer reflected */
+};
+
+struct parking {
+    pthread_mutex_t lock; /* the list, and suspend/resume of the connections on it */
+    struct parked *head;
+    unsigned count, cap;
+    pthread_t waker;
+    atomic_bool waker_running; /* read by the worker threads */
+    atomic_bool stop;
+};
+
 struct server {
     struct MHD_Daemon *daemon;
     struct app *app;
     atomic_int inflight;
     struct deadlines deadlines;
+    struct parking parking;
     atomic_bool draining; /* set by server_stop: every answer then closes its connection */
 };
 
@@ -237,36 +269,9 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
         log_warn("cannot add response header %s", name);
 }
 
-/* The caller's X-Request-Id when it is 1 to 64 printable ASCII characters without spaces (so it
- * is safe in a header and a log line), else a new one: 16 hex digits of a per-process random
- * start plus a counter, unique enough to find one request in the logs. */
-static void set_request_id(struct request *req)
-{
-    const char *given = req_header(req, "X-Request-Id");
-    size_t n = given ? strlen(given) : 0;
-    bool usable = n >= 1 && n < sizeof req->request_id;
-    for (size_t i = 0; usable && i < n; i++)
-        usable = given[i] > 0x20 && given[i] < 0x7f;
-    if (usable) {
-        memcpy(req->request_id, given, n + 1);
-        return;
-    }
-    static atomic_ullong next;
-    unsigned long long seq = atomic_fetch_add(&next, 1);
-    if (seq == 0) { /* first request: start from a random point so restarts do not repeat ids */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        unsigned long long start = ((unsigned long long)ts.tv_sec << 20) ^
-                                   (unsigned long long)ts.tv_nsec ^
-                                   ((unsigned long long)getpid() << 40);
-        atomic_fetch_add(&next, start);
-        seq = start;
-    }
-    snprintf(req->request_id, sizeof req->request_id, "%016llx", seq);
-}
-
 /* Turns the handler's outcome into a libmicrohttpd response and queues it; `closing` (the server
- * is stopping) adds Connection: close. */
+ * is stopping) adds Connection: close. Every answer carries the request's X-Request-Id (a
+ * prepared `shared` response cannot: nothing uses one today). */
 static enum MHD_Result send_response(struct MHD_Connection *conn, const struct request *req,
                                      struct response *res, bool closing)
 {
@@ -296,8 +301,6 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const struct r
             return MHD_NO;
         }
         add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-        if (req->request_id[0])
-            add_header(mr, "X-Request-Id", req->request_id);
         if (res->status == 503)
             add_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, "2");
         if (res->status == 401)
@@ -308,6 +311,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const struct r
             add_header(mr, MHD_HTTP_HEADER_LOCATION, res->location);
         if (closing)
             add_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+        if (req->request_id[0])
+            add_header(mr, "X-Request-Id", req->request_id);
     }
     enum MHD_Result ok = MHD_queue_response(conn, res->status ? res->status : 200, mr);
     if (!res->shared)
@@ -344,8 +349,116 @@ static void finish(struct request *req, const struct response *res)
     } else if (res->status >= 500)
         log_warn("%s %s -> %u %s (%.1f ms)", req->method, what, res->status, res->detail,
                  elapsed * 1e3);
-    else
-        log_debug("%s %s -> %u (%.1f ms)", req->method, what, res->status, elapsed * 1e3);
+    bool who = req->who.role != ROLE_NONE;
+    struct request_log line = {.request_id = req->request_id,
+                               .method = req->method,
+                               .route = req->route ? req->route->pattern : NULL,
+                               .status = res->status ? res->status : 200,
+                               .ms = elapsed * 1e3,
+                               .role = who ? role_name(req->who.role) : NULL,
+                               .token_id = req->who.token_id,
+                               .token_name = req->who.name};
+    log_request(&line);
+}
+
+/* X-Request-Id from the client when it is 1 to 200 printable ASCII characters, else 16 random
+ * bytes in hex, e.g. 3f2a9c01-7be45d10-0c9e8a2f-51d6b3e4. */
+static void set_request_id(struct request *req)
+{
+    const char *given = req_header(req, "X-Request-Id");
+    size_t len = given ? strnlen(given, 201) : 0;
+    bool ok = len >= 1 && len <= 200;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = given[i] >= 0x20 && given[i] <= 0x7e;
+    if (ok) {
+        memcpy(req->request_id, given, len + 1);
+        return;
+    }
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        /* No entropy to be had: unique enough within this process for tracing. */
+        static atomic_ullong counter;
+        unsigned long long n = atomic_fetch_add(&counter, 1);
+        memcpy(raw, &n, sizeof n);
+        double t = now_monotonic();
+        memcpy(raw + 8, &t, sizeof t);
+    }
+    /* In groups of 8 hex digits: an unbroken run of 12 decimal digits (one id in 14 would have
+     * one) would be masked in the log as a possible IIN. */
+    char *out = req->request_id;
+    for (size_t i = 0; i < sizeof raw; i++) {
+        if (i && i % 4 == 0)
+            *out++ = '-';
+        snprintf(out, 3, "%02x", raw[i]);
+        out += 2;
+    }
+}
+
+/* Parks the request if its answer asked to wait and it may (see "Parking"); true when it did. */
+static bool park(struct server *srv, struct MHD_Connection *conn, const struct request *req,
+                 const struct response *res)
+{
+    struct parking *pk = &srv->parking;
+    double until = req->started + res->wait_seconds;
+    if (res->wait_seconds <= 0 || res->problem != API_OK || now_monotonic() >= until ||
+        atomic_load(&srv->draining) || !atomic_load(&pk->waker_running))
+        return false;
+    struct parked *p = calloc(1, sizeof *p);
+    if (!p)
+        return false;
+    p->conn = conn;
+    p->until = until;
+    p->seen = res->wait_seen;
+    pthread_mutex_lock(&pk->lock);
+    bool room = pk->count < pk->cap;
+    if (room) {
+        p->next = pk->head;
+        pk->head = p;
+        pk->count++;
+        MHD_suspend_connection(conn);
+    }
+    pthread_mutex_unlock(&pk->lock);
+    if (!room)
+        free(p);
+    return room;
+}
+
+/* Resumes the parked requests that should answer now: all when `everyone`. */
+static void wake(struct parking *pk, long long latest, bool everyone)
+{
+    double now = now_monotonic();
+    pthread_mutex_lock(&pk->lock);
+    for (struct parked **pp = &pk->head; *pp;) {
+        struct parked *p = *pp;
+        if (everyone || now >= p->until || latest > p->seen) {
+            *pp = p->next;
+            pk->count--;
+            MHD_resume_connection(p->conn);
+            free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+    pthread_mutex_unlock(&pk->lock);
+}
+
+static void *waker_main(void *arg)
+{
+    struct server *srv = arg;
+    struct parking *pk = &srv->parking;
+    while (!atomic_load(&pk->stop)) {
+        usleep(WAKE_MS * 1000);
+        pthread_mutex_lock(&pk->lock);
+        bool anyone = pk->head != NULL;
+        pthread_mutex_unlock(&pk->lock);
+        if (!anyone)
+            continue;
+        long long latest = -1; /* database unreachable: only deadlines wake */
+        if (events_latest(srv->app->db, &latest) != DB_OK)
+            latest = -1;
+        wake(pk, latest, atomic_load(&srv->draining));
+    }
+    return NULL;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -364,6 +477,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->method = method;
         req->path = url;
         req->started = now_monotonic();
+        set_request_id(req);
         *con_cls = req;
         atomic_fetch_add(&srv->inflight, 1);
         const char *cl =
@@ -405,8 +519,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     deadline_mark(conn, -1); /* the whole request is in: no deadline while it is handled */
     struct response res = {0};
-    set_request_id(req);
     server_dispatch(req, &res);
+    if (park(srv, conn, req, &res)) {
+        response_clear(&res); /* the handler runs again when the request is resumed */
+        return MHD_YES;
+    }
     enum MHD_Result ok = send_response(conn, req, &res, atomic_load(&srv->draining));
     finish(req, &res);
     response_clear(&res);
@@ -479,8 +596,10 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
     srv->app = app;
     pthread_mutex_init(&srv->deadlines.lock, NULL);
     srv->deadlines.limit_ms = (long long)cfg->conn_timeout * 1000;
+    pthread_mutex_init(&srv->parking.lock, NULL);
+    srv->parking.cap = cfg->conn_limit / 2 ? (unsigned)cfg->conn_limit / 2 : 1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_USE_DUAL_STACK;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_DUAL_STACK;
     for (int attempt = 0; attempt < 2 && !srv->daemon; attempt++) {
         srv->daemon = MHD_start_daemon(
             flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv, MHD_OPTION_THREAD_POOL_SIZE,
@@ -496,6 +615,7 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
     if (!srv->daemon) {
         log_error("cannot listen on port %u", cfg->port);
         pthread_mutex_destroy(&srv->deadlines.lock);
+        pthread_mutex_destroy(&srv->parking.lock);
         free(srv);
         return NULL;
     }
@@ -503,6 +623,11 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
     srv->deadlines.reaper_running = rc == 0;
     if (rc != 0)
         log_warn("cannot start the request deadline thread (%s): only idle connections time out",
+                 strerror(rc));
+    rc = pthread_create(&srv->parking.waker, NULL, waker_main, srv);
+    atomic_store(&srv->parking.waker_running, rc == 0);
+    if (rc != 0)
+        log_warn("cannot start the long-polling thread (%s): requests with wait answer at once",
                  strerror(rc));
     log_info("listening on port %u with %u worker threads", cfg->port, cfg->threads);
     return srv;
@@ -523,8 +648,14 @@ void server_stop(struct server *srv, unsigned grace_seconds)
     MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
     if (listener != MHD_INVALID_SOCKET && shutdown(listener, SHUT_RDWR) != 0)
         log_warn("cannot shut the listening socket down: %s", strerror(errno));
+    /* The waker resumes every parked request now (draining): each answers what it has. */
     for (unsigned i = 0; i < grace_seconds * 20 && atomic_load(&srv->inflight) > 0; i++)
         usleep(50 * 1000);
+    if (atomic_load(&srv->parking.waker_running)) {
+        atomic_store(&srv->parking.stop, true);
+        pthread_join(srv->parking.waker, NULL);
+    }
+    wake(&srv->parking, 0, true); /* libmicrohttpd must not stop with suspended connections */
     if (srv->deadlines.reaper_running) {
         atomic_store(&srv->deadlines.stop, true);
         pthread_join(srv->deadlines.reaper, NULL);
@@ -533,5 +664,6 @@ void server_stop(struct server *srv, unsigned grace_seconds)
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
     pthread_mutex_destroy(&srv->deadlines.lock);
+    pthread_mutex_destroy(&srv->parking.lock);
     free(srv);
 }

@@ -265,6 +265,8 @@ MATRIX = [
     Row("GET", "/v1/stats/campaigns/{year}", OK, FORBIDDEN, FORBIDDEN, FORBIDDEN,
         get(lambda s: "/v1/stats/campaigns/%d" % s.year)),
     Row("GET", "/v1/audit", OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, get(lambda s: "/v1/audit")),
+    # events: every role reads the feed (a registrar only its polyclinic's)
+    Row("GET", "/v1/events", OK, OK, OK, OK, get(lambda s: "/v1/events?limit=1")),
     # tokens
     Row("POST", "/v1/tokens", OK, FORBIDDEN, FORBIDDEN, FORBIDDEN,
         lambda s, role: ("/v1/tokens", {"role": "portal", "name": "matrix " + client.unique()},
