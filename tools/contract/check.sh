@@ -17,6 +17,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD_ARG=${2:-}
+case $BUILD_ARG in /* | "") ;; *) BUILD_ARG=$PWD/$BUILD_ARG ;; esac
 ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../../scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
@@ -81,7 +83,7 @@ flow() {
 }
 
 case ${1:-} in
-static) static "${2:-}" ;;
+static) static "$BUILD_ARG" ;;
 flow) flow ;;
 *) die "usage: tools/contract/check.sh static BUILD_DIR | flow" ;;
 esac
