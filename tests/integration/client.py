@@ -1,4 +1,5 @@
-"""Shared helpers of the attachd HTTP integration tests (Python 3 standard library only).
+"""Shared helpers of the attachd HTTP integration tests (Python 3 standard library; the contract
+check of every answer, contract.py, uses python3-jsonschema).
 
 Configuration comes from the environment so that the same suite runs against a local instance
 and a dockerized one:

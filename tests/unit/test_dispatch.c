@@ -134,6 +134,31 @@ START_TEST(test_stub_principal_of_another_role_is_403)
 }
 END_TEST
 
+/* SPEC §11 strict queries: an undeclared query parameter is a 422 naming it, answered before the
+ * handler runs (with app.db NULL a handler reaching the database could not answer at all). */
+START_TEST(test_unknown_query_parameter_is_422_before_the_handler)
+{
+    static const char *const query[] = {"dry_run", "true", "limit", "5", NULL};
+    struct request req;
+    struct response res;
+    memset(&req, 0, sizeof req);
+    memset(&res, 0, sizeof res);
+    req.app = &app;
+    req.method = "GET";
+    req.path = "/v1/settlements";
+    req.stub_query = query;
+    req.stub_authenticated = true;
+    req.who.role = ROLE_ADMIN;
+    server_dispatch(&req, &res);
+    ck_assert_uint_eq(res.status, 422);
+    ck_assert_int_eq(res.problem, API_VALIDATION);
+    ck_assert_uint_eq(json_array_size(res.errors), 1); /* limit is declared: not named */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(res.errors, 0), "field")),
+                     "dry_run");
+    response_free(&res);
+}
+END_TEST
+
 START_TEST(test_stub_headers_reach_the_body_parser)
 {
     struct request req;
@@ -177,6 +202,7 @@ static Suite *dispatch_suite(void)
     tcase_add_test(tc, test_path_parameter_reaches_the_request);
     tcase_add_test(tc, test_stub_principal_of_another_role_is_403);
     tcase_add_test(tc, test_stub_headers_reach_the_body_parser);
+    tcase_add_test(tc, test_unknown_query_parameter_is_422_before_the_handler);
     tcase_add_test(tc, test_long_unknown_unicode_key_is_422_not_a_silent_200);
     suite_add_tcase(s, tc);
     return s;
