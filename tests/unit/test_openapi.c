@@ -253,6 +253,32 @@ START_TEST(test_every_problem_code_is_listed_under_its_status)
 }
 END_TEST
 
+/* SPEC §12: "an example of each body", for every JSON answer too. */
+START_TEST(test_every_json_body_has_an_example)
+{
+    json_t *doc = openapi_document_planned();
+    const char *pattern, *m, *status;
+    json_t *item, *op, *resp;
+    json_object_foreach(json_object_get(doc, "paths"), pattern, item)
+        json_object_foreach(item, m, op)
+    {
+        json_object_foreach(json_object_get(op, "responses"), status, resp)
+        {
+            json_t *media = json_object_get(json_object_get(deref(doc, resp), "content"),
+                                            status[0] == '2' ? "application/json"
+                                                             : "application/problem+json");
+            if (!media)
+                continue;
+            ck_assert_msg(json_object_get(media, "example") ||
+                              json_object_get(deref(doc, json_object_get(media, "schema")),
+                                              "example"),
+                          "%s %s %s: the body has no example", m, pattern, status);
+        }
+    }
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(test_operation_ids_are_unique)
 {
     json_t *doc = openapi_document_planned(), *seen = json_object();
@@ -561,6 +587,7 @@ static Suite *openapi_suite(void)
     tcase_add_test(tc, test_every_ref_resolves);
     tcase_add_test(tc, test_every_problem_code_is_listed_under_its_status);
     tcase_add_test(tc, test_operation_ids_are_unique);
+    tcase_add_test(tc, test_every_json_body_has_an_example);
     tcase_add_test(tc, test_request_bodies_agree_with_the_handlers);
     suite_add_tcase(s, tc);
     return s;

@@ -51,13 +51,14 @@ static() {
     mkdir -p generated
     "$build/attachd-openapi" >generated/openapi.json
     "$build/attachd-openapi" --planned >generated/openapi-planned.json
-    log "Redocly lint (recommended), both documents"
-    npx --no-install redocly lint --config redocly.yaml --format stylish \
-        generated/openapi.json generated/openapi-planned.json
+    log "Redocly lint (recommended), both documents, failing on warnings"
+    local out rc=0
+    out=$(npx --no-install redocly lint --config redocly.yaml --format stylish \
+        generated/openapi.json generated/openapi-planned.json 2>&1) || rc=$?
+    printf '%s\n' "$out"
     # Redocly exits 0 with warnings: fail on them too.
-    if npx --no-install redocly lint --config redocly.yaml --format summary \
-        generated/openapi.json generated/openapi-planned.json 2>&1 | grep -Eiq 'warning'; then
-        warn "Redocly reports warnings"
+    if [ "$rc" -ne 0 ] || printf '%s\n' "$out" | grep -Eqi '[0-9]+ warnings?\b'; then
+        warn "Redocly reports errors or warnings"
         return 1
     fi
     log "Spectral lint (spectral:oas), both documents, failing on warnings"
