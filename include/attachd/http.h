@@ -54,7 +54,8 @@ struct response {
     json_t *errors; /* validation errors [{"field":..,"message":..}] */
     json_t *extra;  /* extra members merged into the problem body */
     char location[160];
-    char allow[64]; /* 405: the methods the path accepts */
+    char allow[64];           /* 405: the methods the path accepts */
+    bool idempotent_replayed; /* adds Idempotent-Replayed: true (§12) */
 };
 
 /* Query argument or header, NULL when absent. */

@@ -1,5 +1,6 @@
 #include "attachd/checks.h"
 
+#include <ctype.h>
 #include <string.h>
 #include "attachd/kzid.h"
 
@@ -14,17 +15,63 @@ const char *refusal_code(enum refusal r)
         [REFUSE_OTHER_SETTLEMENT] = "OTHER_SETTLEMENT",
         [REFUSE_CHILD_DOCUMENTS_MISSING] = "CHILD_DOCUMENTS_MISSING",
         [REFUSE_ALREADY_ATTACHED] = "ALREADY_ATTACHED",
+        [REFUSE_GROUNDS_NOT_MET] = "GROUNDS_NOT_MET",
         [REFUSE_REPEAT_CHANGE] = "REPEAT_CHANGE",
         [REFUSE_CAPACITY_EXCEEDED] = "CAPACITY_EXCEEDED",
     };
     return (unsigned)r < sizeof codes / sizeof codes[0] ? codes[r] : NULL;
 }
 
+static bool is_one_of(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (strcmp(s, *list) == 0)
+            return true;
+    return false;
+}
+
+bool registrar_may_refuse_with(const char *code)
+{
+    static const char *const allowed[] = {"INVALID_DATA",      "OTHER_SETTLEMENT",
+                                          "CAPACITY_EXCEEDED", "CHILD_DOCUMENTS_MISSING",
+                                          "ALREADY_ATTACHED",  NULL};
+    return is_one_of(code, allowed);
+}
+
+const char *warning_code(unsigned bit)
+{
+    switch (bit) {
+    case WARN_IIN_BIRTH_DATE_MISMATCH:
+        return "IIN_BIRTH_DATE_MISMATCH";
+    case WARN_IIN_SEX_MISMATCH:
+        return "IIN_SEX_MISMATCH";
+    case WARN_IIN_CENTURY_UNKNOWN:
+        return "IIN_CENTURY_UNKNOWN";
+    default:
+        return NULL;
+    }
+}
+
+bool grounds_parse(const char *s, enum grounds *out)
+{
+    static const char *const names[] = {[GROUNDS_CAMPAIGN] = "campaign",
+                                        [GROUNDS_RELOCATION] = "relocation",
+                                        [GROUNDS_CLINIC_CLOSED] = "clinic_closed"};
+    for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum grounds)i;
+            return true;
+        }
+    return false;
+}
+
 unsigned iin_warnings(const char *iin, day_t birth_date, bool male)
 {
+    if (!iin_shaped(iin))
+        return 0;
     struct iin_facts facts;
     if (!iin_facts(iin, &facts))
-        return 0;
+        return WARN_IIN_CENTURY_UNKNOWN; /* nothing encoded to disagree with */
     unsigned w = 0;
     int y, m, d;
     civil_from_days(birth_date, &y, &m, &d);
@@ -35,11 +82,55 @@ unsigned iin_warnings(const char *iin, day_t birth_date, bool male)
     return w;
 }
 
-static bool is_one_of(const char *s, const char *const *list)
+/* A separator of address words: what people write differently for the same address. */
+static bool address_separator(char c)
 {
-    for (; s && *list; list++)
-        if (strcmp(s, *list) == 0)
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == '.';
+}
+
+/* The next word of an address: skips separators, returns the word's length. */
+static size_t address_word(const char **s)
+{
+    while (**s && address_separator(**s))
+        (*s)++;
+    size_t n = 0;
+    while ((*s)[n] && !address_separator((*s)[n]))
+        n++;
+    return n;
+}
+
+bool same_address(const char *a, const char *b)
+{
+    a = a ? a : "";
+    b = b ? b : "";
+    for (;;) {
+        size_t na = address_word(&a), nb = address_word(&b);
+        if (na != nb)
+            return false;
+        if (na == 0)
             return true;
+        for (size_t i = 0; i < na; i++)
+            if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+                return false;
+        a += na;
+        b += nb;
+    }
+}
+
+bool grounds_shown(const struct application_facts *f)
+{
+    switch (f->grounds) {
+    case GROUNDS_CAMPAIGN:
+        return true;
+    case GROUNDS_RELOCATION:
+        /* Nothing on record (e.g. an imported attachment): nothing to compare. */
+        if (!f->record_settlement)
+            return true;
+        return strcmp(f->record_settlement, f->settlement ? f->settlement : "") != 0 ||
+               !same_address(f->record_address, f->address);
+    case GROUNDS_CLINIC_CLOSED:
+        return f->has_current_attachment && !f->current_clinic_takes_part;
+    }
     return false;
 }
 
@@ -61,6 +152,14 @@ static bool child_documents_present(const struct application_facts *f)
            f->birth_certificate && f->birth_certificate[0];
 }
 
+static bool has_room(const struct application_facts *f, int placement_age)
+{
+    for (size_t i = 0; i < f->ndistricts; i++)
+        if (district_fits(&f->districts[i], placement_age))
+            return true;
+    return false;
+}
+
 day_t effective_date(bool campaign_grounds, const day_t *campaign_effective_on, day_t today)
 {
     day_t tomorrow = today + 1;
@@ -71,16 +170,20 @@ day_t effective_date(bool campaign_grounds, const day_t *campaign_effective_on, 
 
 void run_checks(const struct application_facts *f, struct check_outcome *out)
 {
+    /* §3: a representative by the age on the day of submission, the district kind by the age
+     * on the day the attachment begins. */
     out->age = age_years(f->birth_date, f->today);
+    out->placement_age = age_years(f->birth_date, f->effective_on);
     out->warnings = iin_warnings(f->iin, f->birth_date, f->male);
     enum refusal r = REFUSAL_NONE;
     bool minor = out->age < ADULT_AGE;
+    bool campaign = f->grounds == GROUNDS_CAMPAIGN;
     if (!iin_valid(f->iin) || (f->representative_iin && !iin_valid(f->representative_iin)) ||
         f->birth_date > f->today || !f->settlement_known)
         r = REFUSE_INVALID_DATA;
     else if (!eligible(f))
         r = REFUSE_NOT_ELIGIBLE;
-    else if (f->campaign_grounds && !f->in_campaign)
+    else if (campaign && !f->in_campaign)
         r = REFUSE_OUTSIDE_CAMPAIGN;
     else if (!f->clinic_accepting)
         r = REFUSE_CLINIC_NOT_ACCEPTING;
@@ -90,9 +193,25 @@ void run_checks(const struct application_facts *f, struct check_outcome *out)
         r = REFUSE_CHILD_DOCUMENTS_MISSING;
     else if (f->already_attached_there)
         r = REFUSE_ALREADY_ATTACHED;
-    else if (f->campaign_grounds && f->has_attachment && f->changes_used >= f->max_changes)
+    else if (!grounds_shown(f))
+        r = REFUSE_GROUNDS_NOT_MET;
+    else if (campaign && f->has_current_attachment && f->changes_used >= f->max_changes)
         r = REFUSE_REPEAT_CHANGE;
-    else if (!f->has_room)
+    else if (!has_room(f, out->placement_age))
         r = REFUSE_CAPACITY_EXCEEDED;
     out->refusal = r;
+    /* A warning or a relocation (whose address a registrar compares, §11) waits for a person. */
+    out->approve_now = r == REFUSAL_NONE && f->auto_approve && out->warnings == 0 &&
+                       f->grounds != GROUNDS_RELOCATION;
+}
+
+enum refusal approval_check(bool clinic_takes_part, const struct district_option *ds, size_t n,
+                            int placement_age, long long preferred_id,
+                            const long long *family_district_ids, size_t nfamily, long *pick)
+{
+    *pick = -1;
+    if (!clinic_takes_part)
+        return REFUSE_CLINIC_NOT_ACCEPTING;
+    *pick = choose_district(ds, n, placement_age, preferred_id, family_district_ids, nfamily);
+    return *pick < 0 ? REFUSE_CAPACITY_EXCEEDED : REFUSAL_NONE;
 }
