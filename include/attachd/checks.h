@@ -99,7 +99,7 @@ void run_checks(const struct application_facts *f, struct check_outcome *out);
 bool grounds_shown(const struct application_facts *f);
 
 /* Whether two addresses are the same place as written: equal once runs of white space, commas
- * and full stops are one separator and ASCII letters are of one case. */
+ * and full stops are one separator and letters (Latin, Cyrillic with Kazakh) are of one case. */
 bool same_address(const char *a, const char *b);
 
 /* Warnings only: where the IIN's encoded birth date or sex disagrees with the application, or

@@ -1,6 +1,5 @@
 #include "attachd/checks.h"
 
-#include <ctype.h>
 #include <string.h>
 #include "attachd/kzid.h"
 
@@ -83,20 +82,46 @@ unsigned iin_warnings(const char *iin, day_t birth_date, bool male)
 }
 
 /* A separator of address words: what people write differently for the same address. */
-static bool address_separator(char c)
+static bool address_separator(unsigned c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == '.';
 }
 
-/* The next word of an address: skips separators, returns the word's length. */
-static size_t address_word(const char **s)
+/* The next code point of UTF-8 text (a byte that starts no valid sequence is itself). */
+static unsigned next_code_point(const char **s)
 {
-    while (**s && address_separator(**s))
+    const unsigned char *p = (const unsigned char *)*s;
+    if (p[0] >= 0xc0 && p[0] < 0xe0 && (p[1] & 0xc0) == 0x80) {
+        *s += 2;
+        return ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu);
+    }
+    *s += 1;
+    return p[0];
+}
+
+/* Lower case of the letters addresses are written in: Latin, and the Cyrillic of Kazakh and
+ * Russian (U+0400..U+04FF, where the extra letters come in upper/lower pairs). */
+static unsigned fold_case(unsigned c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c + 32;
+    if (c >= 0x410 && c <= 0x42f) /* А..Я */
+        return c + 0x20;
+    if (c >= 0x400 && c <= 0x40f) /* Ѐ..Џ, І */
+        return c + 0x50;
+    if ((c >= 0x460 && c <= 0x481) || (c >= 0x48a && c <= 0x4bf) || (c >= 0x4d0 && c <= 0x4ff))
+        return c | 1u; /* Ғ Қ Ң Ү Ұ Һ Ә Ө ...: upper even, lower odd */
+    if (c >= 0x4c1 && c <= 0x4ce)
+        return (c & 1u) ? c + 1 : c;
+    return c;
+}
+
+/* Skips separators; true when a word follows. */
+static bool at_word(const char **s)
+{
+    while (**s && address_separator((unsigned char)**s))
         (*s)++;
-    size_t n = 0;
-    while ((*s)[n] && !address_separator((*s)[n]))
-        n++;
-    return n;
+    return **s != '\0';
 }
 
 bool same_address(const char *a, const char *b)
@@ -104,16 +129,20 @@ bool same_address(const char *a, const char *b)
     a = a ? a : "";
     b = b ? b : "";
     for (;;) {
-        size_t na = address_word(&a), nb = address_word(&b);
-        if (na != nb)
+        bool wa = at_word(&a), wb = at_word(&b);
+        if (wa != wb)
             return false;
-        if (na == 0)
+        if (!wa)
             return true;
-        for (size_t i = 0; i < na; i++)
-            if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+        /* one word each, letter by letter */
+        while (*a && !address_separator((unsigned char)*a) && *b &&
+               !address_separator((unsigned char)*b))
+            if (fold_case(next_code_point(&a)) != fold_case(next_code_point(&b)))
                 return false;
-        a += na;
-        b += nb;
+        bool enda = !*a || address_separator((unsigned char)*a);
+        bool endb = !*b || address_separator((unsigned char)*b);
+        if (enda != endb)
+            return false;
     }
 }
 

@@ -630,6 +630,13 @@ START_TEST(test_relocation_to_the_address_on_record_is_grounds_not_met)
     f.record_address = "  КӨШ. Абай 10,  пәтер 5.";
     f.address = "көш. Абай, 10, пәтер 5";
     ck_assert(!same_address("көш. Абай, 10, пәтер 5", "көш. Абай, 10, пәтер 6"));
+    ck_assert(same_address("КӨШ. ҚОНАЕВ ҰЛЫ ІЗ Ғ Ң Ү Һ Ә Ө", "көш қонаев ұлы із ғ ң ү һ ә ө"));
+    ck_assert(same_address("Abay St., 10", "abay st 10"));
+    ck_assert(!same_address("Абай 10", "Абай 101"));
+    ck_assert(!same_address("Абай 10", "Абай 10 5"));
+    ck_assert(!same_address("Абай", "Абай1"));
+    ck_assert(same_address("", " ,. "));
+    ck_assert(same_address(NULL, ""));
     f.record_address = "көш. Абай 10, пәтер 5";
     ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET);
     /* another address in the same settlement, or another settlement: shown */
