@@ -97,6 +97,7 @@ class RelocationGroundsTest(AppTestCase):
         self.submit_pending(application_body(b.body, person=p))
 
     def test_already_attached_comes_before_grounds_not_met(self):
+        """(Passed before too: ALREADY_ATTACHED was already answered.)"""
         a = make_clinic()
         p = new_person()
         first = attached_here(self, a, p)
@@ -240,6 +241,9 @@ class CampaignRulesTest(AppTestCase):
         p = new_person()
         app = self.submit_pending(self.campaign_body(private, person=p))
         self.approved(app["id"], private.reg)
+        # replacing an upcoming first attachment is still a first attachment
+        app = self.submit_pending(self.campaign_body(public, person=p))
+        self.approved(app["id"], public.reg)
         q = new_person()
         seed_current_attachment(q["iin"], public.id, public.district()["id"])
         app = self.submit_pending(self.campaign_body(private, person=q))
@@ -247,7 +251,7 @@ class CampaignRulesTest(AppTestCase):
         rows = psql("SELECT iin || ':' || coalesce(from_ownership, '-') || ':' || to_ownership"
                     " || ':' || counts_as_change FROM transfers WHERE iin IN ('%s', '%s')"
                     " ORDER BY id" % (p["iin"], q["iin"])).splitlines()
-        self.assertEqual(rows, ["%s:-:private:false" % p["iin"],
+        self.assertEqual(rows, ["%s:-:private:false" % p["iin"], "%s:-:public:false" % p["iin"],
                                 "%s:public:private:true" % q["iin"]])
 
 
@@ -376,6 +380,7 @@ class ApproveByNumberTest(AppTestCase):
         self.assertNotIn("district_note", done)
 
     def test_both_or_unknown_is_422(self):
+        """(Passed before too: district_number was an unknown member, 422 as well.)"""
         c = make_clinic(districts=(("gp", 10, "7"),))
         other = make_clinic(districts=(("gp", 10, "8"),))
         app = self.submit_pending(application_body(c.body))
