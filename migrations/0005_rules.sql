@@ -44,6 +44,15 @@ ALTER TABLE applications ADD CONSTRAINT applications_known_warnings
 ALTER TABLE applications ADD CONSTRAINT applications_relocation_by_a_registrar
     CHECK (NOT (grounds = 'relocation' AND status = 'approved'
                 AND decided_by = 'attachd (auto_approve)')) NOT VALID;
+-- A registrar refuses only with the official reasons and ALREADY_ATTACHED (§11). A refusal
+-- decided later than the submission by a registrar is one of those, or one of the approval's
+-- re-checks (CLINIC_NOT_ACCEPTING, CAPACITY_EXCEEDED); a refusal at submission (decided_at =
+-- submitted_at, one transaction) is any of the checks', whoever submitted.
+ALTER TABLE applications ADD CONSTRAINT applications_registrar_refusal_reasons
+    CHECK (status <> 'refused' OR decided_at = submitted_at OR decided_by NOT LIKE 'registrar:%'
+           OR refusal_code IN ('INVALID_DATA', 'OTHER_SETTLEMENT', 'CAPACITY_EXCEEDED',
+                               'CHILD_DOCUMENTS_MISSING', 'ALREADY_ATTACHED',
+                               'CLINIC_NOT_ACCEPTING')) NOT VALID;
 -- A first attachment is never a change (§11): a change leaves a polyclinic.
 ALTER TABLE transfers ADD CONSTRAINT transfers_change_leaves_a_polyclinic
     CHECK (NOT counts_as_change OR from_polyclinic_id IS NOT NULL) NOT VALID;

@@ -9,7 +9,10 @@
  *  3. the district rows of the target polyclinic and of the person's current and upcoming
  *     districts, in id order, before their load is read (in a later statement, so that READ
  *     COMMITTED shows every commit made before the lock was granted). The attachments trigger
- *     re-checks capacity as a backstop. */
+ *     re-checks capacity as a backstop.
+ * An approval re-checks the polyclinic (accepting, fsms_contract) in that later statement too,
+ * unlocked: an edit committed before it is seen, one committed after it is after the approval.
+ * A dry run (POST /v1/eligibility) takes the same locks in the same order and rolls back. */
 #include "attachd/applications.h"
 
 #include <jansson.h>
