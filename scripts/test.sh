@@ -361,6 +361,12 @@ step_fault_abuse() {
     run_fault abuse.py attachd-fault-abuse.log ATTACHD_URL="$SERVER_URL" ATTACHD_PID="$SERVER_PID"
 }
 
+# A session cut right after the server committed a submission (a failover's worst moment): 503,
+# then a retry with the same Idempotency-Key gets the stored application (docs/RETRIES.md).
+step_fault_commit_lost() {
+    run_fault commit_lost.py attachd-fault-commit-lost.log
+}
+
 # SIGTERM under load: requests in flight finish, new connections are refused, exit status 0.
 step_fault_shutdown() {
     run_fault shutdown.py attachd-fault-shutdown.log
@@ -497,6 +503,8 @@ else
     run_step "docker/entrypoint.sh outside Docker" continue step_entrypoint
     run_step "fault: database outage under load (db_outage.py)" continue step_fault_db_outage
     run_step "fault: SIGTERM under load (shutdown.py)" continue step_fault_shutdown
+    run_step "fault: connection cut after COMMIT, retried by key (commit_lost.py)" continue \
+        step_fault_commit_lost
     run_step "attachd import attachments (good and bad CSV files)" continue step_import
 fi
 if [ "$SANITIZE" = 1 ]; then
