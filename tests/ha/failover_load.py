@@ -51,7 +51,7 @@ TAIL = float(os.environ.get("HA_TAIL", "4"))
 RECOVERY_LIMIT = float(os.environ.get("HA_RECOVERY_LIMIT", "60"))
 RETRY_CAP = 0.5      # seconds: Retry-After says 2; shorter here to measure the window finely
 FINISH_LIMIT = 20.0  # seconds open retries may take once the load stops
-SMALL_CAPACITY = 150
+SMALL_CAPACITY = 60
 # Each phase takes people of other ages, so IINs of two phases never meet.
 AGE_BASE = {"failover": 18, "switchover": 50}.get(LABEL, 30)
 
