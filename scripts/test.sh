@@ -367,6 +367,12 @@ step_fault_commit_lost() {
     run_fault commit_lost.py attachd-fault-commit-lost.log
 }
 
+# The first host of a multi-host DATABASE_URL accepts TCP and never answers (a powered-off
+# primary): 503 within ATTACHD_DB_WAIT_MS, then attachd leaves it out and reaches the other.
+step_fault_silent_host() {
+    run_fault silent_host.py attachd-fault-silent-host.log
+}
+
 # SIGTERM under load: requests in flight finish, new connections are refused, exit status 0.
 step_fault_shutdown() {
     run_fault shutdown.py attachd-fault-shutdown.log
@@ -505,6 +511,7 @@ else
     run_step "fault: SIGTERM under load (shutdown.py)" continue step_fault_shutdown
     run_step "fault: connection cut after COMMIT, retried by key (commit_lost.py)" continue \
         step_fault_commit_lost
+    run_step "fault: first database host silent (silent_host.py)" continue step_fault_silent_host
     run_step "attachd import attachments (good and bad CSV files)" continue step_import
 fi
 if [ "$SANITIZE" = 1 ]; then

@@ -37,6 +37,10 @@ struct db_pool {
      * pooled connection. Under lock, with the stack. */
     unsigned long epoch, lost_epoch;
     char lost_server[DB_SERVER_NAME];
+    /* A host that let a connect run into its deadline without answering (powered off, or its
+     * packets dropped), left out of the connects until slow_until (monotonic). Under lock. */
+    char slow_host[DB_SERVER_NAME];
+    double slow_until;
     pthread_mutex_t lock;
     pthread_cond_t available;
 };
@@ -168,11 +172,11 @@ static void server_lost(struct db_conn *c)
  * connect ourselves bounds the whole walk over the hosts by `deadline` (monotonic). libpq
  * still skips refused hosts and, with target_session_attrs=read-write, standbys by itself.
  * NULL only when out of memory; otherwise check PQstatus. *timed_out tells a missed deadline. */
-static PGconn *connect_by(const char *const *keys, const char *const *vals, double deadline,
-                          bool *timed_out)
+static PGconn *connect_by(const char *const *keys, const char *const *vals, int expand_dbname,
+                          double deadline, bool *timed_out)
 {
     *timed_out = false;
-    PGconn *pg = PQconnectStartParams(keys, vals, 1);
+    PGconn *pg = PQconnectStartParams(keys, vals, expand_dbname);
     if (!pg || PQstatus(pg) == CONNECTION_BAD)
         return pg;
     PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
@@ -190,6 +194,127 @@ static PGconn *connect_by(const char *const *keys, const char *const *vals, doub
         ps = PQconnectPoll(pg);
     }
     return pg;
+}
+
+#define MAX_HOSTS         16
+#define SLOW_HOST_SECONDS 30.0
+
+/* Splits a comma list in place into items; the number of items, -1 when more than MAX_HOSTS. */
+static int split_list(char *list, char **items)
+{
+    int n = 0;
+    for (char *p = list;;) {
+        if (n == MAX_HOSTS)
+            return -1;
+        items[n++] = p;
+        char *comma = strchr(p, ',');
+        if (!comma)
+            return n;
+        *comma = '\0';
+        p = comma + 1;
+    }
+}
+
+/* "host:port" as PQhost/PQport name a server, an empty port being libpq's default. */
+static void server_name(char *out, size_t size, const char *host, const char *port)
+{
+    snprintf(out, size, "%s:%s", host ? host : "", port && *port ? port : "5432");
+}
+
+/* Connection options with one host of a multi-host DATABASE_URL left out. */
+struct without_host {
+    PQconninfoOption *parsed;
+    char *lists[3]; /* host, hostaddr, port: as parsed, then split in place */
+    char *kept[3];  /* the same lists without the host left out (NULL: unchanged) */
+    const char **keys, **vals;
+};
+
+static void without_host_free(struct without_host *w)
+{
+    PQconninfoFree(w->parsed);
+    for (int k = 0; k < 3; k++) {
+        free(w->lists[k]);
+        free(w->kept[k]);
+    }
+    free(w->keys);
+    free(w->vals);
+    *w = (struct without_host){0};
+}
+
+/* Fills w with keyword/value arrays (for expand_dbname 0): the `ndefaults` defaults, then the
+ * options of `conninfo` with the server `skip` ("host:port") taken out of its host, hostaddr
+ * and port lists. False (w empty) when there is nothing to take out: one host, `skip` not
+ * among them, lists of unequal lengths, or no memory. libpq tries hosts in order and has no way
+ * to be told to move on, so this is how a silent host stops holding up the others. */
+static bool without_host_new(const char *conninfo, const char *skip, const char *const *dkeys,
+                             const char *const *dvals, size_t ndefaults, struct without_host *w)
+{
+    static const char *const names[3] = {"host", "hostaddr", "port"};
+    char *items[3][MAX_HOSTS];
+    int n[3] = {0, 0, 0}, nhosts = 0, which = -1;
+    size_t nopts = 0;
+    *w = (struct without_host){0};
+    w->parsed = PQconninfoParse(conninfo, NULL);
+    if (!w->parsed)
+        goto fail;
+    for (PQconninfoOption *o = w->parsed; o->keyword; o++, nopts++)
+        for (int k = 0; k < 3; k++)
+            if (o->val && strcmp(o->keyword, names[k]) == 0) {
+                if (!(w->lists[k] = strdup(o->val)) ||
+                    (n[k] = split_list(w->lists[k], items[k])) < 0)
+                    goto fail;
+            }
+    nhosts = n[0] > n[1] ? n[0] : n[1];
+    if (nhosts < 2 || (n[0] && n[0] != nhosts) || (n[1] && n[1] != nhosts) ||
+        (n[2] > 1 && n[2] != nhosts))
+        goto fail;
+    for (int j = 0; j < nhosts && which < 0; j++) {
+        char name[DB_SERVER_NAME];
+        server_name(name, sizeof name,
+                    n[0] && *items[0][j] ? items[0][j]
+                    : n[1]               ? items[1][j]
+                                         : "",
+                    n[2] == nhosts ? items[2][j]
+                    : n[2] == 1    ? items[2][0]
+                                   : NULL);
+        if (strcmp(name, skip) == 0)
+            which = j;
+    }
+    if (which < 0)
+        goto fail;
+    for (int k = 0; k < 3; k++) {
+        if (n[k] != nhosts)
+            continue; /* absent, or one port for every host */
+        if (!(w->kept[k] = calloc(1, strlen(conninfo) + 1)))
+            goto fail;
+        for (int j = 0; j < nhosts; j++)
+            if (j != which) {
+                if (*w->kept[k])
+                    strcat(w->kept[k], ",");
+                strcat(w->kept[k], items[k][j]);
+            }
+    }
+    w->keys = calloc(ndefaults + nopts + 1, sizeof *w->keys);
+    w->vals = calloc(ndefaults + nopts + 1, sizeof *w->vals);
+    if (!w->keys || !w->vals)
+        goto fail;
+    size_t i = 0;
+    for (; i < ndefaults; i++)
+        w->keys[i] = dkeys[i], w->vals[i] = dvals[i];
+    for (PQconninfoOption *o = w->parsed; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        w->keys[i] = o->keyword;
+        w->vals[i] = o->val;
+        for (int k = 0; k < 3; k++)
+            if (w->kept[k] && strcmp(o->keyword, names[k]) == 0)
+                w->vals[i] = w->kept[k];
+        i++;
+    }
+    return true;
+fail:
+    without_host_free(w);
+    return false;
 }
 
 /* Opens the connection if it is not open, or if the server closed it while it sat in the pool
@@ -228,8 +353,27 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c, 
                           "2",          "3",
                           "10000",      pool->conninfo,
                           NULL};
+    size_t ndefaults = sizeof keys / sizeof keys[0] - 2; /* all but dbname and the end */
+    char slow[DB_SERVER_NAME] = "";
+    pthread_mutex_lock(&pool->lock);
+    if (now < pool->slow_until)
+        snprintf(slow, sizeof slow, "%s", pool->slow_host);
+    pthread_mutex_unlock(&pool->lock);
+    struct without_host w;
     bool timed_out;
-    c->pg = connect_by(keys, vals, deadline, &timed_out);
+    if (*slow && without_host_new(pool->conninfo, slow, keys, vals, ndefaults, &w)) {
+        c->pg = connect_by(w.keys, w.vals, 0, deadline, &timed_out);
+        without_host_free(&w);
+    } else {
+        c->pg = connect_by(keys, vals, 1, deadline, &timed_out);
+    }
+    if (timed_out && c->pg) {
+        /* The host it was waiting on when time ran out (libpq names the one in progress). */
+        pthread_mutex_lock(&pool->lock);
+        server_name(pool->slow_host, sizeof pool->slow_host, PQhost(c->pg), PQport(c->pg));
+        pool->slow_until = now_monotonic() + SLOW_HOST_SECONDS;
+        pthread_mutex_unlock(&pool->lock);
+    }
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
         if (timed_out)
             set_error(c, "08006", NULL, "no primary reached within ATTACHD_DB_WAIT_MS");
@@ -241,7 +385,7 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c, 
         return DB_UNAVAILABLE;
     }
     c->epoch = epoch;
-    snprintf(c->server, sizeof c->server, "%s:%s", PQhost(c->pg), PQport(c->pg));
+    server_name(c->server, sizeof c->server, PQhost(c->pg), PQport(c->pg));
     return DB_OK;
 }
 

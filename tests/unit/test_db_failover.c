@@ -125,6 +125,31 @@ START_TEST(test_no_host_listening_is_unavailable_at_once)
 }
 END_TEST
 
+START_TEST(test_a_silent_host_is_left_out_of_the_next_connects)
+{
+    unsigned silent, closed;
+    int fd = silent_server(&silent);
+    close(silent_server(&closed)); /* nobody listens there: refused at once */
+    char conninfo[256];
+    snprintf(conninfo, sizeof conninfo,
+             "host=127.0.0.1,127.0.0.1 port=%u,%u dbname=x user=x sslmode=disable "
+             "gssencmode=disable",
+             silent, closed);
+    struct db_pool *pool;
+    ck_assert_int_eq(db_pool_new(conninfo, 1, 300, &pool), DB_OK);
+    struct db_conn *c = NULL;
+    ck_assert_int_eq(db_acquire(pool, &c), DB_UNAVAILABLE); /* held up by the silent host */
+    usleep(600 * 1000);                                     /* past the reconnect spacing */
+    double t0 = seconds_now();
+    ck_assert_int_eq(db_acquire(pool, &c), DB_UNAVAILABLE);
+    double took = seconds_now() - t0;
+    /* Only the refusing host is tried now: with the silent one first it would take 300 ms. */
+    ck_assert_msg(took < 0.15, "the second connect took %.3f s", took);
+    db_pool_free(pool);
+    close(fd);
+}
+END_TEST
+
 static Suite *failover_suite(void)
 {
     Suite *s = suite_create("db_failover");
@@ -135,6 +160,7 @@ static Suite *failover_suite(void)
     tcase_add_test(tc, test_constraint_and_retry_states_keep_the_server);
     tcase_add_test(tc, test_connect_to_a_silent_server_ends_at_the_wait_limit);
     tcase_add_test(tc, test_no_host_listening_is_unavailable_at_once);
+    tcase_add_test(tc, test_a_silent_host_is_left_out_of_the_next_connects);
     suite_add_tcase(s, tc);
     return s;
 }
