@@ -5,7 +5,8 @@
 # PostgreSQL under $BUILD_DIR/pgtest, migrates it, starts `attachd serve`, runs the integration
 # tests against it, checks that SIGTERM stops it cleanly, runs docker/entrypoint.sh the way the
 # container does, runs the fault tests of tests/faults/ (PostgreSQL stopped and restarted under
-# load, SIGTERM under load; each with its own attachd), runs `attachd import attachments` on a
+# load, SIGTERM under load, a session cut after COMMIT, a silent first database host; each with
+# its own attachd), runs `attachd import attachments` on a
 # generated CSV and on broken copies of it, and cleans everything up. Exits non-zero if any step
 # failed.
 #
