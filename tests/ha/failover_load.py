@@ -18,7 +18,7 @@ the primary (DATABASE_URL, target_session_attrs=read-write):
   * no half-written decision (faultlib.half_written), no district above capacity
     (district_load), no person with two overlapping live attachments;
   * every answer was 201, or 503 problem+json with Retry-After, or a network error: no 500,
-    no 409, nothing else.
+    no 409, nothing else; /readyz of each instance (polled every 0.2 s) was 200 or such a 503.
 
 Prints the counts, then as its last line:
     LABEL: N accepted, N found, lost 0, over capacity 0, unavailable S s
@@ -102,6 +102,7 @@ class Load:
         self.finish_by = None
         self.lock = threading.Lock()
         self.exchanges = []
+        self.probes = []     # /readyz of each instance
         self.accepted = {}   # key -> (id, status, polyclinic id, replayed, refusal code)
         self.unresolved = []  # keys still failing when the run ended
         self.retried = 0     # keys that needed more than one attempt
@@ -152,9 +153,23 @@ class Load:
                     pass
             time.sleep(wait)
 
+    def monitor(self, url):
+        """/readyz of one instance every 0.2 s: 200, or 503 while it has no primary."""
+        conn = Connection(port_of(url))
+        try:
+            while not self.stop.is_set():
+                ex = conn.send(Exchange("GET /readyz " + url), "GET", "/readyz")
+                with self.lock:
+                    self.probes.append(ex)
+                time.sleep(0.2)
+        finally:
+            conn.close()
+
     def start(self):
         self.threads = [threading.Thread(target=self.client_loop, args=(i,), daemon=True)
                         for i in range(CLIENTS)]
+        self.threads += [threading.Thread(target=self.monitor, args=(url,), daemon=True)
+                         for url in URLS]
         for t in self.threads:
             t.start()
 
@@ -250,6 +265,9 @@ def main():
           % (LABEL, len(load.accepted), ", ".join("%s %d" % kv for kv in sorted(statuses.items())),
              load.retried, replayed, len(load.unresolved)))
     checks.check(not bad503, "503 without problem+json and Retry-After", bad503)
+    print("%s: /readyz of both instances meanwhile: %s" % (LABEL, faultlib.counts(load.probes)))
+    bad = [ex.describe() for ex in load.probes if ex.status != 200 and not ex.is_503_problem()]
+    checks.check(not bad, "/readyz answered neither 200 nor 503 with Retry-After", bad)
     checks.check(not wrong, "answers other than 201, 503 or a network error", wrong)
 
     # ---- what the new primary holds ------------------------------------------------------
