@@ -5,7 +5,8 @@
 # PostgreSQL under $BUILD_DIR/pgtest, migrates it, starts `attachd serve`, runs the integration
 # tests against it, checks that SIGTERM stops it cleanly, runs docker/entrypoint.sh the way the
 # container does, runs the fault tests of tests/faults/ (PostgreSQL stopped and restarted under
-# load, SIGTERM under load; each with its own attachd), runs `attachd import attachments` on a
+# load, SIGTERM under load, a session cut after COMMIT, a silent first database host; each with
+# its own attachd), runs `attachd import attachments` on a
 # generated CSV and on broken copies of it, and cleans everything up. Exits non-zero if any step
 # failed.
 #
@@ -361,6 +362,18 @@ step_fault_abuse() {
     run_fault abuse.py attachd-fault-abuse.log ATTACHD_URL="$SERVER_URL" ATTACHD_PID="$SERVER_PID"
 }
 
+# A session cut right after the server committed a submission (a failover's worst moment): 503,
+# then a retry with the same Idempotency-Key gets the stored application (docs/RETRIES.md).
+step_fault_commit_lost() {
+    run_fault commit_lost.py attachd-fault-commit-lost.log
+}
+
+# The first host of a multi-host DATABASE_URL accepts TCP and never answers (a powered-off
+# primary): 503 within ATTACHD_DB_WAIT_MS, then attachd leaves it out and reaches the other.
+step_fault_silent_host() {
+    run_fault silent_host.py attachd-fault-silent-host.log
+}
+
 # SIGTERM under load: requests in flight finish, new connections are refused, exit status 0.
 step_fault_shutdown() {
     run_fault shutdown.py attachd-fault-shutdown.log
@@ -502,6 +515,9 @@ else
     run_step "docker/entrypoint.sh outside Docker" continue step_entrypoint
     run_step "fault: database outage under load (db_outage.py)" continue step_fault_db_outage
     run_step "fault: SIGTERM under load (shutdown.py)" continue step_fault_shutdown
+    run_step "fault: connection cut after COMMIT, retried by key (commit_lost.py)" continue \
+        step_fault_commit_lost
+    run_step "fault: first database host silent (silent_host.py)" continue step_fault_silent_host
     run_step "attachd import attachments (good and bad CSV files)" continue step_import
 fi
 if [ "$SANITIZE" = 1 ]; then
