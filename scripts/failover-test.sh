@@ -10,7 +10,7 @@
 #   host=127.0.0.1,127.0.0.1 port=P1,P2 ... target_session_attrs=read-write
 # and has HA_CLIENTS (default 16) clients submit applications to both (auto-approved, pending,
 # and racing for the last places of small districts; each with an Idempotency-Key, a 503 or a
-# network error retried with the same key, as docs/RETRIES.md tells integrators).
+# network error retried with the same key, as docs/INTEGRATION.md ("Retries") tells integrators).
 #   (a) failover:   SIGKILL of the primary's postmaster (Patroni promotes the synchronous standby)
 #   (b) switchover: `patronictl switchover` once the old primary has rejoined as a standby
 # After each, tests/ha/failover_load.py checks on the new primary that every application answered

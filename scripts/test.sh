@@ -363,7 +363,7 @@ step_fault_abuse() {
 }
 
 # A session cut right after the server committed a submission (a failover's worst moment): 503,
-# then a retry with the same Idempotency-Key gets the stored application (docs/RETRIES.md).
+# then a retry with the same Idempotency-Key gets the stored application (docs/INTEGRATION.md ("Retries")).
 step_fault_commit_lost() {
     run_fault commit_lost.py attachd-fault-commit-lost.log
 }

@@ -8,7 +8,7 @@ A failover can end a session after the server committed a submission but before 
 the answer: attachd says 503 (it cannot know), yet the application is stored. This test puts a
 TCP proxy between its own `attachd serve` and PostgreSQL that, when armed, forwards the next
 COMMIT, waits for the server's answer (so the commit is done) and then cuts both sides instead of
-passing the answer on. Then it checks what docs/RETRIES.md promises integrators:
+passing the answer on. Then it checks what docs/INTEGRATION.md ("Retries") promises integrators:
 
   * the submission is answered 503 problem+json with Retry-After, and is stored all the same;
   * a retry with the same Idempotency-Key and body answers 201 with the stored application

@@ -10,7 +10,7 @@ applications of new adults without pause: half to an auto-approving polyclinic, 
 that leaves them pending, a quarter to an auto-approving one whose two small districts fill up
 during the run (the last places raced for). Each submission carries an Idempotency-Key; a 503 or
 a network error is retried with the same key after Retry-After (at most 0.5 s here), as
-docs/RETRIES.md tells integrators. After HA_WARMUP seconds it runs HA_FAULT (bash -c), keeps the
+docs/INTEGRATION.md ("Retries") tells integrators. After HA_WARMUP seconds it runs HA_FAULT (bash -c), keeps the
 load on until 201s flow again and HA_TAIL seconds more, lets open retries finish, then checks on
 the primary (DATABASE_URL, target_session_attrs=read-write):
 
