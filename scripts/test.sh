@@ -7,7 +7,8 @@
 # compiles and runs a TypeScript client generated from it (tools/contract/check.sh), checks that
 # SIGTERM stops it cleanly, runs docker/entrypoint.sh the way the
 # container does, runs the fault tests of tests/faults/ (PostgreSQL stopped and restarted under
-# load, SIGTERM under load; each with its own attachd), runs `attachd import attachments` on a
+# load, SIGTERM under load, a session cut after COMMIT, a silent first database host; each with
+# its own attachd), runs `attachd import attachments` on a
 # generated CSV and on broken copies of it, and cleans everything up. Exits non-zero if any step
 # failed.
 #
@@ -363,6 +364,18 @@ step_fault_abuse() {
     run_fault abuse.py attachd-fault-abuse.log ATTACHD_URL="$SERVER_URL" ATTACHD_PID="$SERVER_PID"
 }
 
+# A session cut right after the server committed a submission (a failover's worst moment): 503,
+# then a retry with the same Idempotency-Key gets the stored application (docs/INTEGRATION.md ("Retries")).
+step_fault_commit_lost() {
+    run_fault commit_lost.py attachd-fault-commit-lost.log
+}
+
+# The first host of a multi-host DATABASE_URL accepts TCP and never answers (a powered-off
+# primary): 503 within ATTACHD_DB_WAIT_MS, then attachd leaves it out and reaches the other.
+step_fault_silent_host() {
+    run_fault silent_host.py attachd-fault-silent-host.log
+}
+
 # SIGTERM under load: requests in flight finish, new connections are refused, exit status 0.
 step_fault_shutdown() {
     run_fault shutdown.py attachd-fault-shutdown.log
@@ -405,14 +418,19 @@ import_rejected() {
 step_import() {
     local dir=$BUILD_DIR/import-test poly rows nopen facts want
     rm -rf "$dir" && mkdir -p "$dir" || return 1
-    # A BIN of our own: the first candidate with a check digit that no polyclinic has yet.
-    poly=$(attachd_psql -At <<'SQL'
+    # A BIN of our own: the first candidate that no polyclinic has yet. The check digit comes
+    # from the test client (the schema keeps only the shape; README "IIN").
+    local bins
+    bins=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import client
+print(",".join("990140%05d%d" % (s, client.check_digit("990140%05d" % s)) for s in range(1000)
+               if client.check_digit("990140%05d" % s) is not None))' \
+        "$ROOT/tests/integration") || return 1
+    poly=$(attachd_psql -At -v bins="$bins" <<'SQL'
 INSERT INTO settlements (kato, name_kk, name_ru)
 VALUES ('759999901', 'Импорт сынағы', 'Тест импорта') ON CONFLICT DO NOTHING;
 WITH bin AS (
-    SELECT b FROM (SELECT '990140' || lpad(s::text, 5, '0') || c AS b
-                   FROM generate_series(0, 999) s, generate_series(0, 9) c) x
-    WHERE bin_valid(b) AND NOT EXISTS (SELECT 1 FROM polyclinics p WHERE p.bin = x.b)
+    SELECT b FROM unnest(string_to_array(:'bins', ',')) AS x(b)
+    WHERE NOT EXISTS (SELECT 1 FROM polyclinics p WHERE p.bin = x.b)
     ORDER BY b LIMIT 1),
 p AS (INSERT INTO polyclinics (bin, name_kk, name_ru, settlement, ownership)
       SELECT b, 'Импорт сынағы', 'Тест импорта', '759999901', 'public' FROM bin RETURNING id),
@@ -513,6 +531,9 @@ else
     run_step "docker/entrypoint.sh outside Docker" continue step_entrypoint
     run_step "fault: database outage under load (db_outage.py)" continue step_fault_db_outage
     run_step "fault: SIGTERM under load (shutdown.py)" continue step_fault_shutdown
+    run_step "fault: connection cut after COMMIT, retried by key (commit_lost.py)" continue \
+        step_fault_commit_lost
+    run_step "fault: first database host silent (silent_host.py)" continue step_fault_silent_host
     run_step "attachd import attachments (good and bad CSV files)" continue step_import
 fi
 if [ "$SANITIZE" = 1 ]; then

@@ -41,6 +41,7 @@ HANDLER(api_applications_get);
 HANDLER(api_applications_approve);
 HANDLER(api_applications_refuse);
 HANDLER(api_applications_withdraw);
+HANDLER(api_eligibility);
 /* persons.c */
 HANDLER(api_person_attachment);
 HANDLER(api_person_attachments);

@@ -31,27 +31,38 @@ struct application_input {
 
 enum submit_outcome {
     SUBMIT_CREATED,
-    SUBMIT_REPLAYED,             /* same Idempotency-Key and body: the stored one */
-    SUBMIT_PENDING_EXISTS,       /* 409; other_id names it */
+    SUBMIT_REPLAYED,             /* same token, Idempotency-Key and body: the stored one */
+    SUBMIT_PENDING_EXISTS,       /* 409; other_id names it, other_polyclinic_id its polyclinic */
     SUBMIT_IDEMPOTENCY_MISMATCH, /* 422: the key was used with another body */
     SUBMIT_UNKNOWN_POLYCLINIC,   /* 422 polyclinic_id */
     SUBMIT_UNKNOWN_DISTRICT,     /* 422 district_id: not a district of that polyclinic */
 };
 
-/* Stores the application with its outcome. On CREATED/REPLAYED *json is its rendering (caller
- * frees). */
+struct submit_result {
+    enum submit_outcome outcome;
+    long long other_id, other_polyclinic_id;
+    char *json; /* CREATED/REPLAYED: the application's rendering (caller frees), else NULL */
+};
+
+/* Stores the application with its outcome (the §3 checks, then auto_approve). */
 enum db_status application_submit(struct db_pool *pool, const struct application_input *in,
-                                  enum submit_outcome *outcome, long long *other_id, char **json)
-    __attribute__((warn_unused_result));
+                                  struct submit_result *res) __attribute__((warn_unused_result));
+
+/* The same as application_submit, in the same transaction code, rolled back: what a submission
+ * would answer at this moment, storing nothing (§11 "Dry run"). The Idempotency-Key is not
+ * looked at. res->json is the application as it would have been (its id is not kept). */
+enum db_status application_dry_run(struct db_pool *pool, const struct application_input *in,
+                                   struct submit_result *res) __attribute__((warn_unused_result));
 
 enum decision { DECIDE_APPROVE, DECIDE_REFUSE, DECIDE_WITHDRAW };
 
 struct decision_input {
     long long id;
     enum decision what;
-    long long district_id; /* approve: 0 or the district to prefer */
-    const char *reason;    /* refuse: catalogue code */
-    const char *comment;   /* refuse: optional */
+    long long district_id;       /* approve: 0 or the district to prefer */
+    const char *district_number; /* approve: NULL or the district to prefer, by its number */
+    const char *reason;          /* refuse: catalogue code */
+    const char *comment;         /* refuse: optional */
     const struct principal *who;
 };
 
@@ -63,19 +74,33 @@ enum decide_outcome {
     DECIDE_BAD_DISTRICT /* not a district of that polyclinic */
 };
 
+/* Why an approval did not take the district it preferred (§12 `district_note`). */
+struct district_note {
+    long long requested_id; /* 0: nothing to say */
+    long long chosen_id;    /* 0: none (refused) */
+    const char *reason;     /* "full", "age" or "closed" (static) */
+};
+
+struct decide_result {
+    enum decide_outcome outcome;
+    char *json; /* DECIDED, NOT_PENDING: the application (caller frees) */
+    struct district_note note;
+};
+
 enum db_status application_decide(struct db_pool *pool, const struct decision_input *in,
-                                  enum decide_outcome *outcome, char **json)
-    __attribute__((warn_unused_result));
+                                  struct decide_result *res) __attribute__((warn_unused_result));
 
 /* One application's rendering and polyclinic; *json NULL when there is no such id. */
 enum db_status application_get(struct db_pool *pool, long long id, char **json,
                                long long *polyclinic_id) __attribute__((warn_unused_result));
 
 struct application_query {
-    long long polyclinic_id; /* 0: all */
-    const char *status;      /* NULL: any */
-    bool overdue;            /* pending past decision_due_at */
-    long long after_id;      /* cursor */
+    long long polyclinic_id;                   /* 0: all */
+    const char *status;                        /* NULL: any */
+    bool overdue;                              /* pending past decision_due_at */
+    const char *iin, *channel, *grounds;       /* NULL: any */
+    const char *submitted_from, *submitted_to; /* YYYY-MM-DD, both days included; NULL: open */
+    long long after_id;                        /* cursor */
     int limit;
 };
 

@@ -6,12 +6,13 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <libpq-fe.h>
 
 enum db_status {
     DB_OK = 0,
-    DB_UNAVAILABLE,         /* cannot reach the server, or no connection free in time */
-    DB_UNIQUE_VIOLATION,    /* 23505 */
+    DB_UNAVAILABLE,      /* no primary reachable (gone, read-only), or no connection free in time */
+    DB_UNIQUE_VIOLATION, /* 23505 */
     DB_EXCLUSION_VIOLATION, /* 23P01 */
     DB_CHECK_VIOLATION,     /* 23514, 23502 */
     DB_FK_VIOLATION,        /* 23503 */
@@ -31,7 +32,8 @@ struct db_stmt {
     {                                                                                              \
         .sql = (text), .slot = 0, .kind = 0                                                        \
     }
-#define DB_MAX_STMTS 256
+#define DB_MAX_STMTS   256
+#define DB_SERVER_NAME 128 /* "host:port" of a session's server, truncated */
 
 struct db_pool;
 struct db_conn;
@@ -76,6 +78,17 @@ enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
 /* Who the calling thread acts for, "role<TAB>token id<TAB>name" (NULL or "": nobody); written
  * to the session setting attachd.actor before a write, for the audit triggers. */
 void db_set_actor(const char *actor);
+
+/* The schema version (latest migration) as the primary sees it. DB_UNAVAILABLE when no
+ * connection can be had, or when the server reached is read-only (a standby: its pooled
+ * sessions are dropped so the next connect looks for the primary again). */
+enum db_status db_primary_schema(struct db_pool *pool, char *schema, size_t size)
+    __attribute__((warn_unused_result));
+
+/* The meaning of a SQLSTATE (NULL or "": no answer from the server at all). *server_lost is
+ * set when the server is gone for us (08xxx, 57Pxx, 25006 read-only after a failover): the
+ * pool then drops every session it holds on that server. */
+enum db_status db_status_of_sqlstate(const char *sqlstate, bool *server_lost);
 
 /* True when a connection can be had and answers. */
 bool db_ping(struct db_pool *pool);

@@ -22,6 +22,10 @@ bool district_fits(const struct district_option *d, int age);
 long choose_district(const struct district_option *ds, size_t n, int age, long long requested_id,
                      const long long *family_district_ids, size_t nfamily);
 
+/* Why the district cannot take a person of `age`: "closed", "age" (its kind does not serve
+ * that age) or "full"; NULL when it can (district_fits). */
+const char *district_unfit_reason(const struct district_option *d, int age);
+
 /* Orders district numbers: numerically when both are digits only, else bytewise. */
 int district_number_cmp(const char *a, const char *b);
 

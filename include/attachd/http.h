@@ -57,7 +57,8 @@ struct response {
     json_t *errors; /* validation errors [{"field":..,"message":..}] */
     json_t *extra;  /* extra members merged into the problem body */
     char location[160];
-    char allow[64]; /* 405: the methods the path accepts */
+    char allow[64];           /* 405: the methods the path accepts */
+    bool idempotent_replayed; /* adds Idempotent-Replayed: true (§12) */
     /* Long polling: a handler whose answer has nothing new sets wait_seconds (counted from the
      * request's start) and the position its answer reflects; the server then holds the request
      * without a thread until a later position exists or the time is up, and runs the handler

@@ -1,11 +1,11 @@
-/* API error codes: one table maps each to its HTTP status, problem `code` and title. */
+/* API error codes: one table maps each to its HTTP status, problem `code` and title. Every code
+ * is one the service answers (§12; tests/unit/test_problem.c checks each is used in src/). */
 #ifndef ATTACHD_PROBLEM_H
 #define ATTACHD_PROBLEM_H
 
 enum api_status {
     API_OK = 0,
     API_BAD_JSON,           /* 400 body is not well-formed JSON */
-    API_BAD_REQUEST,        /* 400 malformed query or path */
     API_UNAUTHORIZED,       /* 401 no or bad token */
     API_FORBIDDEN,          /* 403 role may not do this */
     API_NOT_FOUND,          /* 404 unknown or not yours */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include "attachd/api.h"
 #include "attachd/applications.h"
+#include "attachd/checks.h"
 #include "attachd/jfields.h"
 #include "attachd/kzid.h"
 
@@ -140,101 +141,184 @@ static bool may_submit(const struct principal *who, const struct submission *s,
     return true;
 }
 
-static enum api_status submit_reply(struct response *res, enum db_status st,
-                                    enum submit_outcome outcome, long long other, char *json)
+/* The 409 for a second pending application names the open one only to a caller allowed to
+ * read it (§11): a registrar of another polyclinic must not learn it exists. */
+static enum api_status pending_exists(struct request *req, struct response *res,
+                                      const struct submit_result *sr)
 {
-    if (st != DB_OK)
-        return res_db_problem(res, st);
-    switch (outcome) {
-    case SUBMIT_CREATED:
-    case SUBMIT_REPLAYED: {
-        /* application_json() renders the id first, compacted: {"id":N,... */
-        if (json && strncmp(json, "{\"id\":", 6) == 0)
-            snprintf(res->location, sizeof res->location, "/v1/applications/%lld",
-                     strtoll(json + 6, NULL, 10));
-        return res_json_text(res, 201, json);
-    }
+    if (!may_act_on_polyclinic(&req->who, sr->other_polyclinic_id))
+        return res_problem(res, API_PENDING_EXISTS,
+                           "The person already has a pending application at another polyclinic; "
+                           "it must be withdrawn or decided first");
+    res_problem(res, API_PENDING_EXISTS,
+                "The person already has a pending application %lld; withdraw it or wait for the "
+                "decision",
+                sr->other_id);
+    res->extra = json_pack("{sI}", "pending_application_id", (json_int_t)sr->other_id);
+    return res->problem;
+}
+
+/* The answers every submission-like request shares: nothing stored, or stored by another. */
+static enum api_status submit_problem(struct request *req, struct response *res,
+                                      const struct submit_result *sr)
+{
+    switch (sr->outcome) {
     case SUBMIT_PENDING_EXISTS:
-        res_problem(res, API_CONFLICT,
-                    "The person already has a pending application %lld; withdraw it or wait "
-                    "for the decision",
-                    other);
-        res->extra = json_pack("{sI}", "pending_application_id", (json_int_t)other);
-        return res->problem;
+        return pending_exists(req, res, sr);
     case SUBMIT_IDEMPOTENCY_MISMATCH:
         res_field_error(res, "Idempotency-Key",
-                        "was already used with another request body (application %lld)", other);
-        return res_validation_result(res);
+                        "was already used with another request body (application %lld)",
+                        sr->other_id);
+        return res_problem(res, API_IDEMPOTENCY_REUSE,
+                           "This Idempotency-Key was already used by this token with another "
+                           "request body");
     case SUBMIT_UNKNOWN_POLYCLINIC:
         res_field_error(res, "polyclinic_id", "no such polyclinic");
         return res_validation_result(res);
     case SUBMIT_UNKNOWN_DISTRICT:
         res_field_error(res, "district_id", "is not a district of that polyclinic");
         return res_validation_result(res);
+    default:
+        return res_problem(res, API_INTERNAL, NULL);
     }
-    return res_problem(res, API_INTERNAL, NULL);
+}
+
+static enum api_status submit_reply(struct request *req, struct response *res, enum db_status st,
+                                    struct submit_result *sr)
+{
+    if (st != DB_OK)
+        return res_db_problem(res, st);
+    if (sr->outcome != SUBMIT_CREATED && sr->outcome != SUBMIT_REPLAYED)
+        return submit_problem(req, res, sr);
+    /* application_json() renders the id first, compacted: {"id":N,... */
+    if (sr->json && strncmp(sr->json, "{\"id\":", 6) == 0)
+        snprintf(res->location, sizeof res->location, "/v1/applications/%lld",
+                 strtoll(sr->json + 6, NULL, 10));
+    res->idempotent_replayed = sr->outcome == SUBMIT_REPLAYED;
+    char *json = sr->json;
+    sr->json = NULL;
+    return res_json_text(res, 201, json);
+}
+
+/* A submission body made into the input of the database layer; the texts are owned here. */
+struct prepared {
+    json_t *body;
+    struct submission s;
+    struct application_input in;
+    char *person, *rep, *family, *canonical;
+};
+
+static void prepared_free(struct prepared *p)
+{
+    free(p->person);
+    free(p->rep);
+    free(p->family);
+    free(p->canonical);
+    json_decref(p->body);
+}
+
+/* Reads and checks a submission body (the 422s, the registrar's limits); false when the
+ * response is already a problem. */
+static bool prepare_submission(struct request *req, struct response *res, const char *key,
+                               struct prepared *p)
+{
+    *p = (struct prepared){0};
+    if (req_json_object(req, res, &p->body) != API_OK)
+        return false;
+    struct submission *s = &p->s;
+    if (key && (strlen(key) < 1 || strlen(key) > 200))
+        res_field_error(res, "Idempotency-Key", "must be 1 to 200 characters");
+    if (!parse_submission(p->body, s, res) || res_validation_result(res) != API_OK) {
+        res_validation_result(res);
+        return false;
+    }
+    if (!may_submit(&req->who, s, res))
+        return false;
+    p->person = json_dumps(s->person, JSON_COMPACT);
+    p->rep = s->representative ? json_dumps(s->representative, JSON_COMPACT) : NULL;
+    p->family = family_literal(s->family);
+    p->canonical = json_dumps(p->body, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!p->person || !p->family || !p->canonical || (s->representative && !p->rep)) {
+        res_problem(res, API_INTERNAL, NULL);
+        return false;
+    }
+    p->in = (struct application_input){
+        .iin = s->iin,
+        .birth_date = s->birth_date,
+        .male = strcmp(s->sex, "male") == 0,
+        .residency = s->residency,
+        .insurance_valid_until = s->insurance_valid_until,
+        .settlement = s->settlement,
+        .address = s->address,
+        .polyclinic_id = s->polyclinic_id,
+        .district_id = s->has_district ? s->district_id : 0,
+        .channel = s->channel,
+        .grounds = s->grounds,
+        .rep_iin = s->rep_iin,
+        .rep_relation = s->rep_relation,
+        .birth_certificate = s->birth_certificate,
+        .person_json = p->person,
+        .representative_json = p->rep,
+        .family_iins = p->family,
+        .idempotency_key = key,
+        .who = &req->who,
+    };
+    sha256_bytea_hex(p->canonical, strlen(p->canonical), p->in.request_hash);
+    return true;
 }
 
 HANDLER(api_applications_submit)
 {
-    json_t *body;
-    if (req_json_object(req, res, &body) != API_OK)
+    struct prepared p;
+    if (!prepare_submission(req, res, req_header(req, "Idempotency-Key"), &p)) {
+        prepared_free(&p);
         return res->problem;
+    }
+    struct submit_result sr;
+    enum db_status st = application_submit(req->app->db, &p.in, &sr);
+    enum api_status rs = submit_reply(req, res, st, &sr);
+    free(sr.json);
+    prepared_free(&p);
+    return rs;
+}
+
+/* §11 "Dry run": the checks of a submission at this moment, nothing stored. */
+HANDLER(api_eligibility)
+{
+    struct prepared p;
+    if (!prepare_submission(req, res, NULL, &p)) {
+        prepared_free(&p);
+        return res->problem;
+    }
+    struct submit_result sr;
+    enum db_status st = application_dry_run(req->app->db, &p.in, &sr);
     enum api_status rs;
-    char *person = NULL, *rep = NULL, *family = NULL, *canonical = NULL;
-    struct submission s;
-    const char *key = req_header(req, "Idempotency-Key");
-    if (key && (strlen(key) < 1 || strlen(key) > 200))
-        res_field_error(res, "Idempotency-Key", "must be 1 to 200 characters");
-    if (!parse_submission(body, &s, res) || res_validation_result(res) != API_OK) {
-        rs = res_validation_result(res);
+    json_t *app = NULL;
+    if (st != DB_OK) {
+        rs = res_db_problem(res, st);
         goto out;
     }
-    if (!may_submit(&req->who, &s, res)) {
-        rs = res->problem;
+    if (sr.outcome != SUBMIT_CREATED) {
+        rs = submit_problem(req, res, &sr);
         goto out;
     }
-    person = json_dumps(s.person, JSON_COMPACT);
-    rep = s.representative ? json_dumps(s.representative, JSON_COMPACT) : NULL;
-    family = family_literal(s.family);
-    canonical = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!person || !family || !canonical || (s.representative && !rep)) {
+    app = sr.json ? json_loads(sr.json, 0, NULL) : NULL;
+    if (!app) {
         rs = res_problem(res, API_INTERNAL, NULL);
         goto out;
     }
-    struct application_input in = {
-        .iin = s.iin,
-        .birth_date = s.birth_date,
-        .male = strcmp(s.sex, "male") == 0,
-        .residency = s.residency,
-        .insurance_valid_until = s.insurance_valid_until,
-        .settlement = s.settlement,
-        .address = s.address,
-        .polyclinic_id = s.polyclinic_id,
-        .district_id = s.has_district ? s.district_id : 0,
-        .channel = s.channel,
-        .grounds = s.grounds,
-        .rep_iin = s.rep_iin,
-        .rep_relation = s.rep_relation,
-        .birth_certificate = s.birth_certificate,
-        .person_json = person,
-        .representative_json = rep,
-        .family_iins = family,
-        .idempotency_key = key,
-        .who = &req->who,
-    };
-    sha256_bytea_hex(canonical, strlen(canonical), in.request_hash);
-    enum submit_outcome outcome;
-    long long other = 0;
-    char *json = NULL;
-    enum db_status st = application_submit(req->app->db, &in, &outcome, &other, &json);
-    rs = submit_reply(res, st, outcome, other, json);
+    rs = res_json(res, 200,
+                  json_pack("{sO sO sO sO sO}", "outcome", json_object_get(app, "status"),
+                            "refusal", json_object_get(app, "refusal"), "warnings",
+                            json_object_get(app, "warnings"), "district_id",
+                            json_object_get(app, "district_id"), "effective_on",
+                            json_object_get(app, "effective_on")));
+    if (!res->json)
+        rs = res_problem(res, API_INTERNAL, NULL);
 out:
-    free(person);
-    free(rep);
-    free(family);
-    free(canonical);
-    json_decref(body);
+    json_decref(app);
+    free(sr.json);
+    prepared_free(&p);
     return rs;
 }
 
@@ -263,21 +347,52 @@ HANDLER(api_applications_get)
     return res_json_text(res, 200, json);
 }
 
+/* The value of `name` when it is one of `list` (a field error otherwise); NULL when absent. */
+static const char *query_one_of(struct request *req, struct response *res, const char *name,
+                                const char *const *list)
+{
+    const char *v = req_query(req, name);
+    if (!v)
+        return NULL;
+    for (const char *const *s = list; *s; s++)
+        if (strcmp(*s, v) == 0)
+            return v;
+    char allowed[160] = "";
+    size_t used = 0;
+    for (const char *const *s = list; *s && used < sizeof allowed; s++)
+        used += (size_t)snprintf(allowed + used, sizeof allowed - used, "%s%s",
+                                 s == list ? "" : ", ", *s);
+    res_field_error(res, name, "must be one of %s", allowed);
+    return NULL;
+}
+
+static const char *query_date(struct request *req, struct response *res, const char *name)
+{
+    const char *v = req_query(req, name);
+    if (v && !date_valid(v)) {
+        res_field_error(res, name, "must be a date YYYY-MM-DD");
+        return NULL;
+    }
+    return v;
+}
+
 HANDLER(api_applications_list)
 {
-    const char *poly = req_query(req, "polyclinic_id"), *status = req_query(req, "status");
+    const char *poly = req_query(req, "polyclinic_id");
     const char *overdue = req_query(req, "overdue");
-    struct application_query q = {.limit = PAGE_DEFAULT};
+    struct application_query q = {
+        .limit = PAGE_DEFAULT,
+        .status = query_one_of(req, res, "status", statuses),
+        .channel = query_one_of(req, res, "channel", channels),
+        .grounds = query_one_of(req, res, "grounds", grounds),
+        .iin = req_query(req, "iin"),
+        .submitted_from = query_date(req, res, "submitted_from"),
+        .submitted_to = query_date(req, res, "submitted_to"),
+    };
     if (poly && !parse_ll(poly, 1, INT64_MAX, &q.polyclinic_id))
         res_field_error(res, "polyclinic_id", "must be a polyclinic id");
-    if (status) {
-        bool known = false;
-        for (const char *const *s = statuses; *s; s++)
-            known = known || strcmp(*s, status) == 0;
-        if (!known)
-            res_field_error(res, "status", "must be pending, approved, refused or withdrawn");
-        q.status = status;
-    }
+    if (q.iin && !iin_shaped(q.iin))
+        res_field_error(res, "iin", "%s", twelve_msg);
     if (overdue && strcmp(overdue, "true") != 0 && strcmp(overdue, "false") != 0)
         res_field_error(res, "overdue", "must be true or false");
     q.overdue = overdue && strcmp(overdue, "true") == 0;
@@ -305,6 +420,83 @@ static enum api_status optional_body(struct request *req, struct response *res, 
     return req_json_object(req, res, body);
 }
 
+/* Reads the decision's body into in; false when it is not valid (the response says why). */
+static bool parse_decision(json_t *body, struct decision_input *in, struct response *res)
+{
+    if (in->what == DECIDE_APPROVE) {
+        bool has_id = false, has_number = false;
+        const struct jfield spec[] = {
+            {"district_id", JF_INT, JF_NULLABLE, &in->district_id, .present = &has_id, .min = 1,
+             .max = INT64_MAX},
+            {"district_number", JF_STRING, JF_NULLABLE, &in->district_number,
+             .present = &has_number, .min = 1, .max = 16},
+        };
+        if (!jfields_parse(body, "", spec, 2, res))
+            return false;
+        if (in->district_id && in->district_number) {
+            res_field_error(res, "district_number",
+                            "give district_id or district_number, not both");
+            return false;
+        }
+        return true;
+    }
+    if (in->what == DECIDE_REFUSE) {
+        const struct jfield spec[] = {
+            {"reason", JF_STRING, JF_REQUIRED, &in->reason, .min = 1, .max = 64},
+            {"comment", JF_STRING, JF_NULLABLE, &in->comment, .max = 2000},
+        };
+        if (!jfields_parse(body, "", spec, 2, res))
+            return false;
+        /* §11: the service's own outcomes are not a registrar's to give. */
+        if (in->who->role == ROLE_REGISTRAR && !registrar_may_refuse_with(in->reason)) {
+            res_field_error(res, "reason",
+                            "a registrar refuses with INVALID_DATA, OTHER_SETTLEMENT, "
+                            "CAPACITY_EXCEEDED, CHILD_DOCUMENTS_MISSING or ALREADY_ATTACHED");
+            return false;
+        }
+        return true;
+    }
+    return jfields_parse(body, "", NULL, 0, res);
+}
+
+/* The approval's answer: the application, with `district_note` when the district it preferred
+ * could not take the person. */
+static enum api_status decided_reply(struct response *res, struct decide_result *dr)
+{
+    char *json = dr->json;
+    dr->json = NULL;
+    if (!dr->note.requested_id)
+        return res_json_text(res, 200, json);
+    json_t *app = json ? json_loads(json, 0, NULL) : NULL;
+    free(json);
+    if (!app)
+        return res_problem(res, API_INTERNAL, NULL);
+    static const char *const why[][2] = {{"full", "is full"},
+                                         {"age", "does not serve the person's age on the "
+                                                 "effective date"},
+                                         {"closed", "is closed"}};
+    const char *because = "cannot take the person";
+    for (size_t i = 0; i < sizeof why / sizeof why[0]; i++)
+        if (dr->note.reason && strcmp(dr->note.reason, why[i][0]) == 0)
+            because = why[i][1];
+    char text[200];
+    if (dr->note.chosen_id)
+        snprintf(text, sizeof text, "District %lld %s; district %lld was chosen instead",
+                 dr->note.requested_id, because, dr->note.chosen_id);
+    else
+        snprintf(text, sizeof text, "District %lld %s, and no other district could take the person",
+                 dr->note.requested_id, because);
+    json_t *note = json_pack("{sI so ss? ss}", "requested_district_id",
+                             (json_int_t)dr->note.requested_id, "chosen_district_id",
+                             dr->note.chosen_id ? json_integer(dr->note.chosen_id) : json_null(),
+                             "reason", dr->note.reason, "text", text);
+    if (!note || json_object_set_new(app, "district_note", note) != 0) {
+        json_decref(app);
+        return res_problem(res, API_INTERNAL, NULL);
+    }
+    return res_json(res, 200, app);
+}
+
 static enum api_status decide(struct request *req, struct response *res, enum decision what)
 {
     long long id;
@@ -314,47 +506,28 @@ static enum api_status decide(struct request *req, struct response *res, enum de
     if (optional_body(req, res, &body) != API_OK)
         return res->problem;
     struct decision_input in = {.id = id, .what = what, .who = &req->who};
-    bool has_district = false;
-    bool ok = true;
-    if (what == DECIDE_APPROVE) {
-        const struct jfield spec[] = {
-            {"district_id", JF_INT, JF_NULLABLE, &in.district_id, .present = &has_district,
-             .min = 1, .max = INT64_MAX},
-        };
-        ok = jfields_parse(body, "", spec, 1, res);
-    } else if (what == DECIDE_REFUSE) {
-        const struct jfield spec[] = {
-            {"reason", JF_STRING, JF_REQUIRED, &in.reason, .min = 1, .max = 64},
-            {"comment", JF_STRING, JF_NULLABLE, &in.comment, .max = 2000},
-        };
-        ok = jfields_parse(body, "", spec, 2, res);
-    } else {
-        ok = jfields_parse(body, "", NULL, 0, res);
-    }
+    struct decide_result dr = {0};
     enum api_status rs;
-    if (!ok) {
+    if (!parse_decision(body, &in, res)) {
         rs = res_validation_result(res);
         goto out;
     }
-    enum decide_outcome outcome;
-    char *json = NULL;
-    enum db_status st = application_decide(req->app->db, &in, &outcome, &json);
+    enum db_status st = application_decide(req->app->db, &in, &dr);
     if (st != DB_OK) {
         rs = res_db_problem(res, st);
         goto out;
     }
-    switch (outcome) {
+    switch (dr.outcome) {
     case DECIDED:
-        rs = res_json_text(res, 200, json);
-        json = NULL;
+        rs = decided_reply(res, &dr);
         break;
     case DECIDE_NOT_FOUND:
         rs = res_problem(res, API_NOT_FOUND, "No application %lld", id);
         break;
     case DECIDE_NOT_PENDING: {
-        json_t *doc = json ? json_loads(json, 0, NULL) : NULL;
+        json_t *doc = dr.json ? json_loads(dr.json, 0, NULL) : NULL;
         const char *now = json_string_value(json_object_get(doc, "status"));
-        rs = res_problem(res, API_CONFLICT,
+        rs = res_problem(res, API_NOT_PENDING,
                          "Application %lld is already %s; a decided application never changes", id,
                          now ? now : "decided");
         res->extra = json_pack("{sO}", "application", doc ? doc : json_null());
@@ -366,14 +539,15 @@ static enum api_status decide(struct request *req, struct response *res, enum de
         rs = res_validation_result(res);
         break;
     case DECIDE_BAD_DISTRICT:
-        res_field_error(res, "district_id", "is not a district of the application's polyclinic");
+        res_field_error(res, in.district_number ? "district_number" : "district_id",
+                        "is not a district of the application's polyclinic");
         rs = res_validation_result(res);
         break;
     default:
         rs = res_problem(res, API_INTERNAL, NULL);
     }
-    free(json);
 out:
+    free(dr.json);
     json_decref(body);
     return rs;
 }

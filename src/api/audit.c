@@ -4,7 +4,7 @@
 #include "attachd/db_audit.h"
 
 #define PAGE_DEFAULT 100
-#define PAGE_MAX     1000
+#define PAGE_MAX     500
 
 HANDLER(api_audit_list)
 {

@@ -144,8 +144,8 @@ enum api_status catalog_list(struct catalog *cat, struct request *req, struct re
 {
     long long limit = 100;
     const char *ls = req_query(req, "limit");
-    if (ls && !parse_ll(ls, 1, 1000, &limit)) {
-        res_field_error(res, "limit", "must be a whole number from 1 to 1000");
+    if (ls && !parse_ll(ls, 1, 500, &limit)) {
+        res_field_error(res, "limit", "must be a whole number from 1 to 500");
         return res_validation_result(res);
     }
     const char *cursor = req_query(req, "cursor");

@@ -12,24 +12,20 @@ HANDLER(api_healthz)
     return res_json(res, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-static struct db_stmt q_schema_version =
-    DB_STMT("SELECT coalesce(max(version), '') FROM schema_migrations");
-
-/* Ready when the database answers and holds every migration this binary knows. */
+/* Ready when a primary answers (not a standby left over from a failover) and holds every
+ * migration this binary knows. A load balancer takes an instance out while this says 503. */
 HANDLER(api_readyz)
 {
-    PGresult *r = NULL;
-    enum db_status st = db_run(req->app->db, &q_schema_version, 0, NULL, &r);
+    char have[64] = "";
+    enum db_status st = db_primary_schema(req->app->db, have, sizeof have);
     if (st != DB_OK) {
-        res_problem(res, API_DB_UNAVAILABLE, "database unreachable");
+        res_problem(res, API_DB_UNAVAILABLE, "no database primary reachable");
         res->extra = json_pack("{s:s}", "ready", "no");
         return API_DB_UNAVAILABLE;
     }
-    const char *have = PQgetvalue(r, 0, 0);
     bool current = strcmp(have, migrate_latest()) >= 0;
     json_t *body = json_pack("{s:s, s:s, s:s}", "status", current ? "ready" : "not ready", "schema",
                              have, "expected_schema", migrate_latest());
-    PQclear(r);
     return res_json(res, current ? 200 : 503, body);
 }
 

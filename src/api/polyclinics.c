@@ -11,7 +11,7 @@
 #include "attachd/kzid.h"
 
 #define PAGE_DEFAULT   50
-#define PAGE_MAX       200
+#define PAGE_MAX       500
 #define NAME_MAX_CHARS 500 /* polyclinics_name_*_check counts characters, not bytes */
 
 /* "LAT,LON" in degrees: two finite decimal numbers within -90..90 and -180..180. */

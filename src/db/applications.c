@@ -9,7 +9,10 @@
  *  3. the district rows of the target polyclinic and of the person's current and upcoming
  *     districts, in id order, before their load is read (in a later statement, so that READ
  *     COMMITTED shows every commit made before the lock was granted). The attachments trigger
- *     re-checks capacity as a backstop. */
+ *     re-checks capacity as a backstop.
+ * An approval re-checks the polyclinic (accepting, fsms_contract) in that later statement too,
+ * unlocked: an edit committed before it is seen, one committed after it is after the approval.
+ * A dry run (POST /v1/eligibility) takes the same locks in the same order and rolls back. */
 #include "attachd/applications.h"
 
 #include <jansson.h>
@@ -39,7 +42,7 @@ static struct db_stmt q_lock_person =
     " WHERE d.polyclinic_id = " poly ")::text"
 
 /* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
- * $3 settlement, $4 requested district, $5 idempotency key. */
+ * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
 static struct db_stmt q_submit_facts = DB_STMT(
     "SELECT to_char(current_date, 'YYYY-MM-DD'), c.year, to_char(c.effective_on, 'YYYY-MM-DD'),"
     " c.max_changes,"
@@ -48,11 +51,12 @@ static struct db_stmt q_submit_facts = DB_STMT(
     " coalesce(p.settlement = $3::bpchar OR EXISTS (SELECT 1 FROM polyclinic_also_serves s"
     " WHERE s.polyclinic_id = p.id AND s.kato = $3::bpchar), false),"
     " EXISTS (SELECT 1 FROM settlements WHERE kato = $3::bpchar),"
-    " (SELECT id FROM applications WHERE iin = $1 AND status = 'pending'),"
+    " pa.id, pa.polyclinic_id,"
+    /* already attached there: current (even if ending) or upcoming */
     " EXISTS (SELECT 1 FROM attachments WHERE iin = $1 AND polyclinic_id = $2 AND NOT cancelled"
-    " AND valid_to IS NULL),"
-    " EXISTS (SELECT 1 FROM attachments WHERE iin = $1 AND NOT cancelled"
     " AND (valid_to IS NULL OR valid_to > current_date)),"
+    " cur.polyclinic_id IS NOT NULL, coalesce(cur.takes_part, false),"
+    " rec.settlement, rec.address,"
     " (SELECT count(*) FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
     " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int)),"
     " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2),"
@@ -62,7 +66,14 @@ static struct db_stmt q_submit_facts = DB_STMT(
         "$2") " FROM (SELECT 1) one"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
-              " LEFT JOIN applications i ON i.idempotency_key = $5");
+              " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
+              " LEFT JOIN LATERAL (SELECT a.polyclinic_id, cp.accepting AND cp.fsms_contract"
+              " AS takes_part FROM attachments a JOIN polyclinics cp ON cp.id = a.polyclinic_id"
+              " WHERE a.iin = $1 AND NOT a.cancelled AND a.valid_from <= current_date"
+              " AND (a.valid_to IS NULL OR a.valid_to > current_date) LIMIT 1) cur ON true"
+              " LEFT JOIN LATERAL address_on_record($1) rec ON true"
+              " LEFT JOIN applications i ON i.idempotency_key = $5"
+              " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
 enum {
     F_TODAY,
     F_CAMPAIGN_YEAR,
@@ -74,8 +85,12 @@ enum {
     F_SERVES,
     F_SETTLEMENT_KNOWN,
     F_PENDING_ID,
+    F_PENDING_POLYCLINIC,
     F_ATTACHED_THERE,
-    F_HAS_ATTACHMENT,
+    F_HAS_CURRENT,
+    F_CURRENT_TAKES_PART,
+    F_RECORD_SETTLEMENT, /* NULL: nothing on record */
+    F_RECORD_ADDRESS,
     F_CHANGES_USED,
     F_DISTRICT_OK,
     F_HOLIDAYS,
@@ -95,17 +110,19 @@ static struct db_stmt q_insert = DB_STMT(
     " CASE WHEN $13 <> 'pending' THEN now() END, CASE WHEN $13 <> 'pending' THEN $18 END, $19,"
     " $20::bytea, $21) RETURNING a.id, application_json(a)::text");
 
-/* The application to decide, locked. $2: the district the approver prefers (NULL: the one the
- * application asked for). */
+/* The application to decide, locked. $2/$4: the district the approver prefers, by id or by
+ * number (NULL both: the one the application asked for); $3 the refusal code. */
 static struct db_stmt q_target =
     DB_STMT("SELECT iin, polyclinic_id FROM applications WHERE id = $1");
 static struct db_stmt q_locked = DB_STMT(
     "SELECT a.status, to_char(a.birth_date, 'YYYY-MM-DD'), to_char(current_date, 'YYYY-MM-DD'),"
-    " coalesce($2::bigint, a.requested_district_id), a.family_iins::text,"
+    " coalesce($2::bigint, (SELECT id FROM districts WHERE polyclinic_id = a.polyclinic_id"
+    " AND number = $4), a.requested_district_id), a.family_iins::text,"
     " to_char(c.effective_on, 'YYYY-MM-DD'), a.grounds = 'campaign', application_json(a)::text,"
     " EXISTS (SELECT 1 FROM refusal_reasons r WHERE r.code = $3),"
-    " $2::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $2"
-    " AND polyclinic_id = a.polyclinic_id)"
+    " ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $2"
+    " AND polyclinic_id = a.polyclinic_id)) AND ($4::text IS NULL OR EXISTS (SELECT 1"
+    " FROM districts WHERE number = $4 AND polyclinic_id = a.polyclinic_id))"
     " FROM applications a LEFT JOIN campaigns c ON c.year = a.campaign_year"
     " WHERE a.id = $1 FOR UPDATE OF a");
 enum {
@@ -129,12 +146,14 @@ static struct db_stmt q_live =
 static struct db_stmt q_lock_districts =
     DB_STMT("SELECT 1 FROM districts WHERE polyclinic_id = $1 OR id = ANY($2::bigint[])"
             " ORDER BY id FOR UPDATE");
-/* After the lock: the districts' loads, and where the family members are attached there. */
+/* After the lock: the districts' loads, where the family members are attached there, and
+ * whether the polyclinic still takes part (§11: re-checked at the moment of approval). */
 static struct db_stmt q_choice_facts = DB_STMT("SELECT " DISTRICTS_JSON(
     "$1") ", (SELECT coalesce(array_agg(a.district_id"
           " ORDER BY f.ord), '{}') FROM unnest($2::text[]) WITH ORDINALITY f(iin, ord)"
           " JOIN attachments a ON a.iin = f.iin AND a.polyclinic_id = $1 AND NOT a.cancelled"
-          " AND (a.valid_to IS NULL OR a.valid_to > current_date))::text");
+          " AND (a.valid_to IS NULL OR a.valid_to > current_date))::text,"
+          " (SELECT accepting AND fsms_contract FROM polyclinics WHERE id = $1)");
 /* An upcoming attachment is replaced, never served: it and its transfer are cancelled. */
 static struct db_stmt q_cancel_upcoming = DB_STMT(
     "WITH c AS (UPDATE attachments SET cancelled = true WHERE iin = $1 AND NOT cancelled"
@@ -162,12 +181,23 @@ static struct db_stmt q_close = DB_STMT(
 
 static struct db_stmt q_get = DB_STMT(
     "SELECT application_json(a)::text, a.polyclinic_id FROM applications a WHERE a.id = $1");
-static struct db_stmt q_list = DB_STMT(
-    PAGED_JSON("SELECT a.id, a AS row FROM applications a WHERE ($1::bigint IS NULL OR"
-               " a.polyclinic_id = $1) AND ($2::text IS NULL OR a.status = $2) AND (NOT $3::boolean"
-               " OR (a.status = 'pending' AND a.decision_due_at < now())) AND a.id > $4::bigint"
-               " ORDER BY a.id LIMIT $5::int + 1",
-               "application_json(n.row)", "$5"));
+/* The work queue. Each item says whether it is overdue and, for a pending relocation, the
+ * address on record beside the new one (§11: the registrar compares them). */
+static struct db_stmt q_list = DB_STMT(PAGED_JSON(
+    "SELECT a.id, a AS row FROM applications a WHERE ($1::bigint IS NULL OR"
+    " a.polyclinic_id = $1) AND ($2::text IS NULL OR a.status = $2) AND (NOT $3::boolean"
+    " OR (a.status = 'pending' AND a.decision_due_at < now())) AND a.id > $4::bigint"
+    " AND ($6::text IS NULL OR a.iin = $6) AND ($7::text IS NULL OR a.channel = $7)"
+    " AND ($8::text IS NULL OR a.grounds = $8)"
+    " AND ($9::date IS NULL OR a.submitted_at >= $9::date)"
+    " AND ($10::date IS NULL OR a.submitted_at < $10::date + 1)"
+    " ORDER BY a.id LIMIT $5::int + 1",
+    "(application_json(n.row)::jsonb || jsonb_build_object('overdue', (n.row).status = 'pending'"
+    " AND (n.row).decision_due_at < now()) || CASE WHEN (n.row).status = 'pending' AND"
+    " (n.row).grounds = 'relocation' THEN (SELECT jsonb_build_object('settlement_on_record',"
+    " r.settlement, 'address_on_record', r.address) FROM address_on_record((n.row).iin) r)"
+    " ELSE jsonb_build_object('settlement_on_record', NULL, 'address_on_record', NULL) END)",
+    "$5"));
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -271,48 +301,79 @@ static enum db_status lock_person(struct db_conn *conn, const char *iin)
 struct approval {
     long long app_id, polyclinic_id;
     const char *iin;
-    const char *birth_date, *today, *effective_on; /* YYYY-MM-DD */
+    const char *birth_date, *effective_on; /* YYYY-MM-DD */
     long long preferred_district;
     const char *family; /* text[] literal of the family members' IINs */
     const char *decided_by;
+    struct district_note *note; /* out: why the preferred district was not taken (or NULL) */
 };
 
-/* Approves a pending, locked application (person lock held): picks the district under the
- * district locks, moves the person, records the transfer. An application with no district
- * that fits is refused with CAPACITY_EXCEEDED. *json is the application as decided. */
-static enum db_status approve_locked(struct db_conn *conn, const struct approval *a, char **json)
+/* The person's live attachments: the current one (ended when the new one begins) and whether
+ * an upcoming one is to be replaced; lock_ids gets every district of theirs, for locking. */
+struct live_attachments {
+    long long current_id, current_poly, current_district;
+    bool has_upcoming;
+    char lock_ids[128];
+};
+
+static enum db_status read_live(struct db_conn *conn, const char *iin, struct live_attachments *l)
 {
     PGresult *r = NULL;
-    const char *p_iin[1] = {a->iin};
-    enum db_status st = db_query(conn, &q_live, 1, p_iin, &r);
+    const char *p[1] = {iin};
+    enum db_status st = db_query(conn, &q_live, 1, p, &r);
     if (st != DB_OK)
         return st;
-    long long current_id = 0, current_poly = 0, current_district = 0;
-    bool has_upcoming = false;
-    char lock_ids[128] = "{";
+    *l = (struct live_attachments){.lock_ids = "{"};
     size_t used = 1;
     for (int i = 0; i < PQntuples(r); i++) {
         long long district = atoll(PQgetvalue(r, i, 2));
         if (PQgetvalue(r, i, 3)[0] == 't') {
-            has_upcoming = true;
+            l->has_upcoming = true;
         } else {
-            current_id = atoll(PQgetvalue(r, i, 0));
-            current_poly = atoll(PQgetvalue(r, i, 1));
-            current_district = district;
+            l->current_id = atoll(PQgetvalue(r, i, 0));
+            l->current_poly = atoll(PQgetvalue(r, i, 1));
+            l->current_district = district;
         }
-        if (used < sizeof lock_ids - 24)
-            used += (size_t)snprintf(lock_ids + used, sizeof lock_ids - used, "%s%lld",
+        if (used < sizeof l->lock_ids - 24)
+            used += (size_t)snprintf(l->lock_ids + used, sizeof l->lock_ids - used, "%s%lld",
                                      used > 1 ? "," : "", district);
     }
-    snprintf(lock_ids + used, sizeof lock_ids - used, "}");
+    snprintf(l->lock_ids + used, sizeof l->lock_ids - used, "}");
     PQclear(r);
+    return DB_OK;
+}
 
+/* Says why the preferred district was passed over, when it was. */
+static void note_preference(const struct approval *a, const struct district_option *ds, size_t n,
+                            int age, long pick)
+{
+    if (!a->note || !a->preferred_district || (pick >= 0 && ds[pick].id == a->preferred_district))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (ds[i].id == a->preferred_district) {
+            a->note->requested_id = ds[i].id;
+            a->note->chosen_id = pick >= 0 ? ds[pick].id : 0;
+            a->note->reason = district_unfit_reason(&ds[i], age);
+        }
+}
+
+/* Approves a pending, locked application (person lock held): re-checks at this moment that the
+ * polyclinic takes part and picks the district under the district locks (§11), moves the
+ * person, records the transfer. An application that fails the re-check is refused with its
+ * reason. *json is the application as decided. */
+static enum db_status approve_locked(struct db_conn *conn, const struct approval *a, char **json)
+{
+    struct live_attachments live;
+    enum db_status st = read_live(conn, a->iin, &live);
+    if (st != DB_OK)
+        return st;
     char poly[24], app[24];
     snprintf(poly, sizeof poly, "%lld", a->polyclinic_id);
     snprintf(app, sizeof app, "%lld", a->app_id);
-    const char *p_lock[2] = {poly, lock_ids};
+    const char *p_lock[2] = {poly, live.lock_ids};
     if ((st = db_query(conn, &q_lock_districts, 2, p_lock, NULL)) != DB_OK)
         return st;
+    PGresult *r = NULL;
     const char *p_facts[2] = {poly, a->family};
     if ((st = db_query(conn, &q_choice_facts, 2, p_facts, &r)) != DB_OK)
         return st;
@@ -321,41 +382,49 @@ static enum db_status approve_locked(struct db_conn *conn, const struct approval
     json_t *doc;
     size_t nds = parse_districts(PQgetvalue(r, 0, 0), ds, MAX_DISTRICTS, &doc);
     size_t nfamily = parse_ids(PQgetvalue(r, 0, 1), family, MAX_FAMILY);
+    bool takes_part = is_true(r, 2);
     PQclear(r);
-    day_t birth = 0, today = 0;
-    if (!date_parse(a->birth_date, &birth) || !date_parse(a->today, &today)) {
+    day_t birth = 0, effective = 0;
+    if (!date_parse(a->birth_date, &birth) || !date_parse(a->effective_on, &effective)) {
         json_decref(doc);
         return DB_ERROR;
     }
-    long pick =
-        choose_district(ds, nds, age_years(birth, today), a->preferred_district, family, nfamily);
+    /* §3: the district kind fits the age on the day the attachment begins. */
+    int age = age_years(birth, effective);
+    long pick;
+    enum refusal refusal =
+        approval_check(takes_part, ds, nds, age, a->preferred_district, family, nfamily, &pick);
+    if (refusal == REFUSAL_NONE || refusal == REFUSE_CAPACITY_EXCEEDED)
+        note_preference(a, ds, nds, age, pick);
     char district[24];
     if (pick >= 0)
         snprintf(district, sizeof district, "%lld", ds[pick].id);
     json_decref(doc);
 
-    if (pick < 0) {
-        const char *p[5] = {app, "refused", refusal_code(REFUSE_CAPACITY_EXCEEDED), NULL,
-                            a->decided_by};
+    if (refusal != REFUSAL_NONE) {
+        const char *p[5] = {app, "refused", refusal_code(refusal), NULL, a->decided_by};
         return db_query_json(conn, &q_close, 5, p, json);
     }
-    if (has_upcoming && (st = db_query(conn, &q_cancel_upcoming, 1, p_iin, NULL)) != DB_OK)
+    const char *p_iin[1] = {a->iin};
+    if (live.has_upcoming && (st = db_query(conn, &q_cancel_upcoming, 1, p_iin, NULL)) != DB_OK)
         return st;
     char cur[24], from_poly[24], from_district[24];
-    snprintf(cur, sizeof cur, "%lld", current_id);
-    snprintf(from_poly, sizeof from_poly, "%lld", current_poly);
-    snprintf(from_district, sizeof from_district, "%lld", current_district);
-    if (current_id) {
+    snprintf(cur, sizeof cur, "%lld", live.current_id);
+    snprintf(from_poly, sizeof from_poly, "%lld", live.current_poly);
+    snprintf(from_district, sizeof from_district, "%lld", live.current_district);
+    if (live.current_id) {
         const char *p[2] = {cur, a->effective_on};
         if ((st = db_query(conn, &q_end_current, 2, p, NULL)) != DB_OK)
             return st;
     }
+    /* §11: only leaving a current polyclinic is a change; a first attachment never is, nor the
+     * replacement of an upcoming first attachment. */
     const char *p[7] = {app,
                         district,
                         a->effective_on,
-                        current_id ? from_poly : NULL,
-                        current_id ? from_district : NULL,
-                        (current_id || has_upcoming) ? "true" : "false",
+                        live.current_id ? from_poly : NULL,
+                        live.current_id ? from_district : NULL,
+                        live.current_id ? "true" : "false",
                         a->decided_by};
     return db_query_json(conn, &q_attach, 7, p, json);
 }
@@ -364,78 +433,92 @@ static enum db_status approve_locked(struct db_conn *conn, const struct approval
 
 struct submit_ctx {
     const struct application_input *in;
-    enum submit_outcome outcome;
-    long long other_id;
-    char *json;
+    bool dry_run; /* check only: roll back whatever was written */
+    struct submit_result *res;
 };
 
-static const char *warnings_literal(unsigned w)
+/* What a submission knows once the person is locked: the facts row (kept while its strings are
+ * borrowed by `facts`) and what the pure rules need besides. */
+struct gathered {
+    PGresult *row;
+    struct application_facts facts;
+    struct district_option ds[MAX_DISTRICTS];
+    json_t *districts_doc;
+    day_t holidays[MAX_HOLIDAYS];
+    size_t nholidays;
+    char year[16];
+};
+
+static void gathered_free(struct gathered *g)
 {
-    switch (w) {
-    case 0:
-        return "{}";
-    case WARN_IIN_BIRTH_DATE_MISMATCH:
-        return "{IIN_BIRTH_DATE_MISMATCH}";
-    case WARN_IIN_SEX_MISMATCH:
-        return "{IIN_SEX_MISMATCH}";
-    default:
-        return "{IIN_BIRTH_DATE_MISMATCH,IIN_SEX_MISMATCH}";
-    }
+    PQclear(g->row);
+    json_decref(g->districts_doc);
 }
 
-static enum db_status submit_tx(struct db_conn *conn, void *arg)
+/* "{CODE,CODE}" of the WARN_* bits into buf (codes are identifiers: nothing to quote). */
+static void warnings_literal(unsigned warnings, char *buf, size_t len)
 {
-    struct submit_ctx *ctx = arg;
-    const struct application_input *in = ctx->in;
-    free(ctx->json);
-    ctx->json = NULL;
-    enum db_status st = lock_person(conn, in->iin);
-    if (st != DB_OK)
-        return st;
+    size_t used = (size_t)snprintf(buf, len, "{");
+    for (unsigned bit = 1; bit <= WARN_ALL && used < len; bit <<= 1)
+        if ((warnings & bit) && warning_code(bit))
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used > 1 ? "," : "",
+                                     warning_code(bit));
+    if (used < len)
+        snprintf(buf + used, len - used, "}");
+}
 
-    char poly[24], district[24];
+/* Step 1: reads the facts. Answers at once (returns true with *done) what needs no checks:
+ * an idempotent replay or a reused key, a pending application, an unknown polyclinic or
+ * district. */
+static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx *ctx,
+                                   struct gathered *g, bool *done)
+{
+    const struct application_input *in = ctx->in;
+    struct submit_result *res = ctx->res;
+    *done = true;
+    char poly[24], district[24], token[24];
     snprintf(poly, sizeof poly, "%lld", in->polyclinic_id);
     snprintf(district, sizeof district, "%lld", in->district_id);
-    const char *pf[6] = {in->iin,
+    snprintf(token, sizeof token, "%lld", in->who ? in->who->token_id : 0LL);
+    const char *pf[7] = {in->iin,
                          poly,
                          in->settlement,
                          in->district_id ? district : NULL,
-                         in->idempotency_key,
-                         in->request_hash};
-    PGresult *r = NULL;
-    if ((st = db_query(conn, &q_submit_facts, 6, pf, &r)) != DB_OK)
+                         ctx->dry_run ? NULL : in->idempotency_key,
+                         in->request_hash,
+                         in->who && in->who->token_id ? token : NULL};
+    enum db_status st = db_query(conn, &q_submit_facts, 7, pf, &g->row);
+    if (st != DB_OK)
         return st;
-
+    PGresult *r = g->row;
     if (!PQgetisnull(r, 0, F_IDEM_ID)) {
-        ctx->other_id = as_ll(r, F_IDEM_ID);
-        if (is_true(r, F_IDEM_SAME)) {
-            ctx->outcome = SUBMIT_REPLAYED;
-            ctx->json = dup_col(r, F_IDEM_JSON);
-        } else {
-            ctx->outcome = SUBMIT_IDEMPOTENCY_MISMATCH;
-        }
-        PQclear(r);
-        return ctx->outcome == SUBMIT_REPLAYED && !ctx->json ? DB_ERROR : DB_OK;
+        res->other_id = as_ll(r, F_IDEM_ID);
+        res->outcome = is_true(r, F_IDEM_SAME) ? SUBMIT_REPLAYED : SUBMIT_IDEMPOTENCY_MISMATCH;
+        if (res->outcome == SUBMIT_REPLAYED && !(res->json = dup_col(r, F_IDEM_JSON)))
+            return DB_ERROR;
+        return DB_OK;
     }
     if (!PQgetisnull(r, 0, F_PENDING_ID)) {
-        ctx->outcome = SUBMIT_PENDING_EXISTS;
-        ctx->other_id = as_ll(r, F_PENDING_ID);
-        PQclear(r);
+        res->outcome = SUBMIT_PENDING_EXISTS;
+        res->other_id = as_ll(r, F_PENDING_ID);
+        res->other_polyclinic_id = as_ll(r, F_PENDING_POLYCLINIC);
         return DB_OK;
     }
     if (!is_true(r, F_POLY_EXISTS) || !is_true(r, F_DISTRICT_OK)) {
-        ctx->outcome =
+        res->outcome =
             is_true(r, F_POLY_EXISTS) ? SUBMIT_UNKNOWN_DISTRICT : SUBMIT_UNKNOWN_POLYCLINIC;
-        PQclear(r);
         return DB_OK;
     }
+    *done = false;
 
-    struct application_facts f = {
+    struct application_facts *f = &g->facts;
+    *f = (struct application_facts){
         .iin = in->iin,
         .male = in->male,
         .residency = in->residency,
         .has_insurance = in->insurance_valid_until != NULL,
-        .campaign_grounds = strcmp(in->grounds, "campaign") == 0,
+        .settlement = in->settlement,
+        .address = in->address ? in->address : "",
         .representative_iin = in->rep_iin,
         .representative_relation = in->rep_relation,
         .birth_certificate = in->birth_certificate,
@@ -443,54 +526,53 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
         .in_campaign = !PQgetisnull(r, 0, F_CAMPAIGN_YEAR),
         .clinic_accepting = is_true(r, F_ACCEPTING),
         .clinic_serves_settlement = is_true(r, F_SERVES),
+        .auto_approve = is_true(r, F_AUTO_APPROVE),
         .already_attached_there = is_true(r, F_ATTACHED_THERE),
-        .has_attachment = is_true(r, F_HAS_ATTACHMENT),
+        .has_current_attachment = is_true(r, F_HAS_CURRENT),
+        .current_clinic_takes_part = is_true(r, F_CURRENT_TAKES_PART),
+        .record_settlement =
+            PQgetisnull(r, 0, F_RECORD_SETTLEMENT) ? NULL : PQgetvalue(r, 0, F_RECORD_SETTLEMENT),
+        .record_address = PQgetvalue(r, 0, F_RECORD_ADDRESS),
         .changes_used = (int)as_ll(r, F_CHANGES_USED),
         .max_changes = (int)as_ll(r, F_MAX_CHANGES),
     };
     day_t campaign_effective_on = 0;
-    bool ok = date_parse(in->birth_date, &f.birth_date) &&
-              date_parse(PQgetvalue(r, 0, F_TODAY), &f.today) &&
-              (PQgetisnull(r, 0, F_CAMPAIGN_EFFECTIVE_ON) ||
-               date_parse(PQgetvalue(r, 0, F_CAMPAIGN_EFFECTIVE_ON), &campaign_effective_on)) &&
-              (!in->insurance_valid_until ||
-               date_parse(in->insurance_valid_until, &f.insurance_valid_until));
-    /* What insurance must cover and what auto_approve uses. */
-    f.effective_on = effective_date(
-        f.campaign_grounds,
-        PQgetisnull(r, 0, F_CAMPAIGN_EFFECTIVE_ON) ? NULL : &campaign_effective_on, f.today);
-    struct district_option ds[MAX_DISTRICTS];
-    json_t *doc;
-    size_t nds = parse_districts(PQgetvalue(r, 0, F_DISTRICTS), ds, MAX_DISTRICTS, &doc);
-    int age = age_years(f.birth_date, f.today);
-    for (size_t i = 0; i < nds && !f.has_room; i++)
-        f.has_room = district_fits(&ds[i], age);
-    json_decref(doc);
-    day_t holidays[MAX_HOLIDAYS];
-    size_t nholidays = parse_days(PQgetvalue(r, 0, F_HOLIDAYS), holidays, MAX_HOLIDAYS);
-    bool auto_approve = is_true(r, F_AUTO_APPROVE);
-    char year[16], today[11];
-    snprintf(year, sizeof year, "%s",
-             PQgetisnull(r, 0, F_CAMPAIGN_YEAR) ? PQgetvalue(r, 0, F_TODAY)
-                                                : PQgetvalue(r, 0, F_CAMPAIGN_YEAR));
-    year[strspn(year, "0123456789")] = '\0';
-    snprintf(today, sizeof today, "%s", PQgetvalue(r, 0, F_TODAY));
-    char effective_on[11] = "";
-    if (ok)
-        date_format(f.effective_on, effective_on);
-    PQclear(r);
-    if (!ok)
+    bool has_campaign = !PQgetisnull(r, 0, F_CAMPAIGN_EFFECTIVE_ON);
+    if (!grounds_parse(in->grounds, &f->grounds) || !date_parse(in->birth_date, &f->birth_date) ||
+        !date_parse(PQgetvalue(r, 0, F_TODAY), &f->today) ||
+        (has_campaign &&
+         !date_parse(PQgetvalue(r, 0, F_CAMPAIGN_EFFECTIVE_ON), &campaign_effective_on)) ||
+        (in->insurance_valid_until &&
+         !date_parse(in->insurance_valid_until, &f->insurance_valid_until)))
         return DB_ERROR;
+    /* What insurance must cover, what the district kind is judged by, and what approval uses. */
+    f->effective_on = effective_date(f->grounds == GROUNDS_CAMPAIGN,
+                                     has_campaign ? &campaign_effective_on : NULL, f->today);
+    f->districts = g->ds;
+    f->ndistricts =
+        parse_districts(PQgetvalue(r, 0, F_DISTRICTS), g->ds, MAX_DISTRICTS, &g->districts_doc);
+    g->nholidays = parse_days(PQgetvalue(r, 0, F_HOLIDAYS), g->holidays, MAX_HOLIDAYS);
+    snprintf(g->year, sizeof g->year, "%s",
+             has_campaign ? PQgetvalue(r, 0, F_CAMPAIGN_YEAR) : PQgetvalue(r, 0, F_TODAY));
+    g->year[strspn(g->year, "0123456789")] = '\0';
+    return DB_OK;
+}
 
-    struct check_outcome out;
-    run_checks(&f, &out);
-    bool approve_now = out.refusal == REFUSAL_NONE && auto_approve && out.warnings == 0;
-    char due[11];
-    date_format(next_working_day(f.today, holidays, nholidays), due);
-    char who[96], token[24];
+/* Step 3: stores the application with the outcome of the checks, and approves it at once when
+ * the checks allow (auto_approve). */
+static enum db_status write_submission(struct db_conn *conn, const struct submit_ctx *ctx,
+                                       const struct gathered *g, const struct check_outcome *out)
+{
+    const struct application_input *in = ctx->in;
+    struct submit_result *res = ctx->res;
+    char poly[24], district[24], due[11], who[96], token[24], warnings[96];
+    snprintf(poly, sizeof poly, "%lld", in->polyclinic_id);
+    snprintf(district, sizeof district, "%lld", in->district_id);
+    date_format(next_working_day(g->facts.today, g->holidays, g->nholidays), due);
     who_text(in->who, who, sizeof who);
     snprintf(token, sizeof token, "%lld", in->who ? in->who->token_id : 0LL);
-    const char *status = out.refusal != REFUSAL_NONE ? "refused" : "pending";
+    warnings_literal(out->warnings, warnings, sizeof warnings);
+    const char *status = out->refusal != REFUSAL_NONE ? "refused" : "pending";
     const char *pi[21] = {in->iin,
                           in->person_json,
                           in->birth_date,
@@ -504,79 +586,148 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
                           in->birth_certificate,
                           in->family_iins,
                           status,
-                          refusal_code(out.refusal),
-                          warnings_literal(out.warnings),
-                          year,
-                          out.refusal == REFUSAL_NONE && !approve_now ? due : NULL,
+                          refusal_code(out->refusal),
+                          warnings,
+                          g->year,
+                          out->refusal == REFUSAL_NONE && !out->approve_now ? due : NULL,
                           who,
-                          in->idempotency_key,
+                          ctx->dry_run ? NULL : in->idempotency_key,
                           in->request_hash,
                           in->who && in->who->token_id ? token : NULL};
-    if ((st = db_query(conn, &q_insert, 21, pi, &r)) != DB_OK) {
+    PGresult *r = NULL;
+    enum db_status st = db_query(conn, &q_insert, 21, pi, &r);
+    if (st != DB_OK) {
         if (st == DB_UNIQUE_VIOLATION && in->idempotency_key &&
             strstr(db_constraint(conn), "idempotency")) {
-            /* The key was taken meanwhile by a request for another person (same person: the
-             * lock made us wait and see it above). */
-            ctx->outcome = SUBMIT_IDEMPOTENCY_MISMATCH;
+            /* The key was taken meanwhile by a request of this token for another person (same
+             * person: the lock made us wait and see it in gather_facts). */
+            res->outcome = SUBMIT_IDEMPOTENCY_MISMATCH;
             return DB_ABORT;
         }
         return st;
     }
     long long id = as_ll(r, 0);
-    ctx->json = dup_col(r, 1);
+    res->json = dup_col(r, 1);
     PQclear(r);
-    ctx->outcome = SUBMIT_CREATED;
-    if (!approve_now)
-        return ctx->json ? DB_OK : DB_ERROR;
+    res->outcome = SUBMIT_CREATED;
+    if (!out->approve_now)
+        return res->json ? DB_OK : DB_ERROR;
 
-    free(ctx->json);
-    ctx->json = NULL;
+    free(res->json);
+    res->json = NULL;
+    char effective_on[11];
+    date_format(g->facts.effective_on, effective_on);
     struct approval a = {
         .app_id = id,
         .polyclinic_id = in->polyclinic_id,
         .iin = in->iin,
         .birth_date = in->birth_date,
-        .today = today,
         .effective_on = effective_on,
         .preferred_district = in->district_id,
         .family = in->family_iins,
         .decided_by = "attachd (auto_approve)",
     };
-    st = approve_locked(conn, &a, &ctx->json);
-    return st == DB_OK && !ctx->json ? DB_ERROR : st;
+    st = approve_locked(conn, &a, &res->json);
+    return st == DB_OK && !res->json ? DB_ERROR : st;
+}
+
+/* One submission: gather the facts → run the checks (pure) → write. A dry run does all of it
+ * and rolls back, so it answers exactly what a submission would have. */
+static enum db_status submit_tx(struct db_conn *conn, void *arg)
+{
+    struct submit_ctx *ctx = arg;
+    free(ctx->res->json);
+    *ctx->res = (struct submit_result){0};
+    enum db_status st = lock_person(conn, ctx->in->iin);
+    if (st != DB_OK)
+        return st;
+    struct gathered *g = calloc(1, sizeof *g);
+    if (!g)
+        return DB_ERROR;
+    bool done;
+    if ((st = gather_facts(conn, ctx, g, &done)) == DB_OK && !done) {
+        struct check_outcome out;
+        run_checks(&g->facts, &out);
+        st = write_submission(conn, ctx, g, &out);
+    }
+    gathered_free(g);
+    free(g);
+    return st == DB_OK && ctx->dry_run ? DB_ABORT : st;
+}
+
+static enum db_status run_submission(struct db_pool *pool, const struct application_input *in,
+                                     bool dry_run, struct submit_result *res)
+{
+    *res = (struct submit_result){0};
+    struct submit_ctx ctx = {.in = in, .dry_run = dry_run, .res = res};
+    enum db_status st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
+    if (st == DB_ABORT)
+        st = DB_OK; /* an outcome without a write (or a dry run) */
+    if (st != DB_OK || (res->outcome != SUBMIT_CREATED && res->outcome != SUBMIT_REPLAYED)) {
+        free(res->json);
+        res->json = NULL;
+    }
+    return st;
 }
 
 enum db_status application_submit(struct db_pool *pool, const struct application_input *in,
-                                  enum submit_outcome *outcome, long long *other_id, char **json)
+                                  struct submit_result *res)
 {
-    struct submit_ctx ctx = {.in = in};
-    enum db_status st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
-    if (st == DB_ABORT)
-        st = DB_OK; /* an outcome without a write */
-    *outcome = ctx.outcome;
-    *other_id = ctx.other_id;
-    if (st != DB_OK || (ctx.outcome != SUBMIT_CREATED && ctx.outcome != SUBMIT_REPLAYED)) {
-        free(ctx.json);
-        ctx.json = NULL;
-    }
-    *json = ctx.json;
-    return st;
+    return run_submission(pool, in, false, res);
+}
+
+enum db_status application_dry_run(struct db_pool *pool, const struct application_input *in,
+                                   struct submit_result *res)
+{
+    return run_submission(pool, in, true, res);
 }
 
 /* ---- decisions ------------------------------------------------------------------------------- */
 
 struct decide_ctx {
     const struct decision_input *in;
-    enum decide_outcome outcome;
-    char *json;
+    struct decide_result *res;
 };
+
+/* Approves the locked application row r (status pending). */
+static enum db_status approve_tx(struct db_conn *conn, struct decide_ctx *ctx, PGresult *r,
+                                 const char *iin, long long polyclinic_id, const char *who)
+{
+    char birth[11], effective_on[11];
+    snprintf(birth, sizeof birth, "%s", PQgetvalue(r, 0, L_BIRTH));
+    day_t today = 0, campaign_day = 0;
+    bool has_campaign = !PQgetisnull(r, 0, L_CAMPAIGN_EFFECTIVE);
+    if (!date_parse(PQgetvalue(r, 0, L_TODAY), &today) ||
+        (has_campaign && !date_parse(PQgetvalue(r, 0, L_CAMPAIGN_EFFECTIVE), &campaign_day)))
+        return DB_ERROR;
+    date_format(effective_date(is_true(r, L_CAMPAIGN), has_campaign ? &campaign_day : NULL, today),
+                effective_on);
+    char *family = strdup(PQgetvalue(r, 0, L_FAMILY));
+    if (!family)
+        return DB_ERROR;
+    struct approval a = {
+        .app_id = ctx->in->id,
+        .polyclinic_id = polyclinic_id,
+        .iin = iin,
+        .birth_date = birth,
+        .effective_on = effective_on,
+        .preferred_district = as_ll(r, L_DISTRICT),
+        .family = family,
+        .decided_by = who,
+        .note = &ctx->res->note,
+    };
+    enum db_status st = approve_locked(conn, &a, &ctx->res->json);
+    free(family);
+    return st == DB_OK && !ctx->res->json ? DB_ERROR : st;
+}
 
 static enum db_status decide_tx(struct db_conn *conn, void *arg)
 {
     struct decide_ctx *ctx = arg;
     const struct decision_input *in = ctx->in;
-    free(ctx->json);
-    ctx->json = NULL;
+    struct decide_result *res = ctx->res;
+    free(res->json);
+    *res = (struct decide_result){0};
     char id[24], district[24];
     snprintf(id, sizeof id, "%lld", in->id);
     snprintf(district, sizeof district, "%lld", in->district_id);
@@ -588,84 +739,56 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     if (PQntuples(r) == 0 ||
         (in->who && in->who->role == ROLE_REGISTRAR && as_ll(r, 1) != in->who->polyclinic_id)) {
         PQclear(r);
-        ctx->outcome = DECIDE_NOT_FOUND;
+        res->outcome = DECIDE_NOT_FOUND;
         return DB_OK;
     }
-    char iin[16], poly[24];
+    char iin[16];
     snprintf(iin, sizeof iin, "%s", PQgetvalue(r, 0, 0));
-    snprintf(poly, sizeof poly, "%s", PQgetvalue(r, 0, 1));
+    long long polyclinic_id = as_ll(r, 1);
     PQclear(r);
     if ((st = lock_person(conn, iin)) != DB_OK)
         return st;
-    const char *pl[3] = {id, in->district_id ? district : NULL, in->reason};
-    if ((st = db_query(conn, &q_locked, 3, pl, &r)) != DB_OK)
+    const char *pl[4] = {id, in->district_id ? district : NULL, in->reason, in->district_number};
+    if ((st = db_query(conn, &q_locked, 4, pl, &r)) != DB_OK)
         return st;
     if (strcmp(PQgetvalue(r, 0, L_STATUS), "pending") != 0) {
-        ctx->outcome = DECIDE_NOT_PENDING;
-        ctx->json = dup_col(r, L_JSON);
+        res->outcome = DECIDE_NOT_PENDING;
+        res->json = dup_col(r, L_JSON);
         PQclear(r);
         return DB_OK;
     }
     if ((in->what == DECIDE_REFUSE && !is_true(r, L_REASON_OK)) ||
         (in->what == DECIDE_APPROVE && !is_true(r, L_DISTRICT_OK))) {
-        ctx->outcome = in->what == DECIDE_REFUSE ? DECIDE_BAD_REASON : DECIDE_BAD_DISTRICT;
+        res->outcome = in->what == DECIDE_REFUSE ? DECIDE_BAD_REASON : DECIDE_BAD_DISTRICT;
         PQclear(r);
         return DB_OK;
     }
     char who[96];
     who_text(in->who, who, sizeof who);
-    ctx->outcome = DECIDED;
-    if (in->what != DECIDE_APPROVE) {
+    res->outcome = DECIDED;
+    if (in->what == DECIDE_APPROVE) {
+        st = approve_tx(conn, ctx, r, iin, polyclinic_id, who);
         PQclear(r);
-        const char *pc[5] = {id, in->what == DECIDE_REFUSE ? "refused" : "withdrawn",
-                             in->what == DECIDE_REFUSE ? in->reason : NULL,
-                             in->what == DECIDE_REFUSE ? in->comment : NULL, who};
-        st = db_query_json(conn, &q_close, 5, pc, &ctx->json);
-        return st == DB_OK && !ctx->json ? DB_ERROR : st;
+        return st;
     }
-    char birth[11], today[11], effective_on[11];
-    snprintf(birth, sizeof birth, "%s", PQgetvalue(r, 0, L_BIRTH));
-    snprintf(today, sizeof today, "%s", PQgetvalue(r, 0, L_TODAY));
-    day_t day = 0, campaign_day = 0;
-    bool has_campaign = !PQgetisnull(r, 0, L_CAMPAIGN_EFFECTIVE);
-    if (!date_parse(today, &day) ||
-        (has_campaign && !date_parse(PQgetvalue(r, 0, L_CAMPAIGN_EFFECTIVE), &campaign_day))) {
-        PQclear(r);
-        return DB_ERROR;
-    }
-    date_format(effective_date(is_true(r, L_CAMPAIGN), has_campaign ? &campaign_day : NULL, day),
-                effective_on);
-    char *family = strdup(PQgetvalue(r, 0, L_FAMILY));
-    struct approval a = {
-        .app_id = in->id,
-        .polyclinic_id = atoll(poly),
-        .iin = iin,
-        .birth_date = birth,
-        .today = today,
-        .effective_on = effective_on,
-        .preferred_district = as_ll(r, L_DISTRICT),
-        .family = family,
-        .decided_by = who,
-    };
     PQclear(r);
-    if (!family)
-        return DB_ERROR;
-    st = approve_locked(conn, &a, &ctx->json);
-    free(family);
-    return st == DB_OK && !ctx->json ? DB_ERROR : st;
+    const char *pc[5] = {id, in->what == DECIDE_REFUSE ? "refused" : "withdrawn",
+                         in->what == DECIDE_REFUSE ? in->reason : NULL,
+                         in->what == DECIDE_REFUSE ? in->comment : NULL, who};
+    st = db_query_json(conn, &q_close, 5, pc, &res->json);
+    return st == DB_OK && !res->json ? DB_ERROR : st;
 }
 
 enum db_status application_decide(struct db_pool *pool, const struct decision_input *in,
-                                  enum decide_outcome *outcome, char **json)
+                                  struct decide_result *res)
 {
-    struct decide_ctx ctx = {.in = in};
+    *res = (struct decide_result){0};
+    struct decide_ctx ctx = {.in = in, .res = res};
     enum db_status st = db_transaction(pool, "READ COMMITTED", decide_tx, &ctx);
-    *outcome = ctx.outcome;
     if (st != DB_OK) {
-        free(ctx.json);
-        ctx.json = NULL;
+        free(res->json);
+        res->json = NULL;
     }
-    *json = ctx.json;
     return st;
 }
 
@@ -700,7 +823,15 @@ enum db_status application_list(struct db_pool *pool, const struct application_q
     snprintf(poly, sizeof poly, "%lld", q->polyclinic_id);
     snprintf(after, sizeof after, "%lld", q->after_id);
     snprintf(limit, sizeof limit, "%d", q->limit);
-    const char *p[5] = {q->polyclinic_id ? poly : NULL, q->status, q->overdue ? "true" : "false",
-                        after, limit};
-    return db_run_json(pool, &q_list, 5, p, json);
+    const char *p[10] = {q->polyclinic_id ? poly : NULL,
+                         q->status,
+                         q->overdue ? "true" : "false",
+                         after,
+                         limit,
+                         q->iin,
+                         q->channel,
+                         q->grounds,
+                         q->submitted_from,
+                         q->submitted_to};
+    return db_run_json(pool, &q_list, 10, p, json);
 }

@@ -2,15 +2,16 @@
  * attachments, all of the file or nothing, in one transaction.
  *
  * C reads the file line by line, splits each line (csv.h) and streams the rows, each with its
- * line number, through COPY into a temporary table of text columns. C checks only the shape of a
- * line: the number of fields, the quoting, printable ASCII. Everything about the values is
- * checked by PostgreSQL, set-wise: first each row on its own (IIN, polyclinic, district, dates),
- * then the rows together (overlapping periods of one person in the file and against the
- * database, district capacity). Any problem rejects the file: the transaction rolls back and the
- * first IMPORT_SHOWN problems are printed, each naming its line (the header is line 1) and field.
- * Otherwise the rows are inserted with attachd.bulk_load = 'on', which skips the per-row trigger
- * keeping districts.nopen (and its capacity backstop), nopen is recounted for the districts
- * touched and the capacity checked again, before COMMIT.
+ * line number, through COPY into a temporary table of text columns. C checks the shape of a
+ * line (the number of fields, the quoting, printable ASCII) and the IIN, with the one definition
+ * of kzid.c that the API uses. Everything else about the values is checked by PostgreSQL, set-wise:
+ * first each row on its own (IIN, polyclinic, district, dates), then the rows together (overlapping
+ * periods of one person in the file and against the database, district capacity). Any problem
+ * rejects the file: the transaction rolls back and the first IMPORT_SHOWN problems are printed,
+ * each naming its line (the header is line 1) and field. Otherwise the rows are inserted with
+ * attachd.bulk_load = 'on', which skips the per-row trigger keeping districts.nopen (and its
+ * capacity backstop), nopen is recounted for the districts touched and the capacity checked again,
+ * before COMMIT.
  *
  * Concurrency: the districts named in the file are locked FOR UPDATE, in id order, before their
  * load is read. That is the row lock the service takes to approve into a district, so the
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include "attachd/csv.h"
+#include "attachd/kzid.h"
 #include "attachd/log.h"
 
 #define IMPORT_NCOLUMNS 5
@@ -80,40 +82,20 @@ static const char sql_setup[] =
     " WHEN substr(t, 9, 2) <= '28' THEN t::date"
     " WHEN (substr(t, 1, 8) || '01')::date + (substr(t, 9, 2)::int - 1)"
     "      < (substr(t, 1, 8) || '01')::date + interval '1 month' THEN t::date"
-    " END $$;"
-    /* The check digit of a 12-digit number n (SPEC §4): the same rule as kz_checksum_ok() of
-     * 0001_catalogues.sql, as one inlinable expression on the digits of n. The PL/pgSQL original
-     * costs about 9 µs a row (3 minutes for 20 million); this, under 1 µs. The simple CASE
-     * computes the first sum once: equal to the last digit, valid; 10, the second weights
-     * decide (10 again never equals a digit: never issued); anything else, invalid. */
-    "CREATE FUNCTION pg_temp.import_checksum_ok(n bigint) RETURNS boolean LANGUAGE sql"
-    " IMMUTABLE AS $$ SELECT CASE (n / 100000000000 + n / 10000000000 % 10 * 2"
-    " + n / 1000000000 % 10 * 3 + n / 100000000 % 10 * 4 + n / 10000000 % 10 * 5"
-    " + n / 1000000 % 10 * 6 + n / 100000 % 10 * 7 + n / 10000 % 10 * 8 + n / 1000 % 10 * 9"
-    " + n / 100 % 10 * 10 + n / 10 % 10 * 11) % 11"
-    " WHEN n % 10 THEN true"
-    " WHEN 10 THEN (n / 100000000000 * 3 + n / 10000000000 % 10 * 4 + n / 1000000000 % 10 * 5"
-    " + n / 100000000 % 10 * 6 + n / 10000000 % 10 * 7 + n / 1000000 % 10 * 8"
-    " + n / 100000 % 10 * 9 + n / 10000 % 10 * 10 + n / 1000 % 10 * 11 + n / 100 % 10"
-    " + n / 10 % 10 * 2) % 11 = n % 10"
-    " ELSE false END $$";
+    " END $$;";
 
 static const char sql_copy[] = "COPY import_rows FROM STDIN";
 
 /* Each row on its own. `problem` is "field: message" for the first thing wrong with the row, in
  * column order, or NULL. The subquery parses each value once: OFFSET 0 keeps the planner from
- * copying the parsing into every use (iin::bigint copied into the 25 uses of n in the inlined
- * import_checksum_ok() doubles its cost). A closed district (`open` false) is accepted: it is
- * closed to new attachments, and the register holds the people it already had. */
+ * copying the parsing into every use. The IIN was checked in C (split_line). A closed district
+ * (`open` false) is accepted: it is closed to new attachments, and the register holds the people it
+ * already had. */
 static const char sql_check_rows[] =
     "CREATE TEMP TABLE import_checked ON COMMIT DROP AS"
     " SELECT r.line, r.iin, r.iin_n, r.polyclinic_id, d.id AS district_id, r.valid_from,"
     " r.valid_to,"
     " CASE"
-    " WHEN r.iin_n IS NULL THEN 'iin: must be 12 digits'"
-    " WHEN NOT pg_temp.import_checksum_ok(r.iin_n) THEN 'iin: checksum is wrong'"
-    " WHEN substr(r.iin, 5, 1) > '3' THEN"
-    "  'iin: 5th digit is above 3, which makes it a BIN (an organisation), not an IIN'"
     " WHEN r.polyclinic_id IS NULL THEN 'polyclinic_id: must be a whole number'"
     " WHEN p.id IS NULL THEN 'polyclinic_id: no polyclinic ' || r.polyclinic_id"
     " WHEN d.id IS NULL THEN 'district_number: polyclinic ' || p.id || ' has no district \"'"
@@ -359,6 +341,18 @@ static bool split_line(struct import_run *run, long long lineno, char *line, siz
             problem_add(run, lineno, columns[i], "contains a character other than printable ASCII");
             ok = false;
         }
+    }
+    /* The one definition of the IIN (kzid.c), as the API's checks use it. */
+    if (ok && !iin_shaped(fields[0])) {
+        problem_add(run, lineno, columns[0], "must be 12 digits");
+        ok = false;
+    } else if (ok && !kz_checksum_ok(fields[0])) {
+        problem_add(run, lineno, columns[0], "checksum is wrong");
+        ok = false;
+    } else if (ok && !iin_valid(fields[0])) {
+        problem_add(run, lineno, columns[0],
+                    "5th digit is above 3, which makes it a BIN (an organisation), not an IIN");
+        ok = false;
     }
     return ok;
 }

@@ -3,6 +3,7 @@
  * forgotten when the connection is re-established. */
 #include "attachd/db.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,9 +13,12 @@
 #include "attachd/log.h"
 
 struct db_conn {
+    struct db_pool *pool;
     PGconn *pg;
     bool prepared[DB_MAX_STMTS];
-    double retry_after; /* monotonic time before which no reconnect is tried */
+    double retry_after;          /* monotonic time before which no reconnect is tried */
+    unsigned long epoch;         /* pool->epoch when this session was opened */
+    char server[DB_SERVER_NAME]; /* "host:port" of the session, for dropping a lost server's */
     char sqlstate[6];
     char constraint[64];
     char message[256];
@@ -28,6 +32,15 @@ struct db_pool {
     struct db_conn *conns;
     struct db_conn **free_stack;
     unsigned nfree;
+    /* The last server found gone or read-only (a failover): sessions opened on it before
+     * lost_epoch are dropped when next taken, so one failure costs one request, not one per
+     * pooled connection. Under lock, with the stack. */
+    unsigned long epoch, lost_epoch;
+    char lost_server[DB_SERVER_NAME];
+    /* A host that let a connect run into its deadline without answering (powered off, or its
+     * packets dropped), left out of the connects until slow_until (monotonic). Under lock. */
+    char slow_host[DB_SERVER_NAME];
+    double slow_until;
     pthread_mutex_t lock;
     pthread_cond_t available;
 };
@@ -95,11 +108,221 @@ static bool closed_by_server(PGconn *pg)
     return p.fd < 0 || poll(&p, 1, 0) != 0;
 }
 
+/* What a failure means for the server behind the session: the status a caller acts on, and
+ * whether the server is gone for us (connection lost, shut down, crashed, or read-only because
+ * it is now a standby after a failover). One table so that every statement maps alike. */
+enum db_status db_status_of_sqlstate(const char *sqlstate, bool *server_lost)
+{
+    static const struct {
+        const char *prefix;
+        enum db_status status;
+        bool lost;
+    } table[] = {
+        {"08", DB_UNAVAILABLE, true},    /* connection exception */
+        {"57P", DB_UNAVAILABLE, true},   /* admin/crash shutdown, cannot connect now */
+        {"25006", DB_UNAVAILABLE, true}, /* read_only_sql_transaction: a standby now */
+        {"23505", DB_UNIQUE_VIOLATION, false},
+        {"23P01", DB_EXCLUSION_VIOLATION, false},
+        {"23514", DB_CHECK_VIOLATION, false},
+        {"23502", DB_CHECK_VIOLATION, false},
+        {"22P02", DB_CHECK_VIOLATION, false},
+        {"22008", DB_CHECK_VIOLATION, false},
+        {"22003", DB_CHECK_VIOLATION, false},
+        {"23503", DB_FK_VIOLATION, false},
+        {"40001", DB_RETRY, false},
+        {"40P01", DB_RETRY, false},
+    };
+    *server_lost = false;
+    /* No SQLSTATE at all: libpq failed before the server said anything. */
+    if (!sqlstate || !*sqlstate) {
+        *server_lost = true;
+        return DB_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strncmp(sqlstate, table[i].prefix, strlen(table[i].prefix)) == 0) {
+            *server_lost = table[i].lost;
+            return table[i].status;
+        }
+    return DB_ERROR;
+}
+
+/* The server of this session is gone or read-only: forget the session, and have every other
+ * pooled session opened on that server before now dropped when it is next taken (they would
+ * each fail one request otherwise). The next connect walks DATABASE_URL's hosts again and, with
+ * target_session_attrs=read-write, lands on the new primary. */
+static void server_lost(struct db_conn *c)
+{
+    struct db_pool *pool = c->pool;
+    bool first = false;
+    pthread_mutex_lock(&pool->lock);
+    if (c->epoch >= pool->lost_epoch || strcmp(pool->lost_server, c->server) != 0) {
+        pool->lost_epoch = ++pool->epoch;
+        snprintf(pool->lost_server, sizeof pool->lost_server, "%s", c->server);
+        first = true;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (first)
+        log_warn("database server %s lost (%s %s): dropping its pooled sessions", c->server,
+                 c->sqlstate, c->message);
+    disconnect(c);
+}
+
+/* libpq's connect_timeout is per host and applies only to blocking connects, so a multi-host
+ * DATABASE_URL could make a request wait for several timeouts. Polling the non-blocking
+ * connect ourselves bounds the whole walk over the hosts by `deadline` (monotonic). libpq
+ * still skips refused hosts and, with target_session_attrs=read-write, standbys by itself.
+ * NULL only when out of memory; otherwise check PQstatus. *timed_out tells a missed deadline. */
+static PGconn *connect_by(const char *const *keys, const char *const *vals, int expand_dbname,
+                          double deadline, bool *timed_out)
+{
+    *timed_out = false;
+    PGconn *pg = PQconnectStartParams(keys, vals, expand_dbname);
+    if (!pg || PQstatus(pg) == CONNECTION_BAD)
+        return pg;
+    PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+    while (ps == PGRES_POLLING_READING || ps == PGRES_POLLING_WRITING) {
+        int left_ms = (int)((deadline - now_monotonic()) * 1e3);
+        if (left_ms <= 0) {
+            *timed_out = true;
+            return pg; /* still CONNECTION_STARTED or so: not CONNECTION_OK */
+        }
+        struct pollfd p = {.fd = PQsocket(pg),
+                           .events = ps == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        int n = poll(&p, 1, left_ms);
+        if (n == 0 || (n < 0 && errno == EINTR))
+            continue;
+        ps = PQconnectPoll(pg);
+    }
+    return pg;
+}
+
+#define MAX_HOSTS         16
+#define SLOW_HOST_SECONDS 30.0
+
+/* Splits a comma list in place into items; the number of items, -1 when more than MAX_HOSTS. */
+static int split_list(char *list, char **items)
+{
+    int n = 0;
+    for (char *p = list;;) {
+        if (n == MAX_HOSTS)
+            return -1;
+        items[n++] = p;
+        char *comma = strchr(p, ',');
+        if (!comma)
+            return n;
+        *comma = '\0';
+        p = comma + 1;
+    }
+}
+
+/* "host:port" as PQhost/PQport name a server, an empty port being libpq's default. */
+static void server_name(char *out, size_t size, const char *host, const char *port)
+{
+    snprintf(out, size, "%s:%s", host ? host : "", port && *port ? port : "5432");
+}
+
+/* Connection options with one host of a multi-host DATABASE_URL left out. */
+struct without_host {
+    PQconninfoOption *parsed;
+    char *lists[3]; /* host, hostaddr, port: as parsed, then split in place */
+    char *kept[3];  /* the same lists without the host left out (NULL: unchanged) */
+    const char **keys, **vals;
+};
+
+static void without_host_free(struct without_host *w)
+{
+    PQconninfoFree(w->parsed);
+    for (int k = 0; k < 3; k++) {
+        free(w->lists[k]);
+        free(w->kept[k]);
+    }
+    free(w->keys);
+    free(w->vals);
+    *w = (struct without_host){0};
+}
+
+/* Fills w with keyword/value arrays (for expand_dbname 0): the `ndefaults` defaults, then the
+ * options of `conninfo` with the server `skip` ("host:port") taken out of its host, hostaddr
+ * and port lists. False (w empty) when there is nothing to take out: one host, `skip` not
+ * among them, lists of unequal lengths, or no memory. libpq tries hosts in order and has no way
+ * to be told to move on, so this is how a silent host stops holding up the others. */
+static bool without_host_new(const char *conninfo, const char *skip, const char *const *dkeys,
+                             const char *const *dvals, size_t ndefaults, struct without_host *w)
+{
+    static const char *const names[3] = {"host", "hostaddr", "port"};
+    char *items[3][MAX_HOSTS];
+    int n[3] = {0, 0, 0}, nhosts = 0, which = -1;
+    size_t nopts = 0;
+    *w = (struct without_host){0};
+    w->parsed = PQconninfoParse(conninfo, NULL);
+    if (!w->parsed)
+        goto fail;
+    for (PQconninfoOption *o = w->parsed; o->keyword; o++, nopts++)
+        for (int k = 0; k < 3; k++)
+            if (o->val && strcmp(o->keyword, names[k]) == 0) {
+                if (!(w->lists[k] = strdup(o->val)) ||
+                    (n[k] = split_list(w->lists[k], items[k])) < 0)
+                    goto fail;
+            }
+    nhosts = n[0] > n[1] ? n[0] : n[1];
+    if (nhosts < 2 || (n[0] && n[0] != nhosts) || (n[1] && n[1] != nhosts) ||
+        (n[2] > 1 && n[2] != nhosts))
+        goto fail;
+    for (int j = 0; j < nhosts && which < 0; j++) {
+        char name[DB_SERVER_NAME];
+        server_name(name, sizeof name,
+                    n[0] && *items[0][j] ? items[0][j]
+                    : n[1]               ? items[1][j]
+                                         : "",
+                    n[2] == nhosts ? items[2][j]
+                    : n[2] == 1    ? items[2][0]
+                                   : NULL);
+        if (strcmp(name, skip) == 0)
+            which = j;
+    }
+    if (which < 0)
+        goto fail;
+    for (int k = 0; k < 3; k++) {
+        if (n[k] != nhosts)
+            continue; /* absent, or one port for every host */
+        if (!(w->kept[k] = calloc(1, strlen(conninfo) + 1)))
+            goto fail;
+        for (int j = 0; j < nhosts; j++)
+            if (j != which) {
+                if (*w->kept[k])
+                    strcat(w->kept[k], ",");
+                strcat(w->kept[k], items[k][j]);
+            }
+    }
+    w->keys = calloc(ndefaults + nopts + 1, sizeof *w->keys);
+    w->vals = calloc(ndefaults + nopts + 1, sizeof *w->vals);
+    if (!w->keys || !w->vals)
+        goto fail;
+    size_t i = 0;
+    for (; i < ndefaults; i++)
+        w->keys[i] = dkeys[i], w->vals[i] = dvals[i];
+    for (PQconninfoOption *o = w->parsed; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        w->keys[i] = o->keyword;
+        w->vals[i] = o->val;
+        for (int k = 0; k < 3; k++)
+            if (w->kept[k] && strcmp(o->keyword, names[k]) == 0)
+                w->vals[i] = w->kept[k];
+        i++;
+    }
+    return true;
+fail:
+    without_host_free(w);
+    return false;
+}
+
 /* Opens the connection if it is not open, or if the server closed it while it sat in the pool
  * (otherwise every pooled connection would cost a request a 503 after a database restart).
  * Failing attempts are spaced by half a second so a dead server costs a request one refused
- * connect at most, not a wait. */
-static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c)
+ * connect at most, not a wait; an attempt never runs past `deadline`. */
+static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c, unsigned long epoch,
+                                       double deadline)
 {
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !closed_by_server(c->pg))
         return DB_OK;
@@ -109,23 +332,64 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c)
         set_error(c, "08006", NULL, "database unreachable (waiting before reconnecting)");
         return DB_UNAVAILABLE;
     }
-    /* Our defaults come first so the operator's connection string overrides them. */
-    const char *keys[] = {"connect_timeout", "application_name", "client_encoding",
-                          "options",         "dbname",           NULL};
-    const char *vals[] = {
-        "3", "attachd", "UTF8", "-c timezone=Asia/Almaty -c jit=off", pool->conninfo, NULL};
-    c->pg = PQconnectdbParams(keys, vals, 1);
+    /* Our defaults come first so the operator's connection string overrides them. attachd
+     * writes, so it wants the primary of a multi-host DATABASE_URL (read-write). Keepalives and
+     * tcp_user_timeout end a session whose server vanished from the network (no reset ever
+     * comes) in about 10 s instead of the kernel's 15 minutes. */
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "client_encoding",
+                          "options",
+                          "target_session_attrs",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {"3",          "attachd",
+                          "UTF8",       "-c timezone=Asia/Almaty -c jit=off",
+                          "read-write", "5",
+                          "2",          "3",
+                          "10000",      pool->conninfo,
+                          NULL};
+    size_t ndefaults = sizeof keys / sizeof keys[0] - 2; /* all but dbname and the end */
+    char slow[DB_SERVER_NAME] = "";
+    pthread_mutex_lock(&pool->lock);
+    if (now < pool->slow_until)
+        snprintf(slow, sizeof slow, "%s", pool->slow_host);
+    pthread_mutex_unlock(&pool->lock);
+    struct without_host w;
+    bool timed_out;
+    if (*slow && without_host_new(pool->conninfo, slow, keys, vals, ndefaults, &w)) {
+        c->pg = connect_by(w.keys, w.vals, 0, deadline, &timed_out);
+        without_host_free(&w);
+    } else {
+        c->pg = connect_by(keys, vals, 1, deadline, &timed_out);
+    }
+    if (timed_out && c->pg) {
+        /* The host it was waiting on when time ran out (libpq names the one in progress). */
+        pthread_mutex_lock(&pool->lock);
+        server_name(pool->slow_host, sizeof pool->slow_host, PQhost(c->pg), PQport(c->pg));
+        pool->slow_until = now_monotonic() + SLOW_HOST_SECONDS;
+        pthread_mutex_unlock(&pool->lock);
+    }
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-        set_error(c, "08006", NULL, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        if (timed_out)
+            set_error(c, "08006", NULL, "no primary reached within ATTACHD_DB_WAIT_MS");
+        else
+            set_error(c, "08006", NULL, c->pg ? PQerrorMessage(c->pg) : "out of memory");
         log_warn("database connect failed: %s", c->message);
         disconnect(c);
         c->retry_after = now + 0.5;
         return DB_UNAVAILABLE;
     }
+    c->epoch = epoch;
+    server_name(c->server, sizeof c->server, PQhost(c->pg), PQport(c->pg));
     return DB_OK;
 }
 
-/* Classifies a failed result; marks the connection for reconnection when it is gone. */
+/* Classifies a failed result; drops the session (and its server's others) when it is gone. */
 static enum db_status classify(struct db_conn *c, PGresult *res)
 {
     c->actor_known = false; /* a failed statement may have rolled the setting back */
@@ -133,23 +397,13 @@ static enum db_status classify(struct db_conn *c, PGresult *res)
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
     set_error(c, state ? state : "08006",
               res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL, msg);
-    if (PQstatus(c->pg) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
-        strncmp(state, "57P", 3) == 0) {
-        disconnect(c);
+    bool lost;
+    enum db_status st = db_status_of_sqlstate(state, &lost);
+    if (lost || PQstatus(c->pg) != CONNECTION_OK) {
+        server_lost(c);
         return DB_UNAVAILABLE;
     }
-    if (strcmp(state, "23505") == 0)
-        return DB_UNIQUE_VIOLATION;
-    if (strcmp(state, "23P01") == 0)
-        return DB_EXCLUSION_VIOLATION;
-    if (strcmp(state, "23514") == 0 || strcmp(state, "23502") == 0 || strcmp(state, "22P02") == 0 ||
-        strcmp(state, "22008") == 0 || strcmp(state, "22003") == 0)
-        return DB_CHECK_VIOLATION;
-    if (strcmp(state, "23503") == 0)
-        return DB_FK_VIOLATION;
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-        return DB_RETRY;
-    return DB_ERROR;
+    return st;
 }
 
 enum db_status db_pool_new(const char *conninfo, unsigned size, unsigned wait_ms,
@@ -169,8 +423,10 @@ enum db_status db_pool_new(const char *conninfo, unsigned size, unsigned wait_ms
     }
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->available, NULL);
-    for (unsigned i = 0; i < size; i++)
+    for (unsigned i = 0; i < size; i++) {
+        pool->conns[i].pool = pool;
         pool->free_stack[pool->nfree++] = &pool->conns[i];
+    }
     *out = pool;
     return DB_OK;
 }
@@ -193,6 +449,8 @@ void db_pool_free(struct db_pool *pool)
 
 enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
 {
+    /* One budget for waiting for a free connection and for connecting it. */
+    double deadline_mono = now_monotonic() + pool->wait_ms / 1e3;
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += pool->wait_ms / 1000;
@@ -210,9 +468,13 @@ enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
         }
     }
     struct db_conn *c = pool->free_stack[--pool->nfree];
+    bool stale = c->pg && c->epoch < pool->lost_epoch && strcmp(c->server, pool->lost_server) == 0;
+    unsigned long epoch = pool->epoch;
     pthread_mutex_unlock(&pool->lock);
 
-    enum db_status st = ensure_connected(pool, c);
+    if (stale)
+        disconnect(c);
+    enum db_status st = ensure_connected(pool, c, epoch, deadline_mono);
     if (st != DB_OK) {
         db_release(pool, c);
         return st;
@@ -381,6 +643,35 @@ enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
     if (st != DB_OK)
         return st;
     st = db_query(c, stmt, nparams, values, out);
+    db_release(pool, c);
+    return st;
+}
+
+static struct db_stmt q_primary_schema =
+    DB_STMT("SELECT (SELECT coalesce(max(version), '') FROM schema_migrations),"
+            " pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'");
+
+enum db_status db_primary_schema(struct db_pool *pool, char *schema, size_t size)
+{
+    struct db_conn *c;
+    PGresult *r = NULL;
+    enum db_status st = db_acquire(pool, &c);
+    if (st != DB_OK)
+        return st;
+    st = db_query(c, &q_primary_schema, 0, NULL, &r);
+    if (st != DB_OK)
+        goto out;
+    /* A session opened before a failover may sit on a server that is a standby now (or was
+     * made read-only): not ready, and the next connect must look for the primary again. */
+    if (strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
+        set_error(c, "25006", NULL, "the server is read-only");
+        server_lost(c);
+        st = DB_UNAVAILABLE;
+        goto out;
+    }
+    snprintf(schema, size, "%s", PQgetvalue(r, 0, 0));
+out:
+    PQclear(r);
     db_release(pool, c);
     return st;
 }

@@ -8,6 +8,17 @@ bool district_fits(const struct district_option *d, int age)
            d->load < d->capacity;
 }
 
+const char *district_unfit_reason(const struct district_option *d, int age)
+{
+    if (!d->open)
+        return "closed";
+    if (age < d->min_age || (d->max_age >= 0 && age > d->max_age))
+        return "age";
+    if (d->load >= d->capacity)
+        return "full";
+    return NULL;
+}
+
 static bool digits_only(const char *s)
 {
     if (!*s)

@@ -309,6 +309,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const struct r
             add_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
         else if (res->location[0])
             add_header(mr, MHD_HTTP_HEADER_LOCATION, res->location);
+        if (res->idempotent_replayed)
+            add_header(mr, "Idempotent-Replayed", "true");
         if (closing)
             add_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
         if (req->request_id[0])

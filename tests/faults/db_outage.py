@@ -6,7 +6,7 @@
         python3 tests/faults/db_outage.py
 
 Starts its own `attachd serve` (see faultlib.py for the environment), has ATTACHD_FAULT_CLIENTS
-threads (default 6) submit `relocation` applications to an auto-approving polyclinic without
+threads (default 6) submit `campaign` applications to an auto-approving polyclinic without
 pause, each with its own Idempotency-Key, while a monitor polls /healthz, /readyz and a catalogue
 read. After a few seconds it runs ATTACHD_DB_STOP (scripts/test.sh: pg_ctl stop -m fast), keeps
 the load on for ATTACHD_FAULT_OUTAGE seconds (default 5), runs ATTACHD_DB_START, and keeps the

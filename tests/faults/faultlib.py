@@ -18,7 +18,9 @@ What is here:
     Exchange       one HTTP request on a caller-owned connection, with timestamps and the
                    network error (if any) classified instead of raised
     Checks         collects failed checks; prints them and sets the exit status
-    fixtures(...)  a settlement, an auto-approving polyclinic and districts for the load
+    fixtures(...)  a settlement, an auto-approving polyclinic and districts for the load, and
+                   a campaign open today (a relocation is never auto-approved, SPEC §11: the
+                   load submits `campaign` grounds); the calendar is restored at exit
 """
 
 import ctypes
@@ -333,20 +335,51 @@ _person_seq = [0]
 
 
 def application_body(poly):
-    """A `relocation` application of an adult citizen to poly, for a person nobody else in this
-    run uses (each gets its own birth date, so the random IIN serial cannot collide)."""
+    """A `campaign` application of an adult citizen to poly (approved at once there, inside the
+    campaign fixtures() opened), for a person nobody else in this run uses (each gets its own
+    birth date, so the random IIN serial cannot collide)."""
     with _person_lock:
         _person_seq[0] += 1
         n = _person_seq[0]
     born = client.birth_date_for_age(20) - datetime.timedelta(days=n)
     return client.application_body(poly, person=client.new_person(birth_date=born),
-                                   grounds="relocation")
+                                   grounds="campaign")
+
+
+_campaign = []
+
+
+def _open_campaign():
+    """Makes today part of a campaign: the one whose window contains today, else a campaign of a
+    free far-future year open today only, with effective_on today (approvals take effect
+    tomorrow), written with psql and removed at exit (applications keep their year: no foreign
+    key)."""
+    if _campaign:
+        return
+    today = "(now() AT TIME ZONE 'Asia/Almaty')::date"
+    if psql("SELECT year FROM campaigns WHERE %s BETWEEN opens_on AND closes_on" % today):
+        _campaign.append(None)
+        return
+    year = int(psql("SELECT min(y) FROM generate_series(9000, 9998) y WHERE NOT EXISTS "
+                    "(SELECT 1 FROM campaigns WHERE year = y)")[0][0])
+    psql("INSERT INTO campaigns (year, opens_on, closes_on, effective_on, max_changes) "
+         "VALUES (%d, %s, %s, %s, 1)" % (year, today, today, today))
+    _campaign.append(year)
+
+    def remove():
+        try:
+            psql("DELETE FROM campaigns WHERE year = %d" % year)
+        except (subprocess.SubprocessError, OSError) as e:
+            print("could not remove the fault tests' campaign %d: %s" % (year, e))
+    import atexit
+    atexit.register(remove)
 
 
 def fixtures(ndistricts):
     """A fresh settlement and an accepting, auto-approving polyclinic there with `ndistricts`
-    gp districts at their norm: every `relocation` application of an adult citizen to it is
+    gp districts at their norm, and a campaign open today: every application_body() to it is
     approved at once (an attachment and a transfer in the same transaction)."""
+    _open_campaign()
     kato = client.new_settlement()
     poly = client.new_polyclinic(kato, accepting=True, auto_approve=True)
     for _ in range(ndistricts):

@@ -5,7 +5,7 @@
         python3 tests/faults/shutdown.py
 
 Starts its own `attachd serve` (see faultlib.py for the environment) and loads it:
-ATTACHD_FAULT_CLIENTS threads (default 4) submit `relocation` applications to an auto-approving
+ATTACHD_FAULT_CLIENTS threads (default 4) submit `campaign` applications to an auto-approving
 polyclinic, two more read the catalogue, all on keep-alive connections. Three "slow" requests
 send their headers and half their body before the signal and the rest after it, so they are in
 flight for certain. Then it sends SIGTERM while a prober keeps opening new connections, and

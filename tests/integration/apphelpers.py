@@ -421,5 +421,36 @@ class AppTestCase(ApiTestCase):
         return self.assertPending(app, days)
 
 
+class AutoApproveCase(AppTestCase):
+    """For tests of auto_approve. A relocation is never auto-approved (SPEC §11), so these submit
+    `campaign` grounds (auto_body) inside a campaign of their own: open around today with
+    effective_on today, so that an approval takes effect tomorrow, as a relocation's would.
+    Owns the campaign calendar (CampaignWindows) while the class runs."""
+
+    MAX_CHANGES = 5
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.windows = CampaignWindows()
+        cls.windows.acquire()
+        try:
+            cls.year = cls.windows.own()
+            cls.windows.open(cls.year, today(), max_changes=cls.MAX_CHANGES)
+        except BaseException:
+            cls.windows.release()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.windows.release()
+        super().tearDownClass()
+
+    @staticmethod
+    def auto_body(clinic, **fields):
+        """An application that an auto_approve polyclinic may approve at once."""
+        return application_body(clinic.body, grounds="campaign", **fields)
+
+
 def q(value):
     return urllib.parse.quote(str(value), safe="")

@@ -161,6 +161,10 @@ def _submission(s, role):
             client.application_body(s.own.body, person=new_adult(), channel=channel), None)
 
 
+def _eligibility(s, role):
+    return ("/v1/eligibility",) + _submission(s, role)[1:]
+
+
 def _decision(verb, body_fn):
     def build(s, role):
         app = submit_pending(s.own)
@@ -240,6 +244,8 @@ MATRIX = [
     # applications
     Row("POST", "/v1/applications", FORBIDDEN, OK, OK, FORBIDDEN, _submission,
         note="registrar other: in person at a clinic not its own"),
+    Row("POST", "/v1/eligibility", OK, OK, OK, FORBIDDEN, _eligibility,
+        note="registrar other: for a clinic not its own (stores nothing either way)"),
     Row("GET", "/v1/applications", OK, FORBIDDEN, OK, HIDDEN,
         get(lambda s: "/v1/applications?polyclinic_id=%d" % s.own.id)),
     Row("GET", "/v1/applications/{id}", OK, OK, OK, HIDDEN,
@@ -277,7 +283,7 @@ MATRIX = [
 
 # The handler's own 403s for a role the route table allows: a registrar submits only in person
 # and only to its own polyclinic (README).
-HANDLER_FORBIDS = {("POST", "/v1/applications", OTHER)}
+HANDLER_FORBIDS = {("POST", "/v1/applications", OTHER), ("POST", "/v1/eligibility", OTHER)}
 
 
 # ----------------------------------------------------------------------------------------------

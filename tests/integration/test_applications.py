@@ -3,7 +3,9 @@ malformed bodies, the life cycle and its decisions, district choice, capacity un
 idempotency, the work queue, and everything that needs today to be inside (or outside) a
 campaign window (CampaignWindowTest, which owns the campaign calendar while it runs).
 
-Everything else uses `relocation` grounds, accepted all year, so nothing depends on the date."""
+Everything else uses `relocation` grounds, accepted all year, so nothing depends on the date;
+a relocation is never auto-approved (§11), so the tests of auto_approve (AutoApproveCase) open a
+campaign of their own."""
 
 import datetime
 import threading
@@ -11,7 +13,7 @@ import uuid
 
 import client
 from apphelpers import (application_body, birth_date_for_age, new_person, unique_iin,
-                        ONE_DAY, AppTestCase, CampaignWindows, Days, NO_DB, applications_of,
+                        ONE_DAY, AppTestCase, AutoApproveCase, CampaignWindows, Days, NO_DB, applications_of,
                         db_available, districts_of, expected_due, free_kato, iso, make_clinic,
                         psql, refusal_reasons, seed_current_attachment, today)
 from client import ADMIN, PORTAL, call, list_all, new_settlement
@@ -267,7 +269,7 @@ class CheckOrderTest(AppTestCase):
 # IIN disagreements are warnings, never refusals (SPEC §4)
 # ----------------------------------------------------------------------------------------------
 
-class WarningsTest(AppTestCase):
+class WarningsTest(AutoApproveCase):
 
     def test_matching_iin_has_no_warnings(self):
         c = make_clinic()
@@ -301,10 +303,10 @@ class WarningsTest(AppTestCase):
         c = make_clinic(auto_approve=True)
         p = new_person(age=40)
         p["iin"] = unique_iin(birth_date_for_age(45), "male")
-        app = self.submit_pending(application_body(c.body, person=p))
+        app = self.submit_pending(self.auto_body(c, person=p))
         self.assertEqual(app["warnings"], ["IIN_BIRTH_DATE_MISMATCH"])
         # the same polyclinic approves a clean one at once
-        clean = self.submit(application_body(c.body))
+        clean = self.submit(self.auto_body(c))
         self.assertEqual(clean["status"], "approved", clean)
         # the registrar may still approve the warned one
         self.approved(app["id"], c.reg)
@@ -596,10 +598,11 @@ def number_key(n):
     return (0, int(n), n) if n.isdigit() else (1, 0, n)
 
 
-class DistrictChoiceTest(AppTestCase):
+class DistrictChoiceTest(AutoApproveCase):
 
     @classmethod
     def setUpClass(cls):
+        super().setUpClass()
         cls.kinds = {k["code"]: k for k in list_all("/v1/district-kinds")}
 
     def fits(self, d, age):
@@ -705,7 +708,7 @@ class DistrictChoiceTest(AppTestCase):
                           (15, therapist), (17, therapist), (18, therapist), (65, therapist)):
             with self.subTest(age=age):
                 self.assertEqual(self.expected(c, age), want, "the test's own rule")
-                app = self.submit(application_body(c.body, person=new_person(age=age)))
+                app = self.submit(self.auto_body(c, person=new_person(age=age)))
                 self.assertEqual(app["status"], "approved", app)
                 self.assertEqual(app["district_id"], want)
 
@@ -715,7 +718,7 @@ class DistrictChoiceTest(AppTestCase):
         gp = c.district(0)["id"]
         for age in (2, 9, 16, 44):
             with self.subTest(age=age):
-                app = self.submit(application_body(c.body, person=new_person(age=age)))
+                app = self.submit(self.auto_body(c, person=new_person(age=age)))
                 self.assertEqual(app.get("district_id"), gp, app)
 
     def test_closed_district_is_not_chosen(self):
@@ -730,12 +733,12 @@ class DistrictChoiceTest(AppTestCase):
 # auto_approve and capacity at approval time
 # ----------------------------------------------------------------------------------------------
 
-class CapacityTest(AppTestCase):
+class CapacityTest(AutoApproveCase):
 
     def test_auto_approve_approves_at_once(self):
         c = make_clinic(districts=(("gp", 10),), auto_approve=True)
         days = Days()
-        app = self.submit(application_body(c.body))
+        app = self.submit(self.auto_body(c))
         days.close()
         self.assertEqual(app["status"], "approved", app)
         self.assertEqual(app["district_id"], c.district()["id"])
@@ -746,8 +749,7 @@ class CapacityTest(AppTestCase):
 
     def test_auto_approve_still_refuses_failing_checks(self):
         c = make_clinic(districts=(("gp", 10),), auto_approve=True)
-        self.submit_refused(application_body(c.body, settlement=new_settlement()),
-                            "OTHER_SETTLEMENT")
+        self.submit_refused(self.auto_body(c, settlement=new_settlement()), "OTHER_SETTLEMENT")
 
     def test_capacity_exceeded_at_approval_time(self):
         c = make_clinic(districts=(("gp", 1),))
@@ -791,11 +793,11 @@ class CapacityTest(AppTestCase):
 # Concurrency: a district never holds more than its capacity
 # ----------------------------------------------------------------------------------------------
 
-class ConcurrencyTest(AppTestCase):
+class ConcurrencyTest(AutoApproveCase):
 
     def test_parallel_submissions_at_an_auto_approve_polyclinic(self):
         c = make_clinic(districts=(("gp", 3), ("gp", 3)), auto_approve=True)
-        bodies = [application_body(c.body) for _ in range(50)]
+        bodies = [self.auto_body(c) for _ in range(50)]
         responses = run_threads(50, lambda i: client.submit_application(bodies[i]))
         apps = [self.assertJson(r, 201) for r in responses]
         approved = [a for a in apps if a["status"] == "approved"]
@@ -847,7 +849,7 @@ class ConcurrencyTest(AppTestCase):
         clinics = [make_clinic(kato=kato, auto_approve=True) for _ in range(6)]
         p = new_person()
         responses = run_threads(6, lambda i: client.submit_application(
-            application_body(clinics[i].body, person=p)))
+            self.auto_body(clinics[i], person=p)))
         apps = [self.assertJson(r, 201) for r in responses]
         self.assertTrue(all(a["status"] == "approved" for a in apps),
                         [a["status"] for a in apps])
@@ -862,7 +864,7 @@ class ConcurrencyTest(AppTestCase):
 # Idempotency-Key (SPEC §7)
 # ----------------------------------------------------------------------------------------------
 
-class IdempotencyTest(AppTestCase):
+class IdempotencyTest(AutoApproveCase):
 
     def key(self):
         return "itest-" + uuid.uuid4().hex
@@ -906,7 +908,7 @@ class IdempotencyTest(AppTestCase):
 
     def test_racing_retries_with_one_key_store_one_application(self):
         c = make_clinic(auto_approve=True, districts=(("gp", 5),))
-        body, key = application_body(c.body), self.key()
+        body, key = self.auto_body(c), self.key()
         responses = run_threads(10, lambda i: client.submit_application(body,
                                                                         idempotency_key=key))
         apps = [self.assertJson(r, 201) for r in responses]
@@ -1065,9 +1067,10 @@ class CampaignWindowTest(AppTestCase):
         days.close()
         self.assertIn(app.get("campaign_year"), [d.year for d in days.all],
                       "outside every campaign an application belongs to the calendar year")
-        for grounds in ("relocation", "clinic_closed"):
-            with self.subTest(grounds=grounds):
-                self.submit_pending(application_body(c.body, grounds=grounds))
+        # accepted all year: never OUTSIDE_CAMPAIGN (clinic_closed without a current polyclinic
+        # that stopped taking part is GROUNDS_NOT_MET, §11)
+        self.submit_pending(application_body(c.body, grounds="relocation"))
+        self.submit_refused(application_body(c.body, grounds="clinic_closed"), "GROUNDS_NOT_MET")
 
     def test_order_not_eligible_before_outside_campaign_before_clinic(self):
         c = make_clinic(accepting=False)
@@ -1094,15 +1097,29 @@ class CampaignWindowTest(AppTestCase):
         days.close()
         self.assertIn(done["effective_on"], days.tomorrow())
 
-    def test_relocation_inside_a_campaign_auto_approved_takes_effect_the_next_day(self):
+    def test_relocation_inside_a_campaign_is_not_auto_approved(self):
+        # §11: a registrar compares the address on record; the approval takes effect tomorrow
         c = make_clinic(auto_approve=True)
+        app = self.submit_pending(application_body(c.body))
         days = Days()
-        app = self.submit(application_body(c.body))
+        done = self.approved(app["id"], c.reg)
         days.close()
-        self.assertEqual(app["status"], "approved", app)
-        self.assertIn(app["effective_on"], days.tomorrow(),
+        self.assertIn(done["effective_on"], days.tomorrow(),
                       "relocation takes effect the day after approval, not on the campaign's "
                       "effective_on")
+
+    def test_clinic_closed_inside_a_campaign_auto_approved_takes_effect_the_next_day(self):
+        if not db_available():
+            self.skipTest(NO_DB)
+        closed = make_clinic(accepting=False)
+        c = make_clinic(kato=closed.kato, auto_approve=True)
+        p = new_person()
+        seed_current_attachment(p["iin"], closed.id, closed.district()["id"])
+        days = Days()
+        app = self.submit(application_body(c.body, person=p, grounds="clinic_closed"))
+        days.close()
+        self.assertEqual(app["status"], "approved", app)
+        self.assertIn(app["effective_on"], days.tomorrow())
 
     def test_relocation_inside_a_campaign_needs_insurance_only_until_tomorrow(self):
         # effective date of relocation is the day after approval (§3); insurance valid on it
@@ -1114,11 +1131,18 @@ class CampaignWindowTest(AppTestCase):
         self.assertLess(p["insurance_contract"]["valid_until"], iso(self.effective))
         self.submit_pending(application_body(c.body, person=p))
 
+    def current(self, clinic, person):
+        """person attached to clinic since a month ago (SPEC §11: only leaving a current
+        polyclinic is a change)."""
+        if not db_available():
+            self.skipTest(NO_DB)
+        seed_current_attachment(person["iin"], clinic.id, clinic.district()["id"])
+
     def test_repeat_change(self):
         kato = new_settlement()
         a, b, cc, d = (make_clinic(kato=kato) for _ in range(4))
         p = new_person()
-        self.attach(a, person=p)                         # a first attachment: not a change
+        self.current(a, p)
         app = self.submit_pending(self.campaign_body(b, person=p))
         self.approved(app["id"], b.reg)                  # the one change allowed
         self.submit_refused(self.campaign_body(cc, person=p), "REPEAT_CHANGE")
@@ -1127,20 +1151,31 @@ class CampaignWindowTest(AppTestCase):
         self.approved(app["id"], d.reg)
 
     def test_first_attachment_does_not_count_as_a_change(self):
+        # §11: a first attachment is never a change, nor is replacing an upcoming first
+        # attachment; leaving a current polyclinic is
         self.windows.open(self.year, self.effective, max_changes=0)
         kato = new_settlement()
-        a, b = make_clinic(kato=kato), make_clinic(kato=kato)
+        a, b, cc = make_clinic(kato=kato), make_clinic(kato=kato), make_clinic(kato=kato)
         p = new_person()
         app = self.submit_pending(self.campaign_body(a, person=p))
         self.approved(app["id"], a.reg)
-        self.submit_refused(self.campaign_body(b, person=p), "REPEAT_CHANGE")
+        app = self.submit_pending(self.campaign_body(b, person=p))
+        self.approved(app["id"], b.reg)
+        moves = self.assertJson(call("GET", "/v1/polyclinics/%d/transfers" % b.id), 200)["items"]
+        self.assertEqual([t["from"] for t in moves], [None], moves)
+        if db_available():
+            self.assertEqual(psql("SELECT string_agg(counts_as_change::text, ',') FROM transfers "
+                                  "WHERE iin = '%s'" % p["iin"]), "false,false")
+        q = new_person()
+        self.current(cc, q)
+        self.submit_refused(self.campaign_body(a, person=q), "REPEAT_CHANGE")
 
     def test_max_changes_two_allows_two_changes(self):
         self.windows.open(self.year, self.effective, max_changes=2)
         kato = new_settlement()
         clinics = [make_clinic(kato=kato) for _ in range(4)]
         p = new_person()
-        self.attach(clinics[0], person=p)
+        self.current(clinics[0], p)
         for c in clinics[1:3]:
             app = self.submit_pending(self.campaign_body(c, person=p))
             self.approved(app["id"], c.reg)
@@ -1152,7 +1187,7 @@ class CampaignWindowTest(AppTestCase):
         full = make_clinic(kato=kato, districts=(("gp", 1),))
         self.attach(full)
         p = new_person()
-        self.attach(a, person=p)
+        self.current(a, p)
         app = self.submit_pending(self.campaign_body(b, person=p))
         self.approved(app["id"], b.reg)
         self.submit_refused(self.campaign_body(full, person=p), "REPEAT_CHANGE")

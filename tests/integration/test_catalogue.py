@@ -167,7 +167,7 @@ class SettlementsTest(ApiTestCase):
         self.assertEqual((body["name_kk"], body["name_ru"]), (name_kk, name_ru))
         got = self.assertJson(call("GET", "/v1/settlements/" + kato), 200)
         self.assertEqual((got["name_kk"], got["name_ru"]), (name_kk, name_ru))
-        listed = [s for s in list_all("/v1/settlements", limit=1000) if s["kato"] == kato]
+        listed = [s for s in list_all("/v1/settlements", limit=500) if s["kato"] == kato]
         self.assertEqual(len(listed), 1)
         self.assertEqual((listed[0]["name_kk"], listed[0]["name_ru"]), (name_kk, name_ru))
 
@@ -178,7 +178,7 @@ class SettlementsTest(ApiTestCase):
 
     def test_paging_with_limit_1_walks_without_duplicates_or_gaps(self):
         mine = [new_settlement() for _ in range(3)]
-        everything = list_all("/v1/settlements", limit=1000)
+        everything = list_all("/v1/settlements", limit=500)
         keys = [s["kato"] for s in everything]
         self.assertEqual(len(keys), len(set(keys)), "the big-page walk has no duplicates")
         # limit=1 normally; bigger only if the catalogue is huge, so the walk stays short.

@@ -51,6 +51,12 @@ static const char BAD_CHECK_DIGIT_IIN[] = "900101300018";
 
 static char child_iin[13]; /* 2015-06-10, female: made in setup */
 
+/* A district of every age with room, and one that is full. */
+static const struct district_option ROOMY = {
+    .id = 1, .number = "1", .min_age = 0, .max_age = -1, .capacity = 10, .load = 0, .open = true};
+static const struct district_option FULL = {
+    .id = 2, .number = "2", .min_age = 0, .max_age = -1, .capacity = 10, .load = 10, .open = true};
+
 static void setup(void)
 {
     make_iin(child_iin, 2015, 6, 10, false);
@@ -66,7 +72,9 @@ static struct application_facts adult_passing(void)
         .male = true,
         .residency = "citizen",
         .has_insurance = false,
-        .campaign_grounds = true,
+        .grounds = GROUNDS_CAMPAIGN,
+        .settlement = "751110000",
+        .address = "көш. Абай, 10, пәтер 5",
         .representative_iin = NULL,
         .representative_relation = NULL,
         .birth_certificate = NULL,
@@ -77,10 +85,11 @@ static struct application_facts adult_passing(void)
         .clinic_accepting = true,
         .clinic_serves_settlement = true,
         .already_attached_there = false,
-        .has_attachment = false,
+        .has_current_attachment = false,
         .changes_used = 0,
         .max_changes = 1,
-        .has_room = true,
+        .districts = &ROOMY,
+        .ndistricts = 1,
     };
 }
 
@@ -258,7 +267,7 @@ END_TEST
 START_TEST(test_relocation_and_clinic_closed_are_accepted_all_year)
 {
     struct application_facts f = adult_passing();
-    f.campaign_grounds = false;
+    f.grounds = GROUNDS_RELOCATION;
     f.in_campaign = false;
     ck_assert_refusal(&f, REFUSAL_NONE);
 }
@@ -271,7 +280,7 @@ START_TEST(test_clinic_not_accepting_is_refused)
     struct application_facts f = adult_passing();
     f.clinic_accepting = false;
     ck_assert_refusal(&f, REFUSE_CLINIC_NOT_ACCEPTING);
-    f.campaign_grounds = false; /* all-year grounds too */
+    f.grounds = GROUNDS_RELOCATION; /* all-year grounds too */
     ck_assert_refusal(&f, REFUSE_CLINIC_NOT_ACCEPTING);
 }
 END_TEST
@@ -348,7 +357,7 @@ START_TEST(test_person_already_attached_there_is_refused)
     struct application_facts f = adult_passing();
     f.already_attached_there = true;
     ck_assert_refusal(&f, REFUSE_ALREADY_ATTACHED);
-    f.campaign_grounds = false;
+    f.grounds = GROUNDS_RELOCATION;
     ck_assert_refusal(&f, REFUSE_ALREADY_ATTACHED);
 }
 END_TEST
@@ -356,7 +365,7 @@ END_TEST
 START_TEST(test_change_beyond_max_changes_is_refused)
 {
     struct application_facts f = adult_passing();
-    f.has_attachment = true;
+    f.has_current_attachment = true;
     f.max_changes = 1;
     f.changes_used = 0;
     ck_assert_refusal(&f, REFUSAL_NONE);
@@ -377,7 +386,7 @@ END_TEST
 START_TEST(test_first_attachment_never_counts_as_a_change)
 {
     struct application_facts f = adult_passing();
-    f.has_attachment = false;
+    f.has_current_attachment = false;
     f.changes_used = 1;
     f.max_changes = 1;
     ck_assert_refusal(&f, REFUSAL_NONE);
@@ -389,8 +398,8 @@ END_TEST
 START_TEST(test_relocation_and_clinic_closed_do_not_count_as_changes)
 {
     struct application_facts f = adult_passing();
-    f.campaign_grounds = false;
-    f.has_attachment = true;
+    f.grounds = GROUNDS_RELOCATION;
+    f.has_current_attachment = true;
     f.changes_used = 5;
     f.max_changes = 1;
     ck_assert_refusal(&f, REFUSAL_NONE);
@@ -400,10 +409,10 @@ END_TEST
 START_TEST(test_no_room_is_capacity_exceeded)
 {
     struct application_facts f = adult_passing();
-    f.has_room = false;
+    f.districts = &FULL;
     ck_assert_refusal(&f, REFUSE_CAPACITY_EXCEEDED);
     f = child_passing();
-    f.has_room = false;
+    f.districts = &FULL;
     ck_assert_refusal(&f, REFUSE_CAPACITY_EXCEEDED);
 }
 END_TEST
@@ -436,12 +445,17 @@ static void fail_check(struct application_facts *f, enum refusal r)
     case REFUSE_ALREADY_ATTACHED:
         f->already_attached_there = true;
         break;
+    case REFUSE_GROUNDS_NOT_MET:
+        f->grounds = GROUNDS_RELOCATION; /* to the address on record */
+        f->record_settlement = f->settlement;
+        f->record_address = f->address;
+        break;
     case REFUSE_REPEAT_CHANGE:
-        f->has_attachment = true;
+        f->has_current_attachment = true;
         f->changes_used = f->max_changes;
         break;
     case REFUSE_CAPACITY_EXCEEDED:
-        f->has_room = false;
+        f->districts = &FULL;
         break;
     case REFUSAL_NONE:
         break;
@@ -463,8 +477,13 @@ START_TEST(test_first_failing_check_names_the_refusal)
 {
     for (int r = REFUSE_INVALID_DATA; r <= REFUSE_CAPACITY_EXCEEDED; r++) {
         struct application_facts f = adult_passing();
-        for (int later = r; later <= REFUSE_CAPACITY_EXCEEDED; later++)
+        for (int later = r; later <= REFUSE_CAPACITY_EXCEEDED; later++) {
+            /* Only campaign grounds can be outside the window, and they need no showing: the
+             * two cannot fail together. */
+            if (r == REFUSE_OUTSIDE_CAMPAIGN && later == REFUSE_GROUNDS_NOT_MET)
+                continue;
             fail_check(&f, (enum refusal)later);
+        }
         ck_assert_refusal(&f, (enum refusal)r);
     }
 }
@@ -475,6 +494,8 @@ START_TEST(test_earlier_check_wins_over_any_later_one)
 {
     for (int first = REFUSE_INVALID_DATA; first <= REFUSE_CAPACITY_EXCEEDED; first++)
         for (int second = first + 1; second <= REFUSE_CAPACITY_EXCEEDED; second++) {
+            if (first == REFUSE_OUTSIDE_CAMPAIGN && second == REFUSE_GROUNDS_NOT_MET)
+                continue; /* cannot fail together (see above) */
             struct application_facts f = adult_passing();
             fail_check(&f, (enum refusal)second);
             fail_check(&f, (enum refusal)first);
@@ -553,6 +574,7 @@ START_TEST(test_refusal_codes_name_the_catalogue_entries)
     ck_assert_str_eq(refusal_code(REFUSE_OTHER_SETTLEMENT), "OTHER_SETTLEMENT");
     ck_assert_str_eq(refusal_code(REFUSE_CHILD_DOCUMENTS_MISSING), "CHILD_DOCUMENTS_MISSING");
     ck_assert_str_eq(refusal_code(REFUSE_ALREADY_ATTACHED), "ALREADY_ATTACHED");
+    ck_assert_str_eq(refusal_code(REFUSE_GROUNDS_NOT_MET), "GROUNDS_NOT_MET");
     ck_assert_str_eq(refusal_code(REFUSE_REPEAT_CHANGE), "REPEAT_CHANGE");
     ck_assert_str_eq(refusal_code(REFUSE_CAPACITY_EXCEEDED), "CAPACITY_EXCEEDED");
     ck_assert_ptr_null(refusal_code((enum refusal)(REFUSE_CAPACITY_EXCEEDED + 1)));
@@ -591,6 +613,218 @@ START_TEST(test_effective_date)
     /* relocation and clinic_closed: tomorrow, whatever the campaign says */
     ck_assert_int_eq(effective_date(false, &campaign, today), today + 1);
     ck_assert_int_eq(effective_date(false, NULL, today), today + 1);
+}
+END_TEST
+
+/* Check 8 (§11): grounds outside the campaign must be shown. */
+
+START_TEST(test_relocation_to_the_address_on_record_is_grounds_not_met)
+{
+    struct application_facts f = adult_passing();
+    f.grounds = GROUNDS_RELOCATION;
+    f.has_current_attachment = true;
+    f.record_settlement = "751110000";
+    f.record_address = "көш. Абай, 10, пәтер 5";
+    ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET);
+    /* written differently, the same place */
+    f.record_address = "  КӨШ. Абай 10,  пәтер 5.";
+    f.address = "көш. Абай, 10, пәтер 5";
+    ck_assert(!same_address("көш. Абай, 10, пәтер 5", "көш. Абай, 10, пәтер 6"));
+    ck_assert(same_address("КӨШ. ҚОНАЕВ ҰЛЫ ІЗ Ғ Ң Ү Һ Ә Ө", "көш қонаев ұлы із ғ ң ү һ ә ө"));
+    ck_assert(same_address("Abay St., 10", "abay st 10"));
+    ck_assert(!same_address("Абай 10", "Абай 101"));
+    ck_assert(!same_address("Абай 10", "Абай 10 5"));
+    ck_assert(!same_address("Абай", "Абай1"));
+    ck_assert(same_address("", " ,. "));
+    ck_assert(same_address(NULL, ""));
+    f.record_address = "көш. Абай 10, пәтер 5";
+    ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET);
+    /* another address in the same settlement, or another settlement: shown */
+    f.address = "көш. Абай, 12, пәтер 5";
+    ck_assert_refusal(&f, REFUSAL_NONE);
+    f.address = f.record_address;
+    f.settlement = "751110001";
+    ck_assert_refusal(&f, REFUSAL_NONE);
+}
+END_TEST
+
+START_TEST(test_relocation_with_nothing_on_record_compares_nothing)
+{
+    struct application_facts f = adult_passing();
+    f.grounds = GROUNDS_RELOCATION;
+    f.has_current_attachment = true; /* e.g. imported: no application on record */
+    f.record_settlement = NULL;
+    f.record_address = NULL;
+    ck_assert_refusal(&f, REFUSAL_NONE);
+}
+END_TEST
+
+START_TEST(test_clinic_closed_only_when_the_current_polyclinic_no_longer_takes_part)
+{
+    struct application_facts f = adult_passing();
+    f.grounds = GROUNDS_CLINIC_CLOSED;
+    f.has_current_attachment = false;
+    ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET); /* no current polyclinic */
+    f.has_current_attachment = true;
+    f.current_clinic_takes_part = true;
+    ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET);
+    f.current_clinic_takes_part = false;
+    ck_assert_refusal(&f, REFUSAL_NONE);
+}
+END_TEST
+
+START_TEST(test_grounds_not_met_comes_after_already_attached_and_before_repeat_change)
+{
+    struct application_facts f = adult_passing();
+    fail_check(&f, REFUSE_GROUNDS_NOT_MET);
+    f.already_attached_there = true;
+    ck_assert_refusal(&f, REFUSE_ALREADY_ATTACHED);
+    f.already_attached_there = false;
+    f.changes_used = 9;
+    f.has_current_attachment = true;
+    ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET);
+}
+END_TEST
+
+/* auto_approve (§3, §4, §11). */
+
+START_TEST(test_auto_approve_only_for_clean_applications_that_are_not_relocations)
+{
+    struct application_facts f = adult_passing();
+    struct check_outcome out;
+    f.auto_approve = true;
+    run_checks(&f, &out);
+    ck_assert(out.approve_now);
+    f.grounds = GROUNDS_RELOCATION;
+    run_checks(&f, &out);
+    ck_assert_int_eq(out.refusal, REFUSAL_NONE);
+    ck_assert(!out.approve_now); /* a registrar compares the address on record */
+    f.grounds = GROUNDS_CAMPAIGN;
+    f.male = false; /* a warning */
+    run_checks(&f, &out);
+    ck_assert(!out.approve_now);
+    f = adult_passing();
+    f.auto_approve = false;
+    run_checks(&f, &out);
+    ck_assert(!out.approve_now);
+    f.auto_approve = true;
+    f.districts = &FULL;
+    run_checks(&f, &out);
+    ck_assert(!out.approve_now);
+}
+END_TEST
+
+/* §4: a 7th digit outside 1..6 encodes no century: a warning, never a refusal. */
+START_TEST(test_iin_century_unknown_is_a_warning_never_a_refusal)
+{
+    char iin[13];
+    for (char c = '0'; c <= '9'; c++) {
+        bool found = false;
+        for (int serial = 0; serial < 10000 && !found; serial++) {
+            snprintf(iin, sizeof iin, "900101%c%04d", c, serial);
+            found = complete_iin(iin);
+        }
+        ck_assert(found);
+        unsigned w = iin_warnings(iin, D(1990, 1, 1), true);
+        if (c >= '1' && c <= '6')
+            ck_assert_uint_ne(w & WARN_IIN_CENTURY_UNKNOWN, WARN_IIN_CENTURY_UNKNOWN);
+        else
+            ck_assert_uint_eq(w, WARN_IIN_CENTURY_UNKNOWN);
+    }
+    struct application_facts f = adult_passing();
+    bool made = false;
+    for (int serial = 0; serial < 10000 && !made; serial++) {
+        snprintf(iin, sizeof iin, "9001017%04d", serial);
+        made = complete_iin(iin);
+    }
+    ck_assert(made);
+    f.iin = iin;
+    f.auto_approve = true;
+    struct check_outcome out;
+    run_checks(&f, &out);
+    ck_assert_int_eq(out.refusal, REFUSAL_NONE);
+    ck_assert_uint_eq(out.warnings, WARN_IIN_CENTURY_UNKNOWN);
+    ck_assert(!out.approve_now);
+    ck_assert_str_eq(warning_code(WARN_IIN_CENTURY_UNKNOWN), "IIN_CENTURY_UNKNOWN");
+    ck_assert_ptr_null(warning_code(8));
+}
+END_TEST
+
+/* §3: the district kind by the age on the effective date, a representative by the age on the
+ * day of submission. */
+START_TEST(test_district_kind_is_judged_by_the_age_on_the_effective_date)
+{
+    static const struct district_option pediatric_0_6 = {.id = 3,
+                                                         .number = "3",
+                                                         .min_age = 0,
+                                                         .max_age = 6,
+                                                         .capacity = 10,
+                                                         .load = 0,
+                                                         .open = true};
+    struct application_facts f = child_passing();
+    f.birth_date = D(2020, 1, 1); /* 6 on submission, 7 on the effective date 2027-01-01 */
+    f.districts = &pediatric_0_6;
+    struct check_outcome out;
+    run_checks(&f, &out);
+    ck_assert_int_eq(out.age, 6);
+    ck_assert_int_eq(out.placement_age, 7);
+    ck_assert_int_eq(out.refusal, REFUSE_CAPACITY_EXCEEDED);
+    f.birth_date = D(2020, 1, 2); /* still 6 on 2027-01-01 */
+    run_checks(&f, &out);
+    ck_assert_int_eq(out.refusal, REFUSAL_NONE);
+}
+END_TEST
+
+START_TEST(test_representative_is_judged_by_the_age_on_the_day_of_submission)
+{
+    struct application_facts f = adult_passing();
+    f.birth_date = D(2009, 1, 1); /* 17 on 2026-11-23, 18 on the effective date */
+    struct check_outcome out;
+    run_checks(&f, &out);
+    ck_assert_int_eq(out.placement_age, 18);
+    ck_assert_int_eq(out.refusal, REFUSE_CHILD_DOCUMENTS_MISSING);
+}
+END_TEST
+
+/* §11: approval re-checks the polyclinic, then the district. */
+START_TEST(test_approval_rechecks_the_polyclinic_then_the_districts)
+{
+    struct district_option ds[2] = {FULL, ROOMY};
+    long pick = 7;
+    ck_assert_int_eq(approval_check(false, ds, 2, 30, 0, NULL, 0, &pick),
+                     REFUSE_CLINIC_NOT_ACCEPTING);
+    ck_assert_int_eq(pick, -1);
+    ck_assert_int_eq(approval_check(true, ds, 2, 30, FULL.id, NULL, 0, &pick), REFUSAL_NONE);
+    ck_assert_int_eq(pick, 1);
+    ds[1].open = false;
+    ck_assert_int_eq(approval_check(true, ds, 2, 30, 0, NULL, 0, &pick), REFUSE_CAPACITY_EXCEEDED);
+    ck_assert_int_eq(pick, -1);
+}
+END_TEST
+
+START_TEST(test_registrar_refuses_only_with_official_reasons_and_already_attached)
+{
+    const char *yes[] = {"INVALID_DATA", "OTHER_SETTLEMENT", "CAPACITY_EXCEEDED",
+                         "CHILD_DOCUMENTS_MISSING", "ALREADY_ATTACHED"};
+    const char *no[] = {"NOT_ELIGIBLE",    "OUTSIDE_CAMPAIGN", "CLINIC_NOT_ACCEPTING",
+                        "GROUNDS_NOT_MET", "REPEAT_CHANGE",    "",
+                        "invalid_data"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        ck_assert_msg(registrar_may_refuse_with(yes[i]), "%s", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        ck_assert_msg(!registrar_may_refuse_with(no[i]), "%s", no[i]);
+    ck_assert(!registrar_may_refuse_with(NULL));
+}
+END_TEST
+
+START_TEST(test_grounds_parse)
+{
+    enum grounds g;
+    ck_assert(grounds_parse("campaign", &g) && g == GROUNDS_CAMPAIGN);
+    ck_assert(grounds_parse("relocation", &g) && g == GROUNDS_RELOCATION);
+    ck_assert(grounds_parse("clinic_closed", &g) && g == GROUNDS_CLINIC_CLOSED);
+    ck_assert(!grounds_parse("age_out", &g));
+    ck_assert(!grounds_parse(NULL, &g));
 }
 END_TEST
 
@@ -633,6 +867,17 @@ static Suite *checks_suite(void)
     tcase_add_test(tc, test_iin_mismatches_are_warnings_never_refusals);
     tcase_add_test(tc, test_age_comes_from_birth_date_not_from_the_iin);
     tcase_add_test(tc, test_refusal_codes_name_the_catalogue_entries);
+    tcase_add_test(tc, test_relocation_to_the_address_on_record_is_grounds_not_met);
+    tcase_add_test(tc, test_relocation_with_nothing_on_record_compares_nothing);
+    tcase_add_test(tc, test_clinic_closed_only_when_the_current_polyclinic_no_longer_takes_part);
+    tcase_add_test(tc, test_grounds_not_met_comes_after_already_attached_and_before_repeat_change);
+    tcase_add_test(tc, test_auto_approve_only_for_clean_applications_that_are_not_relocations);
+    tcase_add_test(tc, test_iin_century_unknown_is_a_warning_never_a_refusal);
+    tcase_add_test(tc, test_district_kind_is_judged_by_the_age_on_the_effective_date);
+    tcase_add_test(tc, test_representative_is_judged_by_the_age_on_the_day_of_submission);
+    tcase_add_test(tc, test_approval_rechecks_the_polyclinic_then_the_districts);
+    tcase_add_test(tc, test_registrar_refuses_only_with_official_reasons_and_already_attached);
+    tcase_add_test(tc, test_grounds_parse);
     suite_add_tcase(s, tc);
     return s;
 }

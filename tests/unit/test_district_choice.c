@@ -23,6 +23,18 @@ static struct district_option gp(long long id, const char *number, int free)
     return district(id, number, 0, -1, free);
 }
 
+START_TEST(test_unfit_reason_says_closed_age_or_full)
+{
+    struct district_option d = district(1, "1", 0, 6, 7);
+    ck_assert_ptr_null(district_unfit_reason(&d, 6));
+    ck_assert_str_eq(district_unfit_reason(&d, 7), "age");
+    d.load = d.capacity;
+    ck_assert_str_eq(district_unfit_reason(&d, 3), "full");
+    d.open = false;
+    ck_assert_str_eq(district_unfit_reason(&d, 3), "closed");
+}
+END_TEST
+
 START_TEST(test_open_district_with_room_fits)
 {
     struct district_option d = gp(1, "1", 1);
@@ -244,6 +256,7 @@ static Suite *district_choice_suite(void)
 {
     Suite *s = suite_create("district_choice");
     TCase *tc = tcase_create("district_choice");
+    tcase_add_test(tc, test_unfit_reason_says_closed_age_or_full);
     tcase_add_test(tc, test_open_district_with_room_fits);
     tcase_add_test(tc, test_closed_district_does_not_fit);
     tcase_add_test(tc, test_full_district_does_not_fit);

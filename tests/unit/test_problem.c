@@ -1,4 +1,6 @@
 /* The API status table (HTTP status, stable code, title) and the problem+json body. */
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "attachd/http.h"
@@ -55,12 +57,116 @@ START_TEST(test_required_statuses_map_as_specified)
         {API_VALIDATION, 422, NULL},
         {API_INTERNAL, 500, NULL},
         {API_DB_UNAVAILABLE, 503, NULL},
+        {API_PENDING_EXISTS, 409, "PENDING_EXISTS"},
+        {API_NOT_PENDING, 409, "NOT_PENDING"},
+        {API_IDEMPOTENCY_REUSE, 422, "IDEMPOTENCY_KEY_REUSED"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct api_status_info *info = api_status_info(want[i].st);
         ck_assert_uint_eq(info->http_status, want[i].http);
         if (want[i].code)
             ck_assert_str_eq(info->code, want[i].code);
+    }
+}
+END_TEST
+
+/* §12 "every code in the catalogue is one the service can answer": each status but API_OK is
+ * named somewhere in src/ besides the table itself. A new status must be added here too (the
+ * count is checked), and one no code uses any more must leave the table. */
+static const struct {
+    enum api_status st;
+    const char *name;
+} status_names[] = {
+    {API_OK, "API_OK"},
+    {API_BAD_JSON, "API_BAD_JSON"},
+    {API_UNAUTHORIZED, "API_UNAUTHORIZED"},
+    {API_FORBIDDEN, "API_FORBIDDEN"},
+    {API_NOT_FOUND, "API_NOT_FOUND"},
+    {API_ROUTE_NOT_FOUND, "API_ROUTE_NOT_FOUND"},
+    {API_METHOD_NOT_ALLOWED, "API_METHOD_NOT_ALLOWED"},
+    {API_CONFLICT, "API_CONFLICT"},
+    {API_PENDING_EXISTS, "API_PENDING_EXISTS"},
+    {API_NOT_PENDING, "API_NOT_PENDING"},
+    {API_PAYLOAD_TOO_LARGE, "API_PAYLOAD_TOO_LARGE"},
+    {API_UNSUPPORTED_MEDIA, "API_UNSUPPORTED_MEDIA"},
+    {API_VALIDATION, "API_VALIDATION"},
+    {API_IDEMPOTENCY_REUSE, "API_IDEMPOTENCY_REUSE"},
+    {API_INTERNAL, "API_INTERNAL"},
+    {API_DB_UNAVAILABLE, "API_DB_UNAVAILABLE"},
+};
+
+/* True when `name` appears as a whole identifier in text. */
+static bool names(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(text, name); p; p = strstr(p + 1, name)) {
+        bool starts = p == text || !(p[-1] == '_' || (p[-1] >= 'A' && p[-1] <= 'Z') ||
+                                     (p[-1] >= '0' && p[-1] <= '9'));
+        char after = p[n];
+        bool ends =
+            !(after == '_' || (after >= 'A' && after <= 'Z') || (after >= '0' && after <= '9'));
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Whether any .c file under src/<dir> (but the table, src/http/problem.c) names `name`. */
+static bool used_in(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/src/%s", ATTACHD_SOURCE_DIR, dir);
+    DIR *d = opendir(path);
+    ck_assert_msg(d != NULL, "cannot read %s", path);
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 3 || strcmp(e->d_name + len - 2, ".c") != 0 ||
+            (strcmp(dir, "http") == 0 && strcmp(e->d_name, "problem.c") == 0))
+            continue;
+        char file[800];
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        char *text = read_all(file);
+        found = text && names(text, name);
+        free(text);
+    }
+    closedir(d);
+    return found;
+}
+
+START_TEST(test_every_problem_code_is_answered_somewhere)
+{
+    ck_assert_int_eq(sizeof status_names / sizeof status_names[0], API_STATUS_COUNT);
+    static const char *const dirs[] = {".", "http", "api", "db", "domain"};
+    for (size_t i = 0; i < sizeof status_names / sizeof status_names[0]; i++) {
+        ck_assert_int_eq(status_names[i].st, (int)i);
+        if (status_names[i].st == API_OK)
+            continue;
+        bool used = false;
+        for (size_t d = 0; d < sizeof dirs / sizeof dirs[0] && !used; d++)
+            used = used_in(dirs[d], status_names[i].name);
+        ck_assert_msg(used, "%s (%s) is in the problem table but the service never answers it",
+                      status_names[i].name, api_status_info(status_names[i].st)->code);
     }
 }
 END_TEST
@@ -162,6 +268,7 @@ static Suite *problem_suite(void)
     tcase_add_test(tc, test_codes_are_unique);
     tcase_add_test(tc, test_required_statuses_map_as_specified);
     tcase_add_test(tc, test_out_of_range_status_reads_as_internal_error);
+    tcase_add_test(tc, test_every_problem_code_is_answered_somewhere);
     tcase_add_test(tc, test_problem_body_has_all_members_and_errors);
     tcase_add_test(tc, test_problem_body_omits_empty_detail_and_merges_extra);
     tcase_add_test(tc, test_field_error_cut_inside_a_character_is_still_recorded);
