@@ -264,15 +264,15 @@ START_TEST(test_every_json_body_has_an_example)
     {
         json_object_foreach(json_object_get(op, "responses"), status, resp)
         {
-            json_t *media = json_object_get(json_object_get(deref(doc, resp), "content"),
-                                            status[0] == '2' ? "application/json"
-                                                             : "application/problem+json");
+            json_t *media =
+                json_object_get(json_object_get(deref(doc, resp), "content"),
+                                status[0] == '2' ? "application/json" : "application/problem+json");
             if (!media)
                 continue;
-            ck_assert_msg(json_object_get(media, "example") ||
-                              json_object_get(deref(doc, json_object_get(media, "schema")),
-                                              "example"),
-                          "%s %s %s: the body has no example", m, pattern, status);
+            ck_assert_msg(
+                json_object_get(media, "example") ||
+                    json_object_get(deref(doc, json_object_get(media, "schema")), "example"),
+                "%s %s %s: the body has no example", m, pattern, status);
         }
     }
     json_decref(doc);

@@ -14,7 +14,10 @@ type ApplicationInput = components["schemas"]["ApplicationInput"];
 
 function env(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
+  if (!value) {
+    console.error(`TypeScript portal flow: ${name} is not set`);
+    process.exit(2);
+  }
   return value;
 }
 
@@ -148,7 +151,9 @@ async function main(): Promise<void> {
   });
   if (!retried.data) fail("retry", retried.response.status, retried.error);
   if (retried.data.id !== first.id) throw new Error(`retry: application ${retried.data.id}, not ${first.id}`);
-  console.log(`ok   retry: the same application ${retried.data.id} (Idempotent-Replayed: ${retried.response.headers.get("Idempotent-Replayed") ?? "absent"})`);
+  const replayed = retried.response.headers.get("Idempotent-Replayed");
+  if (replayed !== "true") throw new Error(`retry: Idempotent-Replayed is ${replayed ?? "absent"}, not true`);
+  console.log(`ok   retry: the same application ${retried.data.id}, Idempotent-Replayed: true`);
 
   // 5. Poll the events until this application's submission shows up.
   let after: string | undefined;
