@@ -572,6 +572,58 @@ START_TEST(test_request_bodies_agree_with_the_handlers)
 }
 END_TEST
 
+/* Every query parameter the document types (integer, boolean, enum, date) is one the handler
+ * reads and checks: a value of the wrong kind is a 422 naming it, not ignored. */
+START_TEST(test_typed_query_parameters_are_checked_by_the_handlers)
+{
+    json_t *doc = openapi_document();
+    size_t nchecked = 0;
+    for (size_t i = 0; i < attachd_nroutes; i++) {
+        const struct route *r = &attachd_routes[i];
+        json_t *op = operation_of(doc, r);
+        if (strcmp(r->method, "GET") != 0 || !r->roles)
+            continue;
+        struct body_case bc = {.route = r, .role = caller_of(r), .doc = doc};
+        example_path(doc, op, r, bc.path, sizeof bc.path);
+        size_t k;
+        json_t *p;
+        json_array_foreach(json_object_get(op, "parameters"), k, p)
+        {
+            p = deref(doc, p);
+            const char *in = json_string_value(json_object_get(p, "in"));
+            const char *name = json_string_value(json_object_get(p, "name"));
+            json_t *schema = non_null(doc, json_object_get(p, "schema"));
+            const char *format = json_string_value(json_object_get(schema, "format"));
+            if (strcmp(in, "query") != 0 ||
+                !(type_allows(schema, "integer") || type_allows(schema, "boolean") ||
+                  json_object_get(schema, "enum") || (format && strcmp(format, "date") == 0)))
+                continue;
+            const char *query[] = {name, "zz-bad", NULL};
+            struct request req = {0};
+            struct response res;
+            memset(&res, 0, sizeof res);
+            req.app = down_app();
+            req.method = r->method;
+            req.path = bc.path;
+            req.stub_query = query;
+            req.stub_authenticated = true;
+            req.who.role = bc.role;
+            req.who.token_id = 1;
+            req.who.polyclinic_id = 12;
+            server_dispatch(&req, &res);
+            ck_assert_msg(res.status == 422 && error_for(&res, name),
+                          "GET %s?%s=zz-bad: %u %s (the document types it; the handler must check "
+                          "it)",
+                          r->pattern, name, res.status, res.detail);
+            response_free(&res);
+            nchecked++;
+        }
+    }
+    ck_assert_uint_ge(nchecked, 15);
+    json_decref(doc);
+}
+END_TEST
+
 static Suite *openapi_suite(void)
 {
     Suite *s = suite_create("openapi");
@@ -589,6 +641,7 @@ static Suite *openapi_suite(void)
     tcase_add_test(tc, test_operation_ids_are_unique);
     tcase_add_test(tc, test_every_json_body_has_an_example);
     tcase_add_test(tc, test_request_bodies_agree_with_the_handlers);
+    tcase_add_test(tc, test_typed_query_parameters_are_checked_by_the_handlers);
     suite_add_tcase(s, tc);
     return s;
 }
