@@ -154,3 +154,16 @@ BEGIN
                        attachment_event_data(a) || jsonb_build_object(
                            'reason', 'insurance_lapsed', 'cancelled', a.cancelled));
 END $$;
+
+-- The one rendering of a child waiting to be moved (GET /v1/polyclinics/{id}/age-outs).
+CREATE FUNCTION age_out_json(u age_outs_unplaced) RETURNS json LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'attachment_id', u.attachment_id, 'iin', u.iin,
+        'last_name', ap.person->>'last_name', 'first_name', ap.person->>'first_name',
+        'middle_name', ap.person->>'middle_name', 'birth_date', u.birth_date,
+        'district_id', u.district_id, 'district_number', d.number,
+        'overdue_since', u.overdue_since, 'last_tried_on', u.last_tried_on)
+    FROM attachments a JOIN districts d ON d.id = u.district_id
+    LEFT JOIN applications ap ON ap.id = a.application_id
+    WHERE a.id = u.attachment_id
+$$;

@@ -52,6 +52,10 @@ HANDLER(api_holidays_put);
 HANDLER(api_holidays_delete);
 /* audit.c */
 HANDLER(api_audit_list);
+/* maintenance.c */
+HANDLER(api_maintenance_daily);
+HANDLER(api_polyclinic_age_outs);
+HANDLER(api_person_insurance_put);
 /* tokens.c */
 HANDLER(api_tokens_create);
 HANDLER(api_tokens_revoke);
