@@ -205,6 +205,12 @@ static int daily_cmd(const struct attachd_config *cfg, int argc, char **argv)
         db_pool_free(pool);
         return 3;
     }
+    bool exists = true;
+    if (polyclinic && daily_polyclinic_exists(pool, polyclinic, &exists) == DB_OK && !exists) {
+        fprintf(stderr, "attachd daily: no polyclinic %lld\n", polyclinic);
+        db_pool_free(pool);
+        return 2;
+    }
     struct daily_counts counts;
     enum db_status st = daily_run(pool, on, polyclinic, &counts);
     db_pool_free(pool);

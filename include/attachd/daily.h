@@ -30,8 +30,8 @@ enum db_status daily_run(struct db_pool *pool, day_t on, long long polyclinic_id
 char *daily_counts_json(day_t on, const struct daily_counts *c);
 
 /* True in *exists when the polyclinic exists. */
-enum db_status daily_polyclinic_exists(struct db_pool *pool, long long polyclinic_id,
-                                       bool *exists) __attribute__((warn_unused_result));
+enum db_status daily_polyclinic_exists(struct db_pool *pool, long long polyclinic_id, bool *exists)
+    __attribute__((warn_unused_result));
 
 /* Children waiting to be moved (still attached in a district that no longer fits them), of one
  * polyclinic, paged by attachment id: {"items": [...], "next_cursor"}; *json NULL when the
@@ -50,7 +50,7 @@ enum insurance_status { INSURANCE_RECORDED, INSURANCE_NO_PERSON };
  * changed. *json (caller frees): {"iin", "insurance_contract": {...}, "attachment": {...}|null,
  * "upcoming": {...}|null}. INSURANCE_NO_PERSON when the person has no attachment on record. */
 enum db_status insurance_put(struct db_pool *pool, const char *iin, const char *number,
-                             const char *valid_until, enum insurance_status *outcome,
-                             char **json) __attribute__((warn_unused_result));
+                             const char *valid_until, enum insurance_status *outcome, char **json)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -34,29 +34,29 @@ static struct db_stmt q_lock_person =
 /* Live attachments on $1 in a district with an upper age bound (pediatric), from id $3 on, with
  * the birth date of the application that made them (NULL for imported ones). Those whose
  * birth date shows they still fit are left out here already; C decides for the rest. */
-static struct db_stmt q_age_out_candidates = DB_STMT(
-    "SELECT a.id, a.iin, to_char(ap.birth_date, 'YYYY-MM-DD')"
-    " FROM attachments a"
-    " JOIN districts d ON d.id = a.district_id"
-    " JOIN district_kinds k ON k.code = d.kind"
-    " LEFT JOIN applications ap ON ap.id = a.application_id"
-    " WHERE k.max_age IS NOT NULL AND NOT a.cancelled"
-    " AND a.valid_from <= $1::date AND (a.valid_to IS NULL OR a.valid_to > $1::date)"
-    " AND ($2::bigint IS NULL OR a.polyclinic_id = $2)"
-    " AND (ap.birth_date IS NULL"
-    " OR ap.birth_date <= ($1::date - make_interval(years => k.max_age + 1))::date)"
-    " AND a.id > $3::bigint"
-    " ORDER BY a.id LIMIT $4::int");
+static struct db_stmt q_age_out_candidates =
+    DB_STMT("SELECT a.id, a.iin, to_char(ap.birth_date, 'YYYY-MM-DD')"
+            " FROM attachments a"
+            " JOIN districts d ON d.id = a.district_id"
+            " JOIN district_kinds k ON k.code = d.kind"
+            " LEFT JOIN applications ap ON ap.id = a.application_id"
+            " WHERE k.max_age IS NOT NULL AND NOT a.cancelled"
+            " AND a.valid_from <= $1::date AND (a.valid_to IS NULL OR a.valid_to > $1::date)"
+            " AND ($2::bigint IS NULL OR a.polyclinic_id = $2)"
+            " AND (ap.birth_date IS NULL"
+            " OR ap.birth_date <= ($1::date - make_interval(years => k.max_age + 1))::date)"
+            " AND a.id > $3::bigint"
+            " ORDER BY a.id LIMIT $4::int");
 
 /* The attachment $1 if it is still live on $2 in a pediatric district: what the move needs. */
-static struct db_stmt q_age_out_facts = DB_STMT(
-    "SELECT a.polyclinic_id, a.district_id, k.max_age, coalesce(ap.family_iins, '{}')::text"
-    " FROM attachments a"
-    " JOIN districts d ON d.id = a.district_id"
-    " JOIN district_kinds k ON k.code = d.kind"
-    " LEFT JOIN applications ap ON ap.id = a.application_id"
-    " WHERE a.id = $1 AND NOT a.cancelled AND k.max_age IS NOT NULL"
-    " AND a.valid_from <= $2::date AND (a.valid_to IS NULL OR a.valid_to > $2::date)");
+static struct db_stmt q_age_out_facts =
+    DB_STMT("SELECT a.polyclinic_id, a.district_id, k.max_age, coalesce(ap.family_iins, '{}')::text"
+            " FROM attachments a"
+            " JOIN districts d ON d.id = a.district_id"
+            " JOIN district_kinds k ON k.code = d.kind"
+            " LEFT JOIN applications ap ON ap.id = a.application_id"
+            " WHERE a.id = $1 AND NOT a.cancelled AND k.max_age IS NOT NULL"
+            " AND a.valid_from <= $2::date AND (a.valid_to IS NULL OR a.valid_to > $2::date)");
 
 static struct db_stmt q_lock_districts =
     DB_STMT("SELECT id FROM districts WHERE polyclinic_id = $1 ORDER BY id FOR UPDATE");
@@ -71,11 +71,11 @@ enum { D_ID, D_NUMBER, D_MIN_AGE, D_MAX_AGE, D_CAPACITY, D_LOAD, D_OPEN };
 
 /* Districts of this polyclinic where the family members named in the application are attached
  * on $3, in the order the application names them. */
-static struct db_stmt q_family_districts = DB_STMT(
-    "SELECT a.district_id FROM unnest($1::text[]) WITH ORDINALITY f(iin, ord)"
-    " JOIN attachments a ON a.iin = f.iin AND a.polyclinic_id = $2 AND NOT a.cancelled"
-    " AND a.valid_from <= $3::date AND (a.valid_to IS NULL OR a.valid_to > $3::date)"
-    " ORDER BY f.ord");
+static struct db_stmt q_family_districts =
+    DB_STMT("SELECT a.district_id FROM unnest($1::text[]) WITH ORDINALITY f(iin, ord)"
+            " JOIN attachments a ON a.iin = f.iin AND a.polyclinic_id = $2 AND NOT a.cancelled"
+            " AND a.valid_from <= $3::date AND (a.valid_to IS NULL OR a.valid_to > $3::date)"
+            " ORDER BY f.ord");
 
 static struct db_stmt q_age_out_move = DB_STMT("SELECT age_out_move($1, $2, $3::date)");
 
@@ -102,10 +102,10 @@ static struct db_stmt q_lapse_candidates =
             " AND a.id > $3::bigint ORDER BY a.id LIMIT $4::int");
 
 /* The day the attachment $2 ends, if its lapse is still due on $1. */
-static struct db_stmt q_lapse_recheck = DB_STMT(
-    "SELECT to_char(insurance_valid_until(a.iin, ap.person) + 1, 'YYYY-MM-DD')"
-    " FROM applications ap JOIN attachments a ON a.application_id = ap.id"
-    " WHERE a.id = $2 AND" LAPSE_DUE);
+static struct db_stmt q_lapse_recheck =
+    DB_STMT("SELECT to_char(insurance_valid_until(a.iin, ap.person) + 1, 'YYYY-MM-DD')"
+            " FROM applications ap JOIN attachments a ON a.application_id = ap.id"
+            " WHERE a.id = $2 AND" LAPSE_DUE);
 
 static struct db_stmt q_lapse = DB_STMT("SELECT eaeu_lapse($1, $2::date)");
 
@@ -120,11 +120,10 @@ static struct db_stmt q_polyclinic_exists =
     " FROM age_outs_unplaced u JOIN attachments a ON a.id = u.attachment_id"                       \
     " WHERE NOT a.cancelled AND (a.valid_to IS NULL OR a.valid_to > current_date)"
 
-static struct db_stmt q_age_outs = DB_STMT(
-    PAGED_JSON("SELECT u.attachment_id AS id, u AS row" UNPLACED_LIVE " AND u.polyclinic_id = $1"
-               " AND u.attachment_id > $2::bigint ORDER BY u.attachment_id LIMIT $3::int + 1",
-               "age_out_json(n.row)",
-               "$3") " HAVING EXISTS (SELECT 1 FROM polyclinics WHERE id = $1)");
+static struct db_stmt q_age_outs = DB_STMT(PAGED_JSON(
+    "SELECT u.attachment_id AS id, u AS row" UNPLACED_LIVE " AND u.polyclinic_id = $1"
+    " AND u.attachment_id > $2::bigint ORDER BY u.attachment_id LIMIT $3::int + 1",
+    "age_out_json(n.row)", "$3") " HAVING EXISTS (SELECT 1 FROM polyclinics WHERE id = $1)");
 
 static struct db_stmt q_unplaced_count = DB_STMT("SELECT count(*)" UNPLACED_LIVE);
 
@@ -292,9 +291,8 @@ static enum db_status age_out_pass(struct db_pool *pool, day_t on, const char *p
             break;
         int n = PQntuples(r);
         for (int i = 0; i < n && st == DB_OK; i++) {
-            struct age_out_ctx c = {.attachment_id = ll_at(r, i, 0),
-                                    .iin = PQgetvalue(r, i, 1),
-                                    .on = on};
+            struct age_out_ctx c = {
+                .attachment_id = ll_at(r, i, 0), .iin = PQgetvalue(r, i, 1), .on = on};
             if (!candidate_birth(r, i, &c.birth)) {
                 skipped++;
                 continue;
@@ -362,9 +360,8 @@ static enum db_status lapse_pass(struct db_pool *pool, day_t on, const char *pol
             break;
         int n = PQntuples(r);
         for (int i = 0; i < n && st == DB_OK; i++) {
-            struct lapse_ctx c = {.attachment_id = ll_at(r, i, 0),
-                                  .iin = PQgetvalue(r, i, 1),
-                                  .on = on_text};
+            struct lapse_ctx c = {
+                .attachment_id = ll_at(r, i, 0), .iin = PQgetvalue(r, i, 1), .on = on_text};
             st = db_transaction(pool, "READ COMMITTED", lapse_one, &c);
             out->lapsed += c.lapsed;
         }
@@ -436,8 +433,7 @@ char *daily_counts_json(day_t on, const struct daily_counts *c)
     return text;
 }
 
-enum db_status daily_polyclinic_exists(struct db_pool *pool, long long polyclinic_id,
-                                       bool *exists)
+enum db_status daily_polyclinic_exists(struct db_pool *pool, long long polyclinic_id, bool *exists)
 {
     char id[24];
     ll_text(polyclinic_id, id);

@@ -25,8 +25,16 @@ struct route_metrics {
 static struct route_metrics metrics[MAX_ROUTES + 1];
 
 /* The daily run: runs by outcome and what the successful ones did, in this process. */
-enum { DAILY_OK, DAILY_FAILED, DAILY_AGED_OUT, DAILY_UNPLACED, DAILY_LAPSED, DAILY_STARTED,
-       DAILY_ENDED, DAILY_NCOUNTERS };
+enum {
+    DAILY_OK,
+    DAILY_FAILED,
+    DAILY_AGED_OUT,
+    DAILY_UNPLACED,
+    DAILY_LAPSED,
+    DAILY_STARTED,
+    DAILY_ENDED,
+    DAILY_NCOUNTERS
+};
 static atomic_uint_fast64_t daily[DAILY_NCOUNTERS];
 static atomic_llong age_outs_unplaced = -1;
 
