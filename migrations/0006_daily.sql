@@ -35,6 +35,16 @@ $$;
 CREATE INDEX applications_eaeu ON applications (id)
     WHERE person->>'residency' IN ('eaeu_migrant', 'eaeu_migrant_family');
 
+-- The birth date an IIN encodes, as the number YYYYMMDD (NULL when the 7th digit gives no
+-- century). Only a filter that lets the daily run skip, in SQL, imported children who plainly
+-- still fit their district: the rule itself (kzid.c iin_facts, then age_years) is applied in C
+-- to whatever passes. As a number it needs no valid calendar date, and compares like one.
+CREATE FUNCTION iin_birth_yyyymmdd(p_iin text) RETURNS int LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE substr(p_iin, 7, 1) WHEN '1' THEN 18 WHEN '2' THEN 18 WHEN '3' THEN 19
+                                    WHEN '4' THEN 19 WHEN '5' THEN 20 WHEN '6' THEN 20 END
+           * 1000000 + substr(p_iin, 1, 6)::int
+$$;
+
 -- ---- Children who could not be moved (no fitting district with room) -------------------------
 -- One row per attachment still waiting; removed when the child is moved. overdue_since is the
 -- birthday that made the district unfit; last_tried_on the latest run date that tried.
@@ -52,9 +62,11 @@ CREATE INDEX age_outs_unplaced_by_polyclinic ON age_outs_unplaced (polyclinic_id
 -- ---- Events of a date --------------------------------------------------------------------------
 CREATE UNIQUE INDEX events_attachment_once ON events (type, (data->>'attachment_id'))
     WHERE type IN ('attachment.started', 'attachment.ended');
--- Attachments starting or ending on a date (the daily run's events).
-CREATE INDEX attachments_starting ON attachments (valid_from) WHERE NOT cancelled;
-CREATE INDEX attachments_ending ON attachments (valid_to) WHERE NOT cancelled AND valid_to IS NOT NULL;
+-- Attachments starting on a date are found through the transfer every approval and every
+-- age-out writes (the imported register has none: its starts predate attachd and are not
+-- announced); those ending on a date through attachments_leaving (0002). An index on
+-- attachments.valid_from would cover the 20 M imported rows and slow `attachd import` by a third.
+CREATE INDEX transfers_effective ON transfers (effective_on) WHERE NOT cancelled;
 
 CREATE FUNCTION attachment_event_data(a attachments) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('attachment_id', a.id, 'district_id', a.district_id,
@@ -70,13 +82,18 @@ CREATE FUNCTION daily_attachment_events(p_on date, p_polyclinic bigint, OUT star
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('attachd.daily_attachment_events', 0));
-    WITH w AS (
+    WITH s AS (
+        SELECT DISTINCT a.id
+        FROM transfers t
+        JOIN attachments a ON a.iin = t.iin AND a.valid_from = t.effective_on
+                          AND a.district_id = t.to_district_id AND NOT a.cancelled
+        WHERE t.effective_on = p_on AND NOT t.cancelled
+          AND (p_polyclinic IS NULL OR t.to_polyclinic_id = p_polyclinic)
+    ), w AS (
         SELECT emit_event('attachment.started', a.application_id, a.iin, a.polyclinic_id, NULL,
                           attachment_event_data(a))
-        FROM attachments a
-        WHERE a.valid_from = p_on AND NOT a.cancelled
-          AND (p_polyclinic IS NULL OR a.polyclinic_id = p_polyclinic)
-          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.type = 'attachment.started'
+        FROM s JOIN attachments a ON a.id = s.id
+        WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.type = 'attachment.started'
                           AND e.data->>'attachment_id' = a.id::text))
     SELECT count(*) INTO started FROM w;
     WITH w AS (

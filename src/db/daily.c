@@ -33,7 +33,8 @@ static struct db_stmt q_lock_person =
 
 /* Live attachments on $1 in a district with an upper age bound (pediatric), from id $3 on, with
  * the birth date of the application that made them (NULL for imported ones). Those whose
- * birth date shows they still fit are left out here already; C decides for the rest. */
+ * birth date (or, imported, the IIN's) plainly still fits are left out here already; C decides
+ * for the rest. */
 static struct db_stmt q_age_out_candidates =
     DB_STMT("SELECT a.id, a.iin, to_char(ap.birth_date, 'YYYY-MM-DD')"
             " FROM attachments a"
@@ -43,8 +44,10 @@ static struct db_stmt q_age_out_candidates =
             " WHERE k.max_age IS NOT NULL AND NOT a.cancelled"
             " AND a.valid_from <= $1::date AND (a.valid_to IS NULL OR a.valid_to > $1::date)"
             " AND ($2::bigint IS NULL OR a.polyclinic_id = $2)"
-            " AND (ap.birth_date IS NULL"
-            " OR ap.birth_date <= ($1::date - make_interval(years => k.max_age + 1))::date)"
+            " AND CASE WHEN ap.id IS NOT NULL"
+            " THEN ap.birth_date <= ($1::date - make_interval(years => k.max_age + 1))::date"
+            " ELSE coalesce(iin_birth_yyyymmdd(a.iin) <= to_char($1::date"
+            " - make_interval(years => k.max_age + 1), 'YYYYMMDD')::int, true) END"
             " AND a.id > $3::bigint"
             " ORDER BY a.id LIMIT $4::int");
 
