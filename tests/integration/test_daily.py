@@ -225,6 +225,19 @@ class AgeOutTest(DailyTestCase):
                           for i in items],
                          [(iin, iso(bd), iso(years_before(d, 1)), None)])
 
+    @unittest.skipUnless(db_available(), "needs DATABASE_URL to seed imported attachments")
+    def test_imported_child_whose_iin_gives_no_birth_date_is_skipped(self):
+        clinic = make_clinic((("pediatric_0_6", 10, "1"), ("gp", 10, "2")))
+        d = day(26)
+        # 7th digit 0: no century, so no birth date
+        iin = "1001010%05d" % client._rng.randrange(10 ** 5)
+        psql("INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from)"
+             " VALUES ('%s', %d, %d, DATE '%s')"
+             % (iin, clinic.id, clinic.district(0)["id"], iso(today())))
+        self.run_daily(d, clinic, ZERO)
+        self.assertEqual(list_all("/v1/polyclinics/%d/age-outs" % clinic.id), [])
+        self.assertEqual(attachment_on(iin, d)["district_id"], clinic.district(0)["id"])
+
     def test_parallel_runs_move_each_child_once(self):
         clinic = make_clinic((("pediatric_0_6", 20, "1"), ("pediatric_0_14", 20, "2")))
         d = day(27)
