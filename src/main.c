@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <pthread.h>
 #include "attachd/auth.h"
 #include "attachd/config.h"
+#include "attachd/daily.h"
 #include "attachd/import.h"
 #include "attachd/log.h"
 #include "attachd/migrate.h"
@@ -21,6 +23,9 @@ static const char usage[] =
     "                                          create a token; the secret is the last line\n"
     "  token revoke ID                         revoke a token\n"
     "  import attachments FILE.csv             bulk-load existing attachments\n"
+    "  daily [--on DATE] [--polyclinic ID]     the daily run (default today, Asia/Almaty):\n"
+    "                                          age-outs, EAEU lapses, start/end events;\n"
+    "                                          prints its counts as JSON\n"
     "  --help, --version\n"
     "\n"
     "environment: DATABASE_URL, ATTACHD_PORT (8080), ATTACHD_THREADS, ATTACHD_DB_POOL,\n"
@@ -169,6 +174,59 @@ static int token_revoke_cmd(const struct attachd_config *cfg, const char *arg)
     return 0;
 }
 
+/* Exit 0 with the counts alone on stdout; 1 on failure; 2 on bad usage; 3 when the database
+ * cannot be reached (as `import`). */
+static int daily_cmd(const struct attachd_config *cfg, int argc, char **argv)
+{
+    day_t on = almaty_day(time(NULL));
+    long long polyclinic = 0;
+    for (int i = 0; i < argc; i++) {
+        bool has_value = i + 1 < argc;
+        if (strcmp(argv[i], "--on") == 0 && has_value) {
+            if (!date_parse(argv[++i], &on)) {
+                fprintf(stderr, "attachd daily: --on must be a date, YYYY-MM-DD\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--polyclinic") == 0 && has_value) {
+            char *end;
+            polyclinic = strtoll(argv[++i], &end, 10);
+            if (*end || polyclinic <= 0) {
+                fprintf(stderr, "attachd daily: --polyclinic must be a polyclinic id\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "attachd daily: unknown option %s\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    struct db_pool *pool = NULL;
+    if (db_pool_new(cfg->database_url, 1, cfg->db_wait_ms, &pool) != DB_OK || !db_ping(pool)) {
+        fprintf(stderr, "attachd daily: cannot connect to the database\n");
+        db_pool_free(pool);
+        return 3;
+    }
+    bool exists = true;
+    if (polyclinic && daily_polyclinic_exists(pool, polyclinic, &exists) == DB_OK && !exists) {
+        fprintf(stderr, "attachd daily: no polyclinic %lld\n", polyclinic);
+        db_pool_free(pool);
+        return 2;
+    }
+    struct daily_counts counts;
+    enum db_status st = daily_run(pool, on, polyclinic, &counts);
+    db_pool_free(pool);
+    if (st != DB_OK) {
+        fprintf(stderr, "attachd daily: %s (what was done stays done; run it again)\n",
+                st == DB_UNAVAILABLE ? "the database became unreachable" : "database error");
+        return st == DB_UNAVAILABLE ? 3 : 1;
+    }
+    char *json = daily_counts_json(on, &counts);
+    if (!json)
+        return 1;
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -193,6 +251,8 @@ int main(int argc, char **argv)
         return token_revoke_cmd(&cfg, argv[3]);
     if (strcmp(argv[1], "import") == 0 && argc == 4 && strcmp(argv[2], "attachments") == 0)
         return import_attachments_cmd(cfg.database_url, argv[3]);
+    if (strcmp(argv[1], "daily") == 0)
+        return daily_cmd(&cfg, argc - 2, argv + 2);
     fprintf(stderr, "attachd: unknown command\n%s", usage);
     return 2;
 }

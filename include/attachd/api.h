@@ -55,6 +55,10 @@ HANDLER(api_holidays_delete);
 HANDLER(api_audit_list);
 /* events.c */
 HANDLER(api_events_list);
+/* maintenance.c */
+HANDLER(api_maintenance_daily);
+HANDLER(api_polyclinic_age_outs);
+HANDLER(api_person_insurance_put);
 /* tokens.c */
 HANDLER(api_tokens_create);
 HANDLER(api_tokens_revoke);

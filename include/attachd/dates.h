@@ -4,6 +4,7 @@
 #define ATTACHD_DATES_H
 
 #include <stdbool.h>
+#include <time.h>
 
 typedef long day_t;
 
@@ -18,5 +19,10 @@ int iso_weekday(day_t d);
 /* Whole years from birth to on (on the birthday the age goes up; 29 Feb birthdays count
  * from 1 March in common years). Negative when birth is after on. */
 int age_years(day_t birth, day_t on);
+/* The day on which someone born on `birth` turns `years` (the first day age_years gives it):
+ * 29 February birthdays fall on 1 March in common years. */
+day_t birthday_at(day_t birth, int years);
+/* The calendar day in Asia/Almaty (UTC+5) at the instant t. */
+day_t almaty_day(time_t t);
 
 #endif

@@ -25,6 +25,13 @@ long choose_district(const struct district_option *ds, size_t n, int age, long l
 /* Why the district cannot take a person of `age`: "closed", "age" (its kind does not serve
  * that age) or "full"; NULL when it can (district_fits). */
 const char *district_unfit_reason(const struct district_option *d, int age);
+/* Where a child who has passed the upper age of their pediatric district goes (SPEC §11): a
+ * district with an upper age bound that still serves `age` (pediatric_0_14 for ages 7-14) if one
+ * fits, else one without a bound (gp; therapist from 15); in each, §3's order without a
+ * requested district (family first, then most free places, ties to the lowest number). -1 when
+ * none fits. */
+long choose_age_out_district(const struct district_option *ds, size_t n, int age,
+                             const long long *family_district_ids, size_t nfamily);
 
 /* Orders district numbers: numerically when both are digits only, else bytewise. */
 int district_number_cmp(const char *a, const char *b);

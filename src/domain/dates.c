@@ -79,3 +79,21 @@ int age_years(day_t birth, day_t on)
         age--;
     return age;
 }
+
+day_t birthday_at(day_t birth, int years)
+{
+    int by, bm, bd;
+    civil_from_days(birth, &by, &bm, &bd);
+    int y = by + years;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (bm == 2 && bd == 29 && !leap)
+        return days_from_civil(y, 3, 1);
+    return days_from_civil(y, bm, bd);
+}
+
+day_t almaty_day(time_t t)
+{
+    /* Kazakhstan keeps one zone, UTC+5, all year (SPEC §1). */
+    long long s = (long long)t + 5 * 3600;
+    return (day_t)(s >= 0 ? s / 86400 : (s - 86399) / 86400);
+}

@@ -43,24 +43,36 @@ int district_number_cmp(const char *a, const char *b)
     return strcmp(a, b);
 }
 
-static long find_fitting(const struct district_option *ds, size_t n, int age, long long id)
+/* Which districts a pass of the choice considers. */
+enum band { BAND_ANY, BAND_BOUNDED, BAND_UNBOUNDED };
+
+static bool in_band(const struct district_option *d, enum band band)
+{
+    return band == BAND_ANY || (band == BAND_BOUNDED) == (d->max_age >= 0);
+}
+
+static long find_fitting(const struct district_option *ds, size_t n, int age, long long id,
+                         enum band band)
 {
     for (size_t i = 0; i < n; i++)
         if (ds[i].id == id)
-            return district_fits(&ds[i], age) ? (long)i : -1;
+            return district_fits(&ds[i], age) && in_band(&ds[i], band) ? (long)i : -1;
     return -1;
 }
 
-long choose_district(const struct district_option *ds, size_t n, int age, long long requested_id,
-                     const long long *family_district_ids, size_t nfamily)
+/* §3's order among the districts of one band: requested, family, most free places, lowest
+ * number. */
+static long choose_in_band(const struct district_option *ds, size_t n, int age,
+                           long long requested_id, const long long *family_district_ids,
+                           size_t nfamily, enum band band)
 {
-    long pick = requested_id ? find_fitting(ds, n, age, requested_id) : -1;
+    long pick = requested_id ? find_fitting(ds, n, age, requested_id, band) : -1;
     for (size_t f = 0; pick < 0 && f < nfamily; f++)
-        pick = find_fitting(ds, n, age, family_district_ids[f]);
+        pick = find_fitting(ds, n, age, family_district_ids[f], band);
     if (pick >= 0)
         return pick;
     for (size_t i = 0; i < n; i++) {
-        if (!district_fits(&ds[i], age))
+        if (!district_fits(&ds[i], age) || !in_band(&ds[i], band))
             continue;
         if (pick < 0) {
             pick = (long)i;
@@ -71,5 +83,20 @@ long choose_district(const struct district_option *ds, size_t n, int age, long l
             (free_i == free_p && district_number_cmp(ds[i].number, ds[pick].number) < 0))
             pick = (long)i;
     }
+    return pick;
+}
+
+long choose_district(const struct district_option *ds, size_t n, int age, long long requested_id,
+                     const long long *family_district_ids, size_t nfamily)
+{
+    return choose_in_band(ds, n, age, requested_id, family_district_ids, nfamily, BAND_ANY);
+}
+
+long choose_age_out_district(const struct district_option *ds, size_t n, int age,
+                             const long long *family_district_ids, size_t nfamily)
+{
+    long pick = choose_in_band(ds, n, age, 0, family_district_ids, nfamily, BAND_BOUNDED);
+    if (pick < 0)
+        pick = choose_in_band(ds, n, age, 0, family_district_ids, nfamily, BAND_UNBOUNDED);
     return pick;
 }

@@ -24,6 +24,42 @@ struct route_metrics {
 
 static struct route_metrics metrics[MAX_ROUTES + 1];
 
+/* The daily run: runs by outcome and what the successful ones did, in this process. */
+enum {
+    DAILY_OK,
+    DAILY_FAILED,
+    DAILY_AGED_OUT,
+    DAILY_UNPLACED,
+    DAILY_LAPSED,
+    DAILY_STARTED,
+    DAILY_ENDED,
+    DAILY_NCOUNTERS
+};
+static atomic_uint_fast64_t daily[DAILY_NCOUNTERS];
+static atomic_llong age_outs_unplaced = -1;
+
+static void daily_add(int which, long long n)
+{
+    if (n > 0)
+        atomic_fetch_add_explicit(&daily[which], (uint_fast64_t)n, memory_order_relaxed);
+}
+
+void metrics_daily_record(bool ok, long long aged_out, long long unplaced, long long lapsed,
+                          long long started, long long ended)
+{
+    daily_add(ok ? DAILY_OK : DAILY_FAILED, 1);
+    daily_add(DAILY_AGED_OUT, aged_out);
+    daily_add(DAILY_UNPLACED, unplaced);
+    daily_add(DAILY_LAPSED, lapsed);
+    daily_add(DAILY_STARTED, started);
+    daily_add(DAILY_ENDED, ended);
+}
+
+void metrics_set_age_outs_unplaced(long long n)
+{
+    atomic_store_explicit(&age_outs_unplaced, n, memory_order_relaxed);
+}
+
 void metrics_record(size_t route_index, unsigned status, double seconds)
 {
     if (route_index > MAX_ROUTES)
@@ -73,6 +109,39 @@ static const char *route_label(size_t i, char *buf, size_t len)
         return "unmatched";
     snprintf(buf, len, "%s %s", attachd_routes[i].method, attachd_routes[i].pattern);
     return buf;
+}
+
+static unsigned long long daily_get(int which)
+{
+    return (unsigned long long)atomic_load_explicit(&daily[which], memory_order_relaxed);
+}
+
+static void render_daily(struct buf *b)
+{
+    long long unplaced = atomic_load_explicit(&age_outs_unplaced, memory_order_relaxed);
+    if (unplaced >= 0)
+        put(b,
+            "# HELP attachd_age_outs_unplaced Children past their pediatric district's age with "
+            "no fitting district with room (all polyclinics).\n"
+            "# TYPE attachd_age_outs_unplaced gauge\n"
+            "attachd_age_outs_unplaced %lld\n",
+            unplaced);
+    put(b,
+        "# HELP attachd_daily_runs_total Daily runs made through this process, by outcome.\n"
+        "# TYPE attachd_daily_runs_total counter\n"
+        "attachd_daily_runs_total{outcome=\"ok\"} %llu\n"
+        "attachd_daily_runs_total{outcome=\"failed\"} %llu\n",
+        daily_get(DAILY_OK), daily_get(DAILY_FAILED));
+    put(b,
+        "# HELP attachd_daily_changes_total What the daily runs through this process did.\n"
+        "# TYPE attachd_daily_changes_total counter\n"
+        "attachd_daily_changes_total{change=\"aged_out\"} %llu\n"
+        "attachd_daily_changes_total{change=\"unplaced\"} %llu\n"
+        "attachd_daily_changes_total{change=\"lapsed\"} %llu\n"
+        "attachd_daily_changes_total{change=\"started\"} %llu\n"
+        "attachd_daily_changes_total{change=\"ended\"} %llu\n",
+        daily_get(DAILY_AGED_OUT), daily_get(DAILY_UNPLACED), daily_get(DAILY_LAPSED),
+        daily_get(DAILY_STARTED), daily_get(DAILY_ENDED));
 }
 
 char *metrics_render(size_t *len)
@@ -127,6 +196,7 @@ char *metrics_render(size_t *len)
         put(&b, "attachd_http_request_duration_seconds_count{route=\"%s\"} %llu\n", rl,
             (unsigned long long)acc);
     }
+    render_daily(&b);
     *len = b.len;
     return b.p;
 }

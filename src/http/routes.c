@@ -57,6 +57,13 @@ const struct route attachd_routes[] = {
      "A person's attachment history"},
     {"GET", "/v1/polyclinics/{id}/transfers", api_polyclinic_transfers, ADMIN | REGISTRAR,
      "Transfers into and out of a polyclinic"},
+    {"PUT", "/v1/persons/{iin}/insurance", api_person_insurance_put, ADMIN | PORTAL,
+     "Record a renewed EAEU insurance contract (the open attachment runs on; a lapsed one is not "
+     "revived)"},
+    {"GET", "/v1/polyclinics/{id}/age-outs", api_polyclinic_age_outs, ADMIN | REGISTRAR,
+     "Children past their pediatric district's age who could not be placed"},
+    {"POST", "/v1/maintenance/daily", api_maintenance_daily, ADMIN,
+     "Run the daily run for a date (default today): age-outs, EAEU lapses, start/end events"},
     {"GET", "/v1/stats/campaigns/{year}", api_campaign_stats, ADMIN,
      "Counts of a campaign: by status, refusal reason, channel, transfers by ownership"},
     {"GET", "/v1/audit", api_audit_list, ADMIN,

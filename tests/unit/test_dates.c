@@ -238,6 +238,35 @@ START_TEST(test_age_is_negative_when_birth_is_after_on)
 }
 END_TEST
 
+START_TEST(test_birthday_at_is_the_first_day_of_the_new_age)
+{
+    day_t birth = days_from_civil(2019, 5, 20);
+    day_t seventh = birthday_at(birth, 7);
+    ck_assert_int_eq(seventh, days_from_civil(2026, 5, 20));
+    ck_assert_int_eq(age_years(birth, seventh), 7);
+    ck_assert_int_eq(age_years(birth, seventh - 1), 6);
+}
+END_TEST
+
+START_TEST(test_birthday_at_of_a_leap_day_birth_is_first_of_march_in_common_years)
+{
+    day_t birth = days_from_civil(2016, 2, 29);
+    ck_assert_int_eq(birthday_at(birth, 7), days_from_civil(2023, 3, 1));
+    ck_assert_int_eq(birthday_at(birth, 8), days_from_civil(2024, 2, 29));
+    ck_assert_int_eq(age_years(birth, birthday_at(birth, 7)), 7);
+    ck_assert_int_eq(age_years(birth, birthday_at(birth, 7) - 1), 6);
+}
+END_TEST
+
+START_TEST(test_almaty_day_turns_at_19_utc)
+{
+    /* 2026-12-01T18:59:59Z is 23:59:59 in Almaty; a second later it is 2 December there */
+    time_t t = (time_t)days_from_civil(2026, 12, 1) * 86400 + 18 * 3600 + 59 * 60 + 59;
+    ck_assert_int_eq(almaty_day(t), days_from_civil(2026, 12, 1));
+    ck_assert_int_eq(almaty_day(t + 1), days_from_civil(2026, 12, 2));
+}
+END_TEST
+
 static Suite *dates_suite(void)
 {
     Suite *s = suite_create("dates");
@@ -256,6 +285,9 @@ static Suite *dates_suite(void)
     tcase_add_test(tc, test_age_is_zero_from_birth_until_first_birthday);
     tcase_add_test(tc, test_leap_day_birthday_counts_from_first_of_march_in_common_years);
     tcase_add_test(tc, test_age_is_negative_when_birth_is_after_on);
+    tcase_add_test(tc, test_birthday_at_is_the_first_day_of_the_new_age);
+    tcase_add_test(tc, test_birthday_at_of_a_leap_day_birth_is_first_of_march_in_common_years);
+    tcase_add_test(tc, test_almaty_day_turns_at_19_utc);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -252,6 +252,69 @@ START_TEST(test_district_numbers_with_letters_compare_bytewise)
 }
 END_TEST
 
+/* SPEC §11 ageing out: a bounded (pediatric) district that still serves the age comes first. */
+static struct district_option ped14(long long id, const char *number, int free)
+{
+    return district(id, number, 0, 14, free);
+}
+
+START_TEST(test_age_out_at_seven_prefers_pediatric_0_14_with_room)
+{
+    struct district_option ds[] = {gp(1, "1", 900), district(2, "2", 0, 6, 400), ped14(3, "3", 5)};
+    ck_assert_int_eq(choose_age_out_district(ds, 3, 7, NULL, 0), 2);
+}
+END_TEST
+
+START_TEST(test_age_out_at_seven_goes_to_gp_when_pediatric_0_14_is_full)
+{
+    struct district_option ds[] = {gp(1, "1", 10), ped14(2, "2", 0), gp(3, "3", 20)};
+    ck_assert_int_eq(choose_age_out_district(ds, 3, 7, NULL, 0), 2);
+}
+END_TEST
+
+START_TEST(test_age_out_at_fifteen_goes_to_gp_or_therapist_never_pediatric)
+{
+    struct district_option ds[] = {ped14(1, "1", 900), gp(2, "2", 10),
+                                   district(3, "3", 15, -1, 30)};
+    ck_assert_int_eq(choose_age_out_district(ds, 3, 15, NULL, 0), 2);
+    ds[2].open = false;
+    ck_assert_int_eq(choose_age_out_district(ds, 3, 15, NULL, 0), 1);
+}
+END_TEST
+
+START_TEST(test_age_out_at_seven_never_goes_to_a_therapist)
+{
+    struct district_option ds[] = {district(1, "1", 15, -1, 900), ped14(2, "2", 0)};
+    ck_assert_int_eq(choose_age_out_district(ds, 2, 7, NULL, 0), -1);
+}
+END_TEST
+
+START_TEST(test_age_out_prefers_a_family_members_district_within_the_band)
+{
+    struct district_option ds[] = {ped14(1, "1", 50), ped14(2, "2", 3), gp(3, "3", 900)};
+    long long family[] = {3, 2};
+    /* the family's gp district loses to their pediatric one: the band comes first */
+    ck_assert_int_eq(choose_age_out_district(ds, 3, 8, family, 2), 1);
+    ds[1].load = ds[1].capacity;
+    ck_assert_int_eq(choose_age_out_district(ds, 3, 8, family, 2), 0);
+}
+END_TEST
+
+START_TEST(test_age_out_family_gp_district_wins_over_freer_gp)
+{
+    struct district_option ds[] = {gp(1, "1", 900), gp(2, "2", 3)};
+    long long family[] = {2};
+    ck_assert_int_eq(choose_age_out_district(ds, 2, 16, family, 1), 1);
+}
+END_TEST
+
+START_TEST(test_age_out_with_no_room_anywhere_gives_minus_one)
+{
+    struct district_option ds[] = {gp(1, "1", 0), ped14(2, "2", 0), district(3, "3", 0, 6, 90)};
+    ck_assert_int_eq(choose_age_out_district(ds, 3, 7, NULL, 0), -1);
+}
+END_TEST
+
 static Suite *district_choice_suite(void)
 {
     Suite *s = suite_create("district_choice");
@@ -276,6 +339,13 @@ static Suite *district_choice_suite(void)
     tcase_add_test(tc, test_none_fitting_gives_minus_one);
     tcase_add_test(tc, test_district_numbers_compare_numerically_when_both_are_digits);
     tcase_add_test(tc, test_district_numbers_with_letters_compare_bytewise);
+    tcase_add_test(tc, test_age_out_at_seven_prefers_pediatric_0_14_with_room);
+    tcase_add_test(tc, test_age_out_at_seven_goes_to_gp_when_pediatric_0_14_is_full);
+    tcase_add_test(tc, test_age_out_at_fifteen_goes_to_gp_or_therapist_never_pediatric);
+    tcase_add_test(tc, test_age_out_at_seven_never_goes_to_a_therapist);
+    tcase_add_test(tc, test_age_out_prefers_a_family_members_district_within_the_band);
+    tcase_add_test(tc, test_age_out_family_gp_district_wins_over_freer_gp);
+    tcase_add_test(tc, test_age_out_with_no_room_anywhere_gives_minus_one);
     suite_add_tcase(s, tc);
     return s;
 }
