@@ -120,6 +120,29 @@ static void add_request_id_headers(json_t *responses)
     }
 }
 
+static int compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A copy of obj with its members in key order (responses read 200, 201, 400, ... then). */
+static json_t *sorted_by_key(json_t *obj)
+{
+    size_t n = json_object_size(obj), i = 0;
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    json_t *out = json_object();
+    const char *key;
+    json_t *v;
+    if (!keys)
+        return json_incref(obj);
+    json_object_foreach(obj, key, v) keys[i++] = key;
+    qsort(keys, n, sizeof *keys, compare_keys);
+    for (i = 0; i < n; i++)
+        json_object_set(out, keys[i], json_object_get(obj, keys[i]));
+    free(keys);
+    return out;
+}
+
 /* The operation of a route: its source (a copy) completed from the route table. roles is the
  * table's mask, or for a planned operation without a route the source's x-roles. */
 static json_t *operation(json_t *source, const char *summary, unsigned roles, json_t *xroles)
@@ -180,6 +203,7 @@ static json_t *operation(json_t *source, const char *summary, unsigned roles, js
     }
     add_response(responses, "422", "ValidationFailed"); /* strict queries, at least */
     add_request_id_headers(responses);
+    json_object_set_new(op, "responses", sorted_by_key(responses));
     return op;
 }
 
