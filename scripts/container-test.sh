@@ -280,21 +280,32 @@ step_build_image() {
     }
 }
 
-step_up() {
-    UP=1
-    # podman-compose 1.0 answers 0 even when a container could not be created: look for both.
-    compose up -d >"$LOGS/compose-up.log" 2>&1 || {
-        show_tail "$LOGS/compose-up.log"
-        return 1
-    }
+# compose_up: `podman-compose up -d`, true when both containers run. podman-compose 1.0 answers 0
+# even when a container could not be created or started, so look for them.
+compose_up() {
     local svc
+    compose up -d >>"$LOGS/compose-up.log" 2>&1 || return 1
     for svc in db attachd; do
         [ -n "$(container_of "$svc")" ] && continue
         warn "the $svc container is not running after podman-compose up"
-        show_tail "$LOGS/compose-up.log" 60
+        podman ps -a --filter "label=io.podman.compose.project=$PROJECT" >&2
+        show_tail "$LOGS/compose-up.log" 40
         dump_logs
         return 1
     done
+}
+
+step_up() {
+    UP=1
+    : >"$LOGS/compose-up.log"
+    # Once in a series of runs podman 4.3 / netavark 1.4 failed to start a container of a fresh
+    # project (no trace of why was kept): one more try from nothing, said loudly, before failing.
+    if ! compose_up; then
+        warn "podman-compose up failed; removing the project and trying once more"
+        compose down -v -t 5 >>"$LOGS/compose.log" 2>&1 || true
+        remove_project
+        compose_up || return 1
+    fi
     if ! wait_http "http://127.0.0.1:$HTTP_PORT/healthz" 180; then
         dump_logs
         return 1
@@ -319,7 +330,7 @@ dump_logs() {
 }
 
 step_check_container() {
-    local id uid health mode
+    local id uid health mode test
     id=$(container_of attachd)
     [ -n "$id" ] || {
         warn "no running attachd container"
@@ -330,10 +341,14 @@ step_check_container() {
         warn "attachd runs as root in the container"
         return 1
     }
-    [ -n "$(podman image inspect --format '{{.Config.Healthcheck}}' attachd:local)" ] || {
-        warn "the image has no HEALTHCHECK"
+    test=$(podman image inspect --format '{{if .Config.Healthcheck}}{{json .Config.Healthcheck.Test}}{{end}}' attachd:local)
+    case $test in
+    *attachd-entrypoint*healthcheck*) ;;
+    *)
+        warn "the image has no HEALTHCHECK running attachd-entrypoint healthcheck (it has '$test')"
         return 1
-    }
+        ;;
+    esac
     # Run the check by hand: without systemd nothing schedules podman's health checks.
     health=$(podman healthcheck run "$id" 2>&1) || {
         warn "the image's health check fails on a running attachd: $health"
