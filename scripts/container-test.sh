@@ -15,12 +15,13 @@
 #     is cached as a tarball in $WORK), postgres:15 from docker/postgres.Dockerfile
 #  4. `podman-compose build` builds the attachd image (compiles and runs the unit tests)
 #  5. `podman-compose up -d` with docker/compose.test.yaml on top (PostgreSQL published on the
-#     loopback interface), on free ports; waits for /healthz and /readyz
+#     loopback interface), on free ports (once more from nothing if a container did not start);
+#     waits for /healthz and /readyz
 #  6. checks the container: not root, the image's HEALTHCHECK passes, an admin token was
 #     bootstrapped into a mode 600 file
 #  7. runs tests/integration/run.py with the bootstrapped admin token, a portal token made with
-#     `attachd token create` in the container, DATABASE_URL of the published PostgreSQL and ATTACHD_BIN running `attachd`
-#     inside the container; prints its "N passed, N failed" line
+#     `attachd token create` in the container, DATABASE_URL of the published PostgreSQL and
+#     ATTACHD_BIN running `attachd` inside the container; prints its "N passed, N failed" line
 #  8. checks that the container's log holds no 12-digit number (SPEC §6: no IIN in a log line),
 #     that `podman-compose stop` stops attachd with status 0, then removes the containers,
 #     volumes, network and pod of the run (also on failure or interrupt: trap on EXIT)
@@ -85,7 +86,9 @@ step() {
     shift
     log "$name"
     "$@" || rc=$?
-    RESULTS+=("$(printf '%-4s  %-58s %5ss' "$([ "$rc" -eq 0 ] && echo PASS || echo FAIL)" "$name" $((SECONDS - started)))")
+    local status=PASS
+    [ "$rc" -eq 0 ] || status=FAIL
+    RESULTS+=("$(printf '%-4s  %-58s %5ss' "$status" "$name" $((SECONDS - started)))")
     if [ "$rc" -ne 0 ]; then
         FAILED=$name
         exit 1
@@ -144,7 +147,8 @@ default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 runtime = "runc"
 EOF
     log "containers.conf: runtime runc, nofile $nofile, nproc $nproc"
-    podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.NetworkBackend}} cgroups {{.Host.CgroupsVersion}}' \
+    podman info \
+        --format '{{.Host.OCIRuntime.Name}} {{.Host.NetworkBackend}} cgroups {{.Host.CgroupsVersion}}' \
         >"$LOGS/podman-info.txt" 2>&1 || {
         show_tail "$LOGS/podman-info.txt"
         return 1
@@ -211,7 +215,8 @@ ensure_debian_image() {
     else
         build_debian_rootfs || return 1
     fi
-    podman import --change 'CMD ["bash"]' --message "debootstrap bookworm minbase (scripts/container-test.sh)" \
+    podman import --change 'CMD ["bash"]' \
+        --message "debootstrap bookworm minbase (scripts/container-test.sh)" \
         "$DEBIAN_TARBALL" "$DEBIAN_IMAGE" >"$LOGS/import.log" 2>&1 || {
         show_tail "$LOGS/import.log"
         return 1
@@ -341,7 +346,8 @@ step_check_container() {
         warn "attachd runs as root in the container"
         return 1
     }
-    test=$(podman image inspect --format '{{if .Config.Healthcheck}}{{json .Config.Healthcheck.Test}}{{end}}' attachd:local)
+    test=$(podman image inspect attachd:local \
+        --format '{{if .Config.Healthcheck}}{{json .Config.Healthcheck.Test}}{{end}}')
     case $test in
     *attachd-entrypoint*healthcheck*) ;;
     *)
