@@ -25,7 +25,9 @@ import jsonschema
 
 import client
 
-DOC_URI = "urn:attachd:openapi"
+# A base URI that urljoin() understands (RefResolver joins "#/..." refs to it); never fetched:
+# the document is handed to the resolver under that name.
+DOC_URI = "https://attachd.invalid/openapi.json"
 
 _lock = threading.Lock()
 _state = {}
