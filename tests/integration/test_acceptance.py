@@ -7,9 +7,10 @@ holidays it removes again); no test depends on today being inside a campaign."""
 import datetime
 
 import client
-from apphelpers import (ONE_DAY, AppTestCase, AutoApproveCase, CampaignWindows, Days,
-                        application_body, birth_date_for_age, expected_due, iso, make_clinic,
-                        new_person, next_working_day, today, unique_iin)
+from apphelpers import (ONE_DAY, AppTestCase, AutoApproveCase, Days,
+                        application_body, birth_date_for_age, iso, make_clinic,
+                        db_available, new_person, next_working_day, seed_current_attachment,
+                        today, unique_iin)
 from client import ADMIN, PORTAL, call, list_all
 
 APPLICATION_MEMBERS = ("id", "status", "refusal", "warnings", "decision_due_at", "district_id",
@@ -297,6 +298,55 @@ class ApprovalTest(AppTestCase):
         self.assertFalse([t for t in out if t.get("application_id") == moved["id"]
                           and t.get("to", {}) is None])
 
+    def test_approval_rechecks_the_fund_contract(self):
+        c = make_clinic()
+        app = self.submit_pending(application_body(c.body))
+        self.assertJson(call("PATCH", "/v1/polyclinics/%d" % c.id, {"fsms_contract": False}), 200)
+        self.assertRefused(self.assertJson(self.approve(app["id"], c.reg), 200),
+                           "CLINIC_NOT_ACCEPTING")
+
+    def test_replaced_upcoming_attachment_frees_its_place(self):
+        a = make_clinic(districts=(("gp", 1),))
+        b = make_clinic(kato=a.kato)
+        p = new_person()
+        self.attach(a, person=p)
+        self.assertEqual(self.assertJson(call("GET", "/v1/districts/%d" % a.district()["id"]),
+                                         200)["free"], 0)
+        self.attach(b, person=p)
+        hist = list_all("/v1/persons/%s/attachments" % p["iin"])
+        self.assertEqual([h["cancelled"] for h in hist if h["polyclinic_id"] == a.id], [True])
+        self.assertEqual(self.assertJson(call("GET", "/v1/districts/%d" % a.district()["id"]),
+                                         200)["free"], 1)
+        self.attach(a)
+
+    def test_requested_district_unfit_for_the_age_falls_back_with_a_note(self):
+        c = make_clinic(districts=(("pediatric_0_6", None), ("gp", None)))
+        body = application_body(c.body, district_id=c.district(0)["id"])
+        app = self.submit_pending(body)
+        got = self.approved(app["id"], c.reg, district_id=c.district(0)["id"])
+        self.assertEqual(got["district_id"], c.district(1)["id"])
+        note = got.get("district_note")
+        self.assertIsInstance(note, dict, got)
+        self.assertEqual((note["requested_district_id"], note["chosen_district_id"],
+                          note["reason"]), (c.district(0)["id"], c.district(1)["id"], "age"))
+
+
+class IdentityNumbersTest(AppTestCase):
+
+    def test_iin_whose_check_digit_cannot_be_computed_is_invalid_data(self):
+        for serial in range(10000):
+            first11 = "900101%d%04d" % (3, serial)
+            if client.check_digit(first11) is None:
+                break
+        p = new_person(birth_date="1990-01-01", iin=first11 + "0")
+        self.submit_refused(application_body(make_clinic().body, person=p), "INVALID_DATA")
+
+    def test_representative_iin_with_a_wrong_check_digit_is_invalid_data_even_for_an_adult(self):
+        rep = {"iin": client.break_checksum(unique_iin(birth_date_for_age(50))),
+               "relation": "mother"}
+        body = application_body(make_clinic().body, person=new_person(age=30), representative=rep)
+        self.submit_refused(body, "INVALID_DATA")
+
 
 class AutoApprovalTest(AutoApproveCase):
 
@@ -331,6 +381,10 @@ class AutoApprovalTest(AutoApproveCase):
             p = new_person()
             first = self.submit(self.auto_body(a, person=p))
             self.assertEqual(first["status"], "approved", first)
+            if db_available():  # leaving a current (begun) polyclinic is a change: none allowed
+                q = new_person()
+                seed_current_attachment(q["iin"], b.id, b.district()["id"])
+                self.submit_refused(self.auto_body(a, person=q), "REPEAT_CHANGE")
         finally:
             self.windows.open(self.year, today(), max_changes=self.MAX_CHANGES)
 
