@@ -7,7 +7,8 @@ holidays it removes again); no test depends on today being inside a campaign."""
 import datetime
 
 import client
-from apphelpers import (ONE_DAY, AppTestCase, AutoApproveCase, Days,
+import test_daily
+from apphelpers import (ONE_DAY, AppTestCase, AutoApproveCase, CampaignWindows, Days,
                         application_body, birth_date_for_age, iso, make_clinic,
                         db_available, new_person, next_working_day, seed_current_attachment,
                         today, unique_iin)
@@ -413,3 +414,70 @@ class WireTest(AppTestCase):
         self.assertEqual(got["on"], iso(on))
         self.assertProblem(call("POST", "/v1/maintenance/daily", {"on": iso(on)}, token=PORTAL),
                            403)
+
+
+class CampaignApprovalAfterTheWindowTest(AppTestCase):
+    """§3: a campaign application submitted on the window's last day is due the next working
+    day, after the window closed: its approval still takes effect on the campaign's
+    effective_on, not the day after approval."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.windows = CampaignWindows()
+        cls.windows.acquire()
+        try:
+            cls.year = cls.windows.own()
+            cls.effective = today() + datetime.timedelta(days=40)
+            cls.windows.open(cls.year, cls.effective)
+        except BaseException:
+            cls.windows.release()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.windows.release()
+
+    def test_approval_after_the_window_closed_takes_effect_on_effective_on(self):
+        c = make_clinic()
+        app = self.submit_pending(application_body(c.body, grounds="campaign"))
+        self.assertEqual(app.get("campaign_year"), self.year, app)
+        past = {"opens_on": iso(today() - datetime.timedelta(days=10)),
+                "closes_on": iso(today() - ONE_DAY), "effective_on": iso(self.effective),
+                "max_changes": 1}
+        self.assertJson(call("PUT", "/v1/campaigns/%d" % self.year, past), 200)
+        self.submit_refused(application_body(c.body, grounds="campaign"), "OUTSIDE_CAMPAIGN")
+        got = self.approved(app["id"], c.reg)
+        self.assertEqual(got["effective_on"], iso(self.effective))
+
+
+class ClosedDistrictTest(AppTestCase):
+    """§2/§11: a closed district takes no new attachments (approvals nor age-outs) and keeps the
+    people it holds."""
+
+    def test_closing_a_district_keeps_its_people(self):
+        c = make_clinic(districts=(("gp", 5), ("gp", 5)))
+        p = new_person()
+        app = self.attach(c, person=p, district_id=c.district(0)["id"])
+        r = call("PATCH", "/v1/districts/%d" % c.district(0)["id"], {"open": False})
+        self.assertEqual(self.assertJson(r, 200)["open"], False)
+        got = self.assertJson(call("GET", "/v1/persons/%s/attachment" % p["iin"]), 200)
+        self.assertEqual(got["upcoming"]["district_id"], c.district(0)["id"])
+        self.assertEqual(got["upcoming"]["application_id"], app["id"])
+        d = self.assertJson(call("GET", "/v1/districts/%d" % c.district(0)["id"]), 200)
+        self.assertEqual(d["load"], 1)
+        other = self.attach(c, district_id=c.district(0)["id"])
+        self.assertEqual(other["district_id"], c.district(1)["id"])
+
+    def test_age_out_skips_a_closed_district(self):
+        c = make_clinic((("pediatric_0_6", 10, "1"), ("pediatric_0_14", 50, "2"),
+                         ("gp", 10, "3")))
+        d = today() + datetime.timedelta(days=20)
+        bd = years_before(d, 7)
+        child = new_person(birth_date=bd, iin=unique_iin(bd))
+        self.attach(c, person=child, district_id=c.district(0)["id"])
+        self.assertJson(call("PATCH", "/v1/districts/%d" % c.district(1)["id"],
+                             {"open": False}), 200)
+        got = self.assertJson(test_daily.daily(d, c), 200)
+        self.assertEqual((got["aged_out"], got["unplaced"]), (1, 0), got)
+        self.assertEqual(test_daily.attachment_on(child["iin"], d)["district_id"],
+                         c.district(2)["id"])
