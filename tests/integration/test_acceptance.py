@@ -427,6 +427,11 @@ class WireTest(AppTestCase):
         self.assertProblem(r, 415)
         self.assertProblem(call("POST", "/v1/applications", {"person": 1}, token=PORTAL), 422)
 
+    def test_well_formed_number_out_of_range_is_422_not_400(self):
+        r = call("POST", "/v1/applications", raw='{"polyclinic_id": 9223372036854775808}',
+                 token=PORTAL)
+        self.assertProblem(r, 422, "VALIDATION_FAILED")
+
     def test_daily_run_answers_exactly_the_documented_counts(self):
         # a day long past: nothing was attached then, so this run over the whole register
         # changes nothing another test made
