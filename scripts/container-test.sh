@@ -390,11 +390,20 @@ step_integration() {
     local id rc=0 wrapper=$WORK/attachd-in-container
     id=$(container_of attachd)
     # `attachd` for the suite's command-line tests: the binary in the container, with its
-    # DATABASE_URL (arguments are passed as they are; file arguments would not be visible).
-    printf '#!/bin/sh\nexec %s env CONTAINERS_CONF=%s podman exec %s attachd "$@"\n' \
-        "${SUDO[*]}" "$CONTAINERS_CONF" "$id" >"$wrapper" && chmod +x "$wrapper" || return 1
+    # DATABASE_URL (arguments are passed as they are; file arguments would not be visible). A
+    # test that gives the command another DATABASE_URL than the suite's (an unreachable one, to
+    # see exit status 3) gets it passed into the container.
+    local suite_url="host=127.0.0.1 port=$DB_PORT dbname=attachd user=attachd password=${POSTGRES_PASSWORD:-attachd}"
+    cat >"$wrapper" <<WRAPPER || return 1
+#!/bin/sh
+if [ -n "\${DATABASE_URL:-}" ] && [ "\$DATABASE_URL" != "$suite_url" ]; then
+    exec ${SUDO[*]} env CONTAINERS_CONF=$CONTAINERS_CONF podman exec -e DATABASE_URL="\$DATABASE_URL" $id attachd "\$@"
+fi
+exec ${SUDO[*]} env CONTAINERS_CONF=$CONTAINERS_CONF podman exec $id attachd "\$@"
+WRAPPER
+    chmod +x "$wrapper" || return 1
     ATTACHD_URL=http://127.0.0.1:$HTTP_PORT ATTACHD_BIN=$wrapper \
-        DATABASE_URL="host=127.0.0.1 port=$DB_PORT dbname=attachd user=attachd password=${POSTGRES_PASSWORD:-attachd}" \
+        DATABASE_URL="$suite_url" \
         timeout -k 10 "${ATTACHD_IT_TIMEOUT:-900}" python3 -u "$ROOT/tests/integration/run.py" \
         >"$LOGS/integration.log" 2>&1 &
     IT_PID=$!

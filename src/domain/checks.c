@@ -155,6 +155,10 @@ bool grounds_shown(const struct application_facts *f)
         /* Nothing on record (e.g. an imported attachment): nothing to compare. */
         if (!f->record_settlement)
             return true;
+        /* A move shows where to: with an address on record, a relocation that gives none
+         * (absent or blank) shows nothing, and the registrar cannot refuse with this code. */
+        if (!same_address(f->record_address, NULL) && same_address(f->address, NULL))
+            return false;
         return strcmp(f->record_settlement, f->settlement ? f->settlement : "") != 0 ||
                !same_address(f->record_address, f->address);
     case GROUNDS_CLINIC_CLOSED:

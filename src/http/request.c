@@ -76,6 +76,12 @@ enum api_status req_json_object(const struct request *req, struct response *res,
     json_error_t jerr;
     json_t *doc = json_loadb(req->body ? req->body : "", req->body_len,
                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!doc && json_error_code(&jerr) == json_error_numeric_overflow) {
+        /* Well-formed JSON with a number no field of ours can hold: invalid, not malformed. */
+        res_field_error(res, "", "a number at line %d, column %d is out of range", jerr.line,
+                        jerr.column);
+        return res_validation_result(res);
+    }
     if (!doc)
         return res_problem(res, API_BAD_JSON, "%s at line %d, column %d", jerr.text, jerr.line,
                            jerr.column);

@@ -864,6 +864,12 @@ class SecondInstance:
                 raise RuntimeError("attachd exited at start (status %s); see %s"
                                    % (self.proc.returncode, self.log_path))
             if http_get(self.target, "/healthz", timeout=1)[0] == 200:
+                # Still ours? Another process on this port would answer too while ours dies
+                # with "cannot listen" (seen on a machine shared by several test runs).
+                time.sleep(0.3)
+                if self.proc.poll() is not None:
+                    raise RuntimeError("attachd exited at start (status %s; port %d taken?); see %s"
+                                       % (self.proc.returncode, self.port, self.log_path))
                 return
             time.sleep(0.1)
         raise RuntimeError("attachd did not answer /healthz within 30 s")

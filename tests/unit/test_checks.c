@@ -648,6 +648,25 @@ START_TEST(test_relocation_to_the_address_on_record_is_grounds_not_met)
 }
 END_TEST
 
+START_TEST(test_relocation_without_an_address_is_grounds_not_met_when_one_is_on_record)
+{
+    struct application_facts f = adult_passing();
+    f.grounds = GROUNDS_RELOCATION;
+    f.has_current_attachment = true;
+    f.record_settlement = "751110000";
+    f.record_address = "көш. Абай, 10, пәтер 5";
+    f.address = NULL;
+    ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET);
+    f.address = " , ";
+    ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET);
+    f.settlement = "751110001"; /* another settlement named, still no address */
+    ck_assert_refusal(&f, REFUSE_GROUNDS_NOT_MET);
+    f.record_settlement = NULL; /* nothing on record: nothing compared */
+    f.record_address = NULL;
+    ck_assert_refusal(&f, REFUSAL_NONE);
+}
+END_TEST
+
 START_TEST(test_relocation_with_nothing_on_record_compares_nothing)
 {
     struct application_facts f = adult_passing();
@@ -868,6 +887,7 @@ static Suite *checks_suite(void)
     tcase_add_test(tc, test_age_comes_from_birth_date_not_from_the_iin);
     tcase_add_test(tc, test_refusal_codes_name_the_catalogue_entries);
     tcase_add_test(tc, test_relocation_to_the_address_on_record_is_grounds_not_met);
+    tcase_add_test(tc, test_relocation_without_an_address_is_grounds_not_met_when_one_is_on_record);
     tcase_add_test(tc, test_relocation_with_nothing_on_record_compares_nothing);
     tcase_add_test(tc, test_clinic_closed_only_when_the_current_polyclinic_no_longer_takes_part);
     tcase_add_test(tc, test_grounds_not_met_comes_after_already_attached_and_before_repeat_change);
