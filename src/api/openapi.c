@@ -76,6 +76,59 @@ static void strip_planned(json_t *v, bool keep_planned)
     }
 }
 
+/* Adds to `used` every "#/components/..." reference reachable from v, following them. */
+static void collect_refs(json_t *doc, json_t *v, json_t *used)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *child;
+        json_array_foreach(v, i, child) collect_refs(doc, child, used);
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    const char *target = json_string_value(json_object_get(v, "$ref"));
+    if (target && strncmp(target, "#/components/", 13) == 0 && !json_object_get(used, target)) {
+        json_object_set_new(used, target, json_true());
+        char kind[32];
+        const char *name = strchr(target + 13, '/');
+        if (name && (size_t)(name - target - 13) < sizeof kind) {
+            snprintf(kind, sizeof kind, "%.*s", (int)(name - target - 13), target + 13);
+            collect_refs(doc,
+                         json_object_get(json_object_get(json_object_get(doc, "components"), kind),
+                                         name + 1),
+                         used);
+        }
+    }
+    const char *key;
+    json_t *child;
+    json_object_foreach(v, key, child) collect_refs(doc, child, used);
+}
+
+/* Drops the components no operation uses (directly or through others): a schema only a planned
+ * operation needs is not served until its route is. */
+static void prune_components(json_t *doc)
+{
+    static const char *const kinds[] = {"schemas", "parameters", "responses", "headers"};
+    json_t *used = json_object();
+    collect_refs(doc, json_object_get(doc, "paths"), used);
+    json_t *components = json_object_get(doc, "components");
+    char target[160];
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        json_t *group = json_object_get(components, kinds[k]);
+        const char *name;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(group, tmp, name, v)
+        {
+            snprintf(target, sizeof target, "#/components/%s/%s", kinds[k], name);
+            if (!json_object_get(used, target))
+                json_object_del(group, name);
+        }
+    }
+    json_decref(used);
+}
+
 static json_t *roles_array(unsigned roles)
 {
     static const enum role all[] = {ROLE_ADMIN, ROLE_PORTAL, ROLE_REGISTRAR};
@@ -290,6 +343,7 @@ static json_t *build(bool planned)
     json_decref(base);
     add_problem_schemas(json_object_get(json_object_get(doc, "components"), "schemas"));
     strip_planned(doc, planned);
+    prune_components(doc);
     return doc;
 }
 
