@@ -38,9 +38,26 @@ static void lower_method(const char *method, char out[8])
     out[k] = '\0';
 }
 
+/* True when "METHOD /pattern" is in the route table. */
+static bool route_exists(const char *key)
+{
+    char buf[160];
+    for (size_t i = 0; i < attachd_nroutes; i++) {
+        snprintf(buf, sizeof buf, "%s %s", attachd_routes[i].method, attachd_routes[i].pattern);
+        if (strcmp(buf, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Not served yet: marked "x-planned": true, or "x-planned": "METHOD /pattern" of a route that
+ * lands with it (a parameter of an existing route added by the same change) and is not here. */
 static bool is_planned(json_t *v)
 {
-    return json_is_object(v) && json_is_true(json_object_get(v, PLANNED));
+    json_t *mark = json_is_object(v) ? json_object_get(v, PLANNED) : NULL;
+    if (json_is_string(mark))
+        return !route_exists(json_string_value(mark));
+    return json_is_true(mark);
 }
 
 /* Removes what is marked x-planned from v, recursively (keep_planned: only the markers). */
