@@ -54,8 +54,17 @@ const struct route attachd_routes[] = {
      "A person's attachment history"},
     {"GET", "/v1/polyclinics/{id}/transfers", api_polyclinic_transfers, ADMIN | REGISTRAR,
      "Transfers into and out of a polyclinic"},
+    {"GET", "/v1/polyclinics/{id}/attachments", api_polyclinic_attachments, ADMIN | REGISTRAR,
+     "The people attached on a date (default today), by district; JSON pages or, with Accept:"
+     " text/csv, the whole list as streamed CSV"},
+    {"GET", "/v1/polyclinics/{id}/population", api_polyclinic_population, ADMIN | REGISTRAR,
+     "Counts of the people attached on a date: by district, sex and age band"},
     {"GET", "/v1/stats/campaigns/{year}", api_campaign_stats, ADMIN,
-     "Counts of a campaign: by status, refusal reason, channel, transfers by ownership"},
+     "Counts of a campaign, narrowed by settlement or polyclinic: by status, refusal reason,"
+     " channel, grounds, people who used their right of choice, transfers by ownership (JSON or"
+     " CSV)"},
+    {"GET", "/v1/stats/attached", api_attached_stats, ADMIN,
+     "The people attached on a date per settlement and polyclinic, and in total (JSON or CSV)"},
     {"GET", "/v1/audit", api_audit_list, ADMIN,
      "The audit trail of decisions and catalogue changes (entity, id)"},
     {"POST", "/v1/tokens", api_tokens_create, ADMIN,
