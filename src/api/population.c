@@ -210,7 +210,8 @@ static long csv_read(void *ctx, char *buf, size_t max)
 }
 
 /* The whole list as CSV (header line, the columns of the JSON items), streamed. The date is
- * fixed once (today, when `on` is absent) so that every page of one download is of one day. */
+ * fixed once (today, when `on` is absent) so that every page of one download is of one day; the
+ * keyset moves on as each page is read, so a download never holds more than one page. */
 static enum api_status answer_csv(struct request *req, struct response *res,
                                   const struct population_query *q, const char *today)
 {
@@ -223,6 +224,8 @@ static enum api_status answer_csv(struct request *req, struct response *res,
     d->pool = req->app->db;
     d->q = *q;
     d->q.limit = CSV_PAGE;
+    d->q.after_district = q->district_id; /* the whole list: cursor and limit do not apply */
+    d->q.after_id = 0;
     snprintf(d->on, sizeof d->on, "%s", q->on ? q->on : today);
     d->q.on = d->on;
     memcpy(d->buf, csv_header, sizeof csv_header - 1);
