@@ -105,7 +105,7 @@ static enum api_status csv_from_json(struct response *res, char *json,
                                      void (*write)(struct text *t, json_t *doc))
 {
     json_error_t jerr;
-    json_t *doc = json_loads(json, JSON_PRESERVE_ORDER, &jerr);
+    json_t *doc = json_loads(json, 0, &jerr);
     free(json);
     if (!doc)
         return res_problem(res, API_INTERNAL, NULL);
