@@ -9,6 +9,8 @@ DATABASE_URL (scripts/test.sh gives it) and are skipped without it."""
 import csv
 import datetime
 import io
+import threading
+import time
 import unittest
 
 import client
@@ -321,6 +323,37 @@ class CatalogueEditsTest(AppTestCase):
         got = self.assertJson(call("PATCH", "/v1/polyclinics/%d" % c.id,
                                    {"settlement": elsewhere}), 200)
         self.assertEqual(got["settlement"], elsewhere)
+
+    def racing_attachment(self, clinic, district_id, age):
+        """In another session: locks the district row as an approval does, waits a moment, then
+        attaches someone of `age` there and commits. Returns the thread (join it)."""
+        iin = unique_iin(birth_date_for_age(age))
+        sql = ("BEGIN; SELECT 1 FROM districts WHERE id = %d FOR UPDATE; SELECT pg_sleep(0.8);"
+               " INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from)"
+               " VALUES ('%s', %d, %d, DATE '%s'); COMMIT;"
+               % (district_id, iin, clinic.id, district_id, iso(today() - DAY)))
+        th = threading.Thread(target=psql, args=(sql,))
+        th.start()
+        time.sleep(0.3)  # the lock is taken
+        return th
+
+    def test_kind_change_waits_for_a_racing_approval_and_counts_it(self):
+        c = make_clinic()
+        d = c.district()
+        th = self.racing_attachment(c, d["id"], 40)
+        r = call("PATCH", "/v1/districts/%d" % d["id"], {"kind": "pediatric_0_14",
+                                                         "capacity": 900})
+        th.join()
+        self.assertStrands(r, 1)
+        self.assertEqual(self.assertJson(call("GET", "/v1/districts/%d" % d["id"]), 200)["kind"],
+                         "gp")
+
+    def test_settlement_move_waits_for_a_racing_approval_and_counts_it(self):
+        c = make_clinic(districts=(("gp", None), ("gp", None)))
+        th = self.racing_attachment(c, c.district(1)["id"], 40)
+        r = call("PATCH", "/v1/polyclinics/%d" % c.id, {"settlement": client.new_settlement()})
+        th.join()
+        self.assertStrands(r, 1)
 
     def test_closing_a_district_stops_new_attachments_only(self):
         c = make_clinic(districts=(("gp", None), ("gp", None)))
