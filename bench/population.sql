@@ -65,35 +65,47 @@ WHERE what = 'constraint' \gexec
 SELECT format('DROP INDEX %I', name) FROM saved_ddl WHERE what = 'index' \gexec
 ALTER TABLE attachments DISABLE TRIGGER attachments_count_open;
 
--- Row i goes to polyclinic 1 + i % P and its district 1 + (i / P) % D (ids in creation order).
--- IIN: YYMMDD of a birth date from 1930-01-01 + i % 34000 days, the century-and-sex digit,
--- a 4-digit serial i / 34000, and a last digit (not a real check digit: the table does not
+-- Row i of the register (i from 0): polyclinic 1 + i % P, its district 1 + (i / P) % D (ids in
+-- creation order). IIN: YYMMDD of a birth date 1930-01-01 + i % 34000 days, the century-and-sex
+-- digit, a 4-digit serial i / 34000, and a last digit (not a real check digit: the table does not
 -- check it, and these are never submitted). Unique, as the pair (i % 34000, i / 34000) is.
-INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to)
-SELECT to_char(b.birth, 'YYMMDD')
+CREATE TEMP VIEW register AS
+SELECT i,
+       to_char(b.birth, 'YYMMDD')
        || (CASE WHEN b.birth < DATE '2000-01-01' THEN 3 ELSE 5 END + (i / 34000) % 2)::text
-       || lpad(((i / 34000) % 10000)::text, 4, '0') || '0',
-       1 + i % :polyclinics,
-       (1 + i % :polyclinics - 1) * :districts + 1 + (i / :polyclinics) % :districts,
-       DATE '2019-01-01' + (i % 1500),
-       CASE WHEN i % 10 = 9 THEN DATE '2019-01-01' + (i % 1500) + 365 END
+       || lpad(((i / 34000) % 10000)::text, 4, '0') || '0' AS iin,
+       1 + i % :polyclinics AS polyclinic_id,
+       (i % :polyclinics) * :districts + 1 + (i / :polyclinics) % :districts AS district_id,
+       DATE '2019-01-01' + (i % 1500) AS valid_from,
+       CASE WHEN i % 10 = 9 THEN DATE '2019-01-01' + (i % 1500) + 365 END AS valid_to
 FROM generate_series(0, :rows - 1) i
 CROSS JOIN LATERAL (SELECT DATE '1930-01-01' + (i % 34000) AS birth) b;
 
--- Applications for polyclinic 1's attachments, as an approval would have left them.
+-- Applications for polyclinic 1's rows (i = 0, P, 2P, ...), as an approval would have left
+-- them, inserted first in order of i: application k (from 1) is row (k - 1) * P, so the register
+-- below names its application without a join.
 INSERT INTO applications (iin, person, birth_date, settlement, address, polyclinic_id, channel,
                           grounds, status, campaign_year, decided_at, district_id, effective_on)
-SELECT t.iin,
-       jsonb_build_object('iin', t.iin, 'last_name', 'Сәрсенбаев', 'first_name', 'Ерлан',
-                          'middle_name', 'Қайратұлы', 'birth_date', iin_birth_date(t.iin),
-                          'sex', iin_sex(t.iin), 'residency', 'citizen'),
-       iin_birth_date(t.iin), '000000001', 'көше', 1, 'egov', 'relocation', 'approved',
-       extract(year FROM t.valid_from)::int, t.valid_from - 1, t.district_id, t.valid_from
-FROM attachments t
-WHERE t.polyclinic_id = 1;
-UPDATE attachments t SET application_id = a.id
-FROM applications a
-WHERE t.polyclinic_id = 1 AND a.iin = t.iin AND a.polyclinic_id = 1;
+SELECT r.iin,
+       jsonb_build_object('iin', r.iin, 'last_name', 'Сәрсенбаев', 'first_name', 'Ерлан',
+                          'middle_name', 'Қайратұлы', 'birth_date', iin_birth_date(r.iin),
+                          'sex', iin_sex(r.iin), 'residency', 'citizen'),
+       iin_birth_date(r.iin), '000000001', 'көше', 1, 'egov', 'relocation', 'approved',
+       extract(year FROM r.valid_from)::int, r.valid_from - 1, r.district_id, r.valid_from
+FROM register r
+WHERE r.i % :polyclinics = 0
+ORDER BY r.i;
+SELECT (SELECT count(*) = max(id) AND min(id) = 1 FROM applications) AS apps_as_expected \gset
+\if :apps_as_expected
+\else
+\echo 'application ids are not 1..N: run on a freshly migrated database'
+\quit 3
+\endif
+
+INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to, application_id)
+SELECT r.iin, r.polyclinic_id, r.district_id, r.valid_from, r.valid_to,
+       CASE WHEN r.i % :polyclinics = 0 THEN r.i / :polyclinics + 1 END
+FROM register r;
 
 -- Back to the schema of the migrations.
 SET maintenance_work_mem = '1GB';
