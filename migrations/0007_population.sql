@@ -73,22 +73,27 @@ RETURNS TABLE (id bigint, iin text, last_name text, first_name text, middle_name
                birth_date date, sex text, district_id bigint, district_number text,
                valid_from date, valid_to date)
 LANGUAGE sql STABLE AS $$
+    -- The page is taken from the index first (ordered, limited: the subquery keeps the planner
+    -- from joining before it limits), then only its rows are joined to their district and
+    -- application. Measured on 20 M rows: joining first cost seconds a page (bench/README.md).
     SELECT t.id, t.iin, ap.person->>'last_name', ap.person->>'first_name',
            ap.person->>'middle_name', coalesce(ap.birth_date, iin_birth_date(t.iin)),
            coalesce(ap.person->>'sex', iin_sex(t.iin)), t.district_id, d.number,
            t.valid_from, t.valid_to
-    FROM attachments t
-    JOIN districts d ON d.id = t.district_id AND d.polyclinic_id = p_polyclinic
+    FROM (SELECT a.id, a.iin, a.district_id, a.application_id, a.valid_from, a.valid_to
+          FROM attachments a
+          WHERE a.polyclinic_id = p_polyclinic
+            AND NOT a.cancelled
+            AND (a.district_id, a.id) > (p_after_district, p_after_id)
+            AND a.district_id <= coalesce(p_district, 9223372036854775807)
+            AND (p_district IS NULL OR a.district_id = p_district)
+            AND a.valid_from <= p_on
+            AND (a.valid_to IS NULL OR a.valid_to > p_on)
+          ORDER BY a.district_id, a.id
+          LIMIT p_limit) t
+    JOIN districts d ON d.id = t.district_id
     LEFT JOIN applications ap ON ap.id = t.application_id
-    WHERE t.polyclinic_id = p_polyclinic
-      AND NOT t.cancelled
-      AND (t.district_id, t.id) > (p_after_district, p_after_id)
-      AND t.district_id <= coalesce(p_district, 9223372036854775807)
-      AND (p_district IS NULL OR t.district_id = p_district)
-      AND t.valid_from <= p_on
-      AND (t.valid_to IS NULL OR t.valid_to > p_on)
     ORDER BY t.district_id, t.id
-    LIMIT p_limit
 $$;
 
 -- Counts of the people attached to p_polyclinic on p_on: the total, by district (every district
