@@ -46,7 +46,12 @@ HANDLER(api_eligibility);
 HANDLER(api_person_attachment);
 HANDLER(api_person_attachments);
 HANDLER(api_polyclinic_transfers);
+/* population.c */
+HANDLER(api_polyclinic_attachments);
+HANDLER(api_polyclinic_population);
+/* reports.c */
 HANDLER(api_campaign_stats);
+HANDLER(api_attached_stats);
 /* holidays.c */
 HANDLER(api_holidays_list);
 HANDLER(api_holidays_put);

@@ -1,5 +1,6 @@
-/* One line of CSV (RFC 4180, except that a quoted field may not span lines), split in place.
- * Pure: no I/O, no allocation. Used by `attachd import attachments`. */
+/* One line of CSV (RFC 4180, except that a quoted field may not span lines), split in place
+ * (used by `attachd import attachments`), and fields written for the CSV answers. Pure: no I/O,
+ * no allocation. */
 #ifndef ATTACHD_CSV_H
 #define ATTACHD_CSV_H
 
@@ -19,5 +20,11 @@ enum csv_status {
  * (1-based) and `line` is left partly rewritten. */
 enum csv_status csv_split(char *line, char **fields, size_t max, size_t *nfields)
     __attribute__((warn_unused_result));
+
+/* Writing CSV: a field is written as it is, or quoted with its quotes doubled when it holds a
+ * comma, a quote, CR or LF (RFC 4180); NULL is an empty field. csv_field_size is the most bytes
+ * csv_put_field writes for value; csv_put_field writes it at dst (no NUL) and returns the end. */
+size_t csv_field_size(const char *value);
+char *csv_put_field(char *dst, const char *value);
 
 #endif

@@ -42,10 +42,11 @@ struct polyclinic_fields {
 
 enum polyclinic_outcome {
     POLYCLINIC_OK,
-    POLYCLINIC_NOT_FOUND,          /* update: no such id */
-    POLYCLINIC_DUPLICATE_BIN,      /* 409 */
-    POLYCLINIC_UNKNOWN_SETTLEMENT, /* 422 settlement: not in the catalogue */
-    POLYCLINIC_UNKNOWN_ALSO_SERVES /* 422 also_serves: a KATO not in the catalogue */
+    POLYCLINIC_NOT_FOUND,           /* update: no such id */
+    POLYCLINIC_DUPLICATE_BIN,       /* 409 */
+    POLYCLINIC_UNKNOWN_SETTLEMENT,  /* 422 settlement: not in the catalogue */
+    POLYCLINIC_UNKNOWN_ALSO_SERVES, /* 422 also_serves: a KATO not in the catalogue */
+    POLYCLINIC_STRANDS_PEOPLE       /* 409 update: another settlement while people are attached */
 };
 
 /* Creates a polyclinic with its also_serves set; *id and *json describe it on OK. */
@@ -53,10 +54,12 @@ enum db_status polyclinic_create(struct db_pool *pool, const struct polyclinic_f
                                  enum polyclinic_outcome *outcome, long long *id, char **json)
     __attribute__((warn_unused_result));
 
-/* Changes the given fields (also_serves replaces the set) in one transaction. */
+/* Changes the given fields (also_serves replaces the set) in one transaction. A move to another
+ * settlement is refused (POLYCLINIC_STRANDS_PEOPLE) while the polyclinic holds anyone: *affected
+ * says how many (attached now, approved to join, approved to leave but not gone yet). */
 enum db_status polyclinic_update(struct db_pool *pool, long long id,
                                  const struct polyclinic_fields *f,
-                                 enum polyclinic_outcome *outcome, char **json)
+                                 enum polyclinic_outcome *outcome, long long *affected, char **json)
     __attribute__((warn_unused_result));
 
 /* {"items": [district...], "next_cursor": null} of one polyclinic; *json NULL when the polyclinic
@@ -84,15 +87,17 @@ enum district_outcome {
     DISTRICT_OVER_NORM,        /* 422 capacity; result.norm and result.kind say the limit */
     DISTRICT_BELOW_LOAD,       /* 422 capacity; result.load says how many it holds */
     DISTRICT_DUPLICATE_NUMBER, /* 409 */
+    DISTRICT_STRANDS_PEOPLE,   /* 409 kind: people there would not fit; result.affected */
 };
 
 struct district_result {
     enum district_outcome outcome;
-    long long id;   /* OK */
-    long long norm; /* OVER_NORM: the kind's norm (0 when only the database knew) */
-    long long load; /* BELOW_LOAD */
-    char kind[40];  /* OVER_NORM: the kind whose norm applies */
-    char *json;     /* OK: the district's view (caller frees) */
+    long long id;       /* OK */
+    long long norm;     /* OVER_NORM: the kind's norm (0 when only the database knew) */
+    long long load;     /* BELOW_LOAD */
+    long long affected; /* STRANDS_PEOPLE: people attached or joining whose age the kind misses */
+    char kind[40];      /* OVER_NORM: the kind whose norm applies */
+    char *json;         /* OK: the district's view (caller frees) */
 };
 
 enum db_status district_create(struct db_pool *pool, long long polyclinic_id,

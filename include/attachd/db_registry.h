@@ -39,8 +39,18 @@ struct transfer_query {
 enum db_status transfer_list(struct db_pool *pool, const struct transfer_query *q, char **json)
     __attribute__((warn_unused_result));
 
-/* Counts of a campaign year; *json NULL when the year has no campaign and no applications. */
-enum db_status campaign_stats(struct db_pool *pool, long long year, char **json)
+/* Which counts of a campaign year: narrowed to the polyclinics of a settlement and/or one
+ * polyclinic (NULL / 0: no narrowing). */
+struct stats_query {
+    long long year;
+    const char *settlement;
+    long long polyclinic_id;
+};
+
+/* Counts of a campaign year (campaign_stats() in migrations/0007_population.sql); *json NULL
+ * when the year has no campaign and no applications, or the settlement or polyclinic is not
+ * known. */
+enum db_status campaign_stats(struct db_pool *pool, const struct stats_query *q, char **json)
     __attribute__((warn_unused_result));
 
 #endif

@@ -52,7 +52,8 @@ struct response {
     const char *content_type;    /* default application/json */
     char *raw;                   /* or raw bytes, owned */
     size_t raw_len;
-    enum api_status problem; /* when not API_OK the body is problem+json */
+    struct MHD_Response *stream; /* or a streamed body (res_stream), owned */
+    enum api_status problem;     /* when not API_OK the body is problem+json */
     char detail[300];
     json_t *errors; /* validation errors [{"field":..,"message":..}] */
     json_t *extra;  /* extra members merged into the problem body */
@@ -88,6 +89,19 @@ enum api_status res_json_text(struct response *res, unsigned status, char *text)
  * 200 with the document, whose ownership is taken. */
 enum api_status res_db_json(struct response *res, enum db_status st, char *json, const char *fmt,
                             ...) __attribute__((format(printf, 4, 5)));
+/* A streamed body: fills buf with 1 to max bytes and returns how many, 0 at the end of the body,
+ * -1 on a failure (the connection is then cut: the client sees the body end early). Called from
+ * the server's thread after the handler has returned, as the client reads. */
+typedef long (*stream_read_fn)(void *ctx, char *buf, size_t max);
+/* Answers 200 with a body of unknown length (chunked) read from `read`; free_ctx(ctx) is called
+ * once when the response is done with (sent, abandoned or never queued). On failure (out of
+ * memory) ctx is freed at once and the answer is a 500. */
+enum api_status res_stream(struct response *res, const char *content_type, stream_read_fn read,
+                           void *ctx, void (*free_ctx)(void *ctx));
+/* True when the Accept header asks for text/csv (the reports and the population list answer CSV
+ * then, JSON otherwise). */
+bool req_accepts_csv(const struct request *req);
+
 /* Makes the response a problem: status, code and title from the table, detail formatted. */
 enum api_status res_problem(struct response *res, enum api_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

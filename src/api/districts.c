@@ -48,6 +48,12 @@ static enum api_status write_reply(struct response *res, enum db_status st,
     case DISTRICT_DUPLICATE_NUMBER:
         return res_problem(res, API_CONFLICT, "The polyclinic already has a district number %s",
                            f->number);
+    case DISTRICT_STRANDS_PEOPLE:
+        res->extra = json_pack("{s:I}", "affected", (json_int_t)out->affected);
+        return res_problem(res, API_CONFLICT,
+                           "%lld people attached to the district or approved to join it would"
+                           " not fit the ages of kind %s",
+                           out->affected, f->kind);
     case DISTRICT_UNKNOWN_KIND:
         res_field_error(res, "kind", "must be a district kind (see /v1/district-kinds)");
         break;

@@ -1,5 +1,4 @@
-/* The register: a person's attachment and history, a polyclinic's transfers, campaign
- * statistics (SPEC §5, §8). */
+/* The register: a person's attachment and history, a polyclinic's transfers (SPEC §5, §8). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,14 +71,4 @@ HANDLER(api_polyclinic_transfers)
     char *json = NULL;
     enum db_status st = transfer_list(req->app->db, &q, &json);
     return res_db_json(res, st, json, "No polyclinic %lld", q.polyclinic_id);
-}
-
-HANDLER(api_campaign_stats)
-{
-    long long year;
-    if (!parse_ll(req->params[0], 2000, 9998, &year))
-        return res_problem(res, API_NOT_FOUND, "No such campaign");
-    char *json = NULL;
-    enum db_status st = campaign_stats(req->app->db, year, &json);
-    return res_db_json(res, st, json, "No campaign and no applications in %lld", year);
 }

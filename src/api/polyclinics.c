@@ -184,7 +184,7 @@ static enum api_status read_fields(struct request *req, struct response *res, js
 
 /* Turns the outcome of a write into the response; `json` is taken. */
 static enum api_status write_reply(struct response *res, enum db_status st,
-                                   enum polyclinic_outcome outcome,
+                                   enum polyclinic_outcome outcome, long long affected,
                                    const struct polyclinic_fields *f, unsigned status, char *json)
 {
     if (st != DB_OK)
@@ -202,6 +202,12 @@ static enum api_status write_reply(struct response *res, enum db_status st,
     case POLYCLINIC_UNKNOWN_ALSO_SERVES:
         res_field_error(res, "also_serves", "names a settlement that is not catalogued");
         break;
+    case POLYCLINIC_STRANDS_PEOPLE:
+        res->extra = json_pack("{s:I}", "affected", (json_int_t)affected);
+        return res_problem(res, API_CONFLICT,
+                           "The polyclinic holds %lld people: it cannot move to settlement %s"
+                           " while they are attached",
+                           affected, f->settlement);
     }
     return res_validation_result(res);
 }
@@ -220,7 +226,7 @@ HANDLER(api_polyclinics_create)
         enum db_status dst = polyclinic_create(req->app->db, &f, &outcome, &id, &json);
         if (dst == DB_OK && outcome == POLYCLINIC_OK)
             snprintf(res->location, sizeof res->location, "/v1/polyclinics/%lld", id);
-        st = write_reply(res, dst, outcome, &f, 201, json);
+        st = write_reply(res, dst, outcome, 0, &f, 201, json);
     }
     json_decref(body);
     return st;
@@ -238,9 +244,10 @@ HANDLER(api_polyclinics_update)
     enum api_status st = read_fields(req, res, body, false, &f);
     if (st == API_OK) {
         enum polyclinic_outcome outcome;
+        long long affected = 0;
         char *json = NULL;
-        enum db_status dst = polyclinic_update(req->app->db, id, &f, &outcome, &json);
-        st = write_reply(res, dst, outcome, &f, 200, json);
+        enum db_status dst = polyclinic_update(req->app->db, id, &f, &outcome, &affected, &json);
+        st = write_reply(res, dst, outcome, affected, &f, 200, json);
     }
     json_decref(body);
     return st;

@@ -46,8 +46,8 @@ static struct db_stmt q_age_out_candidates =
             " AND ($2::bigint IS NULL OR a.polyclinic_id = $2)"
             " AND CASE WHEN ap.id IS NOT NULL"
             " THEN ap.birth_date <= ($1::date - make_interval(years => k.max_age + 1))::date"
-            " ELSE coalesce(iin_birth_yyyymmdd(a.iin) <= to_char($1::date"
-            " - make_interval(years => k.max_age + 1), 'YYYYMMDD')::int, true) END"
+            " ELSE coalesce(iin_birth_date(a.iin)"
+            " <= ($1::date - make_interval(years => k.max_age + 1))::date, true) END"
             " AND a.id > $3::bigint"
             " ORDER BY a.id LIMIT $4::int");
 

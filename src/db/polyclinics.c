@@ -102,6 +102,15 @@ static struct db_stmt q_polyclinic_change =
             " accepting = coalesce($11::boolean, accepting),"
             " auto_approve = coalesce($12::boolean, auto_approve) WHERE id = $1 RETURNING id");
 
+/* A move to another settlement ($2) strands the people the polyclinic holds: with its district
+ * rows locked (in id order, as approvals lock them), whether the settlement changes and how many
+ * people it holds (polyclinic_live_attachments in migrations/0007). */
+static struct db_stmt q_polyclinic_lock_districts =
+    DB_STMT("SELECT 1 FROM districts WHERE polyclinic_id = $1 ORDER BY id FOR UPDATE");
+static struct db_stmt q_polyclinic_stranded =
+    DB_STMT("SELECT polyclinic_live_attachments(p.id) FROM polyclinics p"
+            " WHERE p.id = $1 AND p.settlement <> $2::bpchar");
+
 static struct db_stmt q_also_serves_clear =
     DB_STMT("DELETE FROM polyclinic_also_serves WHERE polyclinic_id = $1");
 static struct db_stmt q_also_serves_add =
@@ -125,6 +134,11 @@ static struct db_stmt q_district_lock =
             " WHERE k.code = coalesce($2, d.kind)) FROM districts d WHERE d.id = $1 FOR UPDATE");
 static struct db_stmt q_district_load =
     DB_STMT("SELECT " DISTRICT_LOAD " FROM districts d WHERE d.id = $1");
+/* How many people of district $1 a change to kind $2 would strand (district_kind_misfits in
+ * migrations/0007); 0 when the kind stays. Run with the district's row locked. */
+static struct db_stmt q_district_misfits =
+    DB_STMT("SELECT CASE WHEN d.kind = $2 THEN 0 ELSE district_kind_misfits(d.id, $2) END"
+            " FROM districts d WHERE d.id = $1");
 static struct db_stmt q_district_change =
     DB_STMT("UPDATE districts SET number = coalesce($2, number), kind = coalesce($3, kind),"
             " capacity = coalesce($4::int, capacity), open = coalesce($5::boolean, open)"
@@ -195,6 +209,7 @@ struct polyclinic_tx {
     long long id; /* update: the target; create: set by the insert */
     const struct polyclinic_fields *f;
     enum polyclinic_outcome outcome;
+    long long affected; /* STRANDS_PEOPLE */
     char *json;
 };
 
@@ -278,8 +293,35 @@ static enum db_status create_tx(struct db_conn *c, void *ctx)
     return polyclinic_write(c, tx, &q_polyclinic_insert, 11, p.v);
 }
 
+/* Refuses a move to another settlement while the polyclinic holds people (SPEC §11: catalogue
+ * edits never strand people). Concurrency: the district row locks are the ones an approval takes
+ * before it attaches anyone there, so none can slip in between this count and the commit. */
+static enum db_status check_settlement_move(struct db_conn *c, struct polyclinic_tx *tx,
+                                            const char *ids)
+{
+    tx->affected = 0;
+    if (!tx->f->settlement)
+        return DB_OK;
+    const char *lock[1] = {ids};
+    enum db_status st = db_query(c, &q_polyclinic_lock_districts, 1, lock, NULL);
+    if (st != DB_OK)
+        return st;
+    const char *params[2] = {ids, tx->f->settlement};
+    PGresult *r = NULL;
+    st = db_query(c, &q_polyclinic_stranded, 2, params, &r);
+    if (st != DB_OK)
+        return st;
+    if (PQntuples(r) == 1)
+        tx->affected = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (tx->affected == 0)
+        return DB_OK;
+    tx->outcome = POLYCLINIC_STRANDS_PEOPLE;
+    return DB_ABORT;
+}
+
 /* The UPDATE comes first even when only also_serves is given: its row lock serialises two
- * concurrent replacements of the same set. */
+ * concurrent replacements of the same set. A settlement move is checked before it. */
 static enum db_status update_tx(struct db_conn *c, void *ctx)
 {
     struct polyclinic_tx *tx = ctx;
@@ -287,6 +329,10 @@ static enum db_status update_tx(struct db_conn *c, void *ctx)
     polyclinic_params(tx->f, &p);
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", tx->id);
+    tx->outcome = POLYCLINIC_OK;
+    enum db_status st = check_settlement_move(c, tx, ids);
+    if (st != DB_OK)
+        return st;
     const char *params[12] = {ids};
     memcpy(params + 1, p.v, sizeof p.v);
     return polyclinic_write(c, tx, &q_polyclinic_change, 12, params);
@@ -320,10 +366,12 @@ enum db_status polyclinic_create(struct db_pool *pool, const struct polyclinic_f
 
 enum db_status polyclinic_update(struct db_pool *pool, long long id,
                                  const struct polyclinic_fields *f,
-                                 enum polyclinic_outcome *outcome, char **json)
+                                 enum polyclinic_outcome *outcome, long long *affected, char **json)
 {
     struct polyclinic_tx tx = {.id = id, .f = f};
-    return polyclinic_tx_run(pool, update_tx, &tx, outcome, json);
+    enum db_status st = polyclinic_tx_run(pool, update_tx, &tx, outcome, json);
+    *affected = tx.affected;
+    return st;
 }
 
 /* ---- districts ------------------------------------------------------------------------------ */
@@ -472,9 +520,27 @@ static enum db_status district_check_capacity(struct db_conn *c, struct district
     return wanted < tx->out->load ? district_refuse(tx, DISTRICT_BELOW_LOAD) : DB_OK;
 }
 
+/* With the district's row locked: refuses a change of kind whose ages would not fit someone
+ * attached there or approved to join (SPEC §11: catalogue edits never strand people). */
+static enum db_status district_check_kind(struct db_conn *c, struct district_tx *tx,
+                                          const char *ids)
+{
+    if (!tx->f->kind)
+        return DB_OK;
+    const char *params[2] = {ids, tx->f->kind};
+    PGresult *r = NULL;
+    enum db_status st = db_query(c, &q_district_misfits, 2, params, &r);
+    if (st != DB_OK)
+        return st;
+    tx->out->affected = PQntuples(r) == 1 ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return tx->out->affected > 0 ? district_refuse(tx, DISTRICT_STRANDS_PEOPLE) : DB_OK;
+}
+
 /* Concurrency: the district's row lock (FOR UPDATE in q_district_lock) is the lock an approval
- * takes when its attachment trigger updates districts.nopen, so no one joins the district between
- * the load count and this commit; that trigger re-checks the capacity as the backstop. */
+ * takes when its attachment trigger updates districts.nopen (and before, to choose a district),
+ * so no one joins the district between the load or age count and this commit; that trigger
+ * re-checks the capacity as the backstop. */
 static enum db_status district_update_tx(struct db_conn *c, void *ctx)
 {
     struct district_tx *tx = ctx;
@@ -484,6 +550,8 @@ static enum db_status district_update_tx(struct db_conn *c, void *ctx)
     snprintf(ids, sizeof ids, "%lld", tx->id);
     snprintf(capacity, sizeof capacity, "%lld", f->capacity);
     enum db_status st = district_check_capacity(c, tx, ids);
+    if (st == DB_OK)
+        st = district_check_kind(c, tx, ids);
     if (st != DB_OK)
         return st;
     const char *row[5] = {ids, f->number, f->kind, f->has_capacity ? capacity : NULL,

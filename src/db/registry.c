@@ -40,159 +40,8 @@ static struct db_stmt q_transfers[] = {
     [TRANSFERS_OUT] = DB_STMT(TRANSFERS("t.from_polyclinic_id = $1")),
 };
 
-/* Counts of one kind over a fixed list of keys, zeros included. */
-#define COUNTS(keys, column, table, where)                                                         \
-    "(SELECT json_object_agg(k.key, coalesce(c.n, 0) ORDER BY k.ord) FROM " keys                   \
-    " LEFT JOIN (SELECT " column " AS key, count(*) AS n FROM " table " WHERE " where              \
-    " GROUP BY 1) c USING (key))"
-
-static struct db_stmt q_stats = DB_STMT(
-    "SELECT json_build_object('year', $1::int,"
-    " 'campaign', (SELECT json_build_object('opens_on', c.opens_on, 'closes_on', "
-    "c.closes_on,"
-    " 'effective_on', c.effective_on, 'max_changes', c.max_changes) FROM campaigns c"
-    " WHERE c.year = $1),"
-    " 'applications', json_build_object("
-    " 'total', (SELECT count(*) FROM applications a WHERE a.campaign_year = $1),"
-    " 'by_status', " COUNTS(
-        "unnest(ARRAY['pending','approved','refused','withdrawn'])"
-        " WITH ORDINALITY k(key, ord)",
-        "a.status", "applications a",
-        "a.campaign_year = $1") ","
-                                " 'by_refusal_reason', " COUNTS(
-                                    "(SELECT code AS key, sort AS ord "
-                                    "FROM refusal_reasons) k",
-                                    "a.refusal_code", "applications a",
-                                    "a.campaign_year = $1 AND a.status = "
-                                    "'refused'") ","
-                                                 " 'by_channel', " COUNTS(
-                                                     "unnest(ARRAY['egov'"
-                                                     ",'in_person']) "
-                                                     "WITH ORDINALITY "
-                                                     "k(key, ord)",
-                                                     "a.channel", "applications a",
-                                                     "a.campaign_year = "
-                                                     "$1") ","
-                                                           " 'by_grounds'"
-                                                           ", " COUNTS(
-                                                               "unnest("
-                                                               "ARRAY['"
-                                                               "campaign'"
-                                                               ",'"
-                                                               "relocatio"
-                                                               "n','"
-                                                               "clinic_"
-                                                               "closed'])"
-                                                               " WITH "
-                                                               "ORDINALIT"
-                                                               "Y k(key, "
-                                                               "ord)",
-                                                               "a."
-                                                               "grounds",
-                                                               "applicati"
-                                                               "ons a",
-                                                               "a."
-                                                               "campaign_"
-                                                               "year = "
-                                                               "$1") "),"
-                                                                     " '"
-                                                                     "tra"
-                                                                     "nsf"
-                                                                     "ers"
-                                                                     "', "
-                                                                     "jso"
-                                                                     "n_"
-                                                                     "bui"
-                                                                     "ld_"
-                                                                     "obj"
-                                                                     "ect"
-                                                                     "("
-                                                                     " '"
-                                                                     "tot"
-                                                                     "al'"
-                                                                     ", "
-                                                                     "(SE"
-                                                                     "LEC"
-                                                                     "T "
-                                                                     "cou"
-                                                                     "nt("
-                                                                     "*) "
-                                                                     "FRO"
-                                                                     "M "
-                                                                     "tra"
-                                                                     "nsf"
-                                                                     "ers"
-                                                                     " t "
-                                                                     "WHE"
-                                                                     "RE "
-                                                                     "t."
-                                                                     "cam"
-                                                                     "pai"
-                                                                     "gn_"
-                                                                     "yea"
-                                                                     "r "
-                                                                     "= "
-                                                                     "$1 "
-                                                                     "AND"
-                                                                     " NO"
-                                                                     "T "
-                                                                     "t."
-                                                                     "can"
-                                                                     "cel"
-                                                                     "led"
-                                                                     "),"
-                                                                     " '"
-                                                                     "by_"
-                                                                     "own"
-                                                                     "ers"
-                                                                     "hip"
-                                                                     "',"
-                                                                     " " COUNTS(
-                                                                         "unnest(ARRAY['public_to_"
-                                                                         "public','public_to_"
-                                                                         "private',"
-                                                                         "'private_to_public','"
-                                                                         "private_to_private','"
-                                                                         "none_to_public',"
-                                                                         "'none_to_private']) WITH "
-                                                                         "ORDINALITY k(key, ord)",
-                                                                         "coalesce(pf.ownership, "
-                                                                         "'none') || '_to_' || "
-                                                                         "pt.ownership",
-                                                                         "transfers t LEFT JOIN "
-                                                                         "polyclinics pf ON pf.id ="
-                                                                         " t.from_polyclinic_id "
-                                                                         "JOIN polyclinics pt ON "
-                                                                         "pt.id ="
-                                                                         " t.to_polyclinic_id",
-                                                                         "t.campaign_year = $1 AND "
-                                                                         "NOT t.cancelled") "))::"
-                                                                                            "text"
-                                                                                            " WHERE"
-                                                                                            " EXIST"
-                                                                                            "S "
-                                                                                            "(SELEC"
-                                                                                            "T 1 "
-                                                                                            "FROM "
-                                                                                            "campai"
-                                                                                            "gns "
-                                                                                            "WHERE "
-                                                                                            "year "
-                                                                                            "= $1)"
-                                                                                            " OR "
-                                                                                            "EXISTS"
-                                                                                            " ("
-                                                                                            "SELECT"
-                                                                                            " 1 "
-                                                                                            "FROM "
-                                                                                            "applic"
-                                                                                            "ations"
-                                                                                            " WHERE"
-                                                                                            " campa"
-                                                                                            "ign_"
-                                                                                            "year "
-                                                                                            "= "
-                                                                                            "$1)");
+/* campaign_stats() in migrations/0007_population.sql: $1 year, $2 settlement, $3 polyclinic. */
+static struct db_stmt q_stats = DB_STMT("SELECT campaign_stats($1, $2, $3)::text");
 
 static void person_params(const struct person_query *q, char poly[24], const char *p[3])
 {
@@ -228,7 +77,11 @@ enum db_status transfer_list(struct db_pool *pool, const struct transfer_query *
     return db_run_json(pool, &q_transfers[q->direction], 5, p, json);
 }
 
-enum db_status campaign_stats(struct db_pool *pool, long long year, char **json)
+enum db_status campaign_stats(struct db_pool *pool, const struct stats_query *q, char **json)
 {
-    return db_run_json_ll(pool, &q_stats, year, json);
+    char year[24], poly[24];
+    snprintf(year, sizeof year, "%lld", q->year);
+    snprintf(poly, sizeof poly, "%lld", q->polyclinic_id);
+    const char *p[3] = {year, q->settlement, q->polyclinic_id ? poly : NULL};
+    return db_run_json(pool, &q_stats, 3, p, json);
 }

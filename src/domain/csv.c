@@ -1,6 +1,7 @@
 #include "attachd/csv.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 /* Reads one quoted field starting just after its opening quote at *src, writing its text at *dst.
  * Leaves *src at the character after the closing quote. False when the line ends first. */
@@ -54,4 +55,28 @@ enum csv_status csv_split(char *line, char **fields, size_t max, size_t *nfields
     }
     *nfields = n;
     return CSV_OK;
+}
+
+size_t csv_field_size(const char *value)
+{
+    return value ? 2 * strlen(value) + 2 : 0;
+}
+
+char *csv_put_field(char *dst, const char *value)
+{
+    if (!value)
+        return dst;
+    if (!value[strcspn(value, ",\"\r\n")]) {
+        size_t len = strlen(value);
+        memcpy(dst, value, len);
+        return dst + len;
+    }
+    *dst++ = '"';
+    for (const char *c = value; *c; c++) {
+        if (*c == '"')
+            *dst++ = '"';
+        *dst++ = *c;
+    }
+    *dst++ = '"';
+    return dst;
 }

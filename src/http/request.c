@@ -156,6 +156,67 @@ enum api_status res_json_text(struct response *res, unsigned status, char *text)
     return API_OK;
 }
 
+/* What libmicrohttpd calls back: the handler's reader and its context. */
+struct stream {
+    stream_read_fn read;
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream *s = cls;
+    long n = s->read(s->ctx, buf, max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *s = cls;
+    s->free_ctx(s->ctx);
+    free(s);
+}
+
+/* Blocks of 32 KiB: few write calls per response, a small fixed buffer per download. */
+#define STREAM_BLOCK (32 * 1024)
+
+enum api_status res_stream(struct response *res, const char *content_type, stream_read_fn read,
+                           void *ctx, void (*free_ctx)(void *ctx))
+{
+    struct stream *s = malloc(sizeof *s);
+    if (!s) {
+        free_ctx(ctx);
+        return res_problem(res, API_INTERNAL, NULL);
+    }
+    *s = (struct stream){.read = read, .ctx = ctx, .free_ctx = free_ctx};
+    struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
+                                                                stream_read, s, stream_free);
+    if (!mr) {
+        stream_free(s);
+        return res_problem(res, API_INTERNAL, NULL);
+    }
+    if (res->stream)
+        MHD_destroy_response(res->stream);
+    res->stream = mr;
+    res->content_type = content_type;
+    res->status = 200;
+    return API_OK;
+}
+
+bool req_accepts_csv(const struct request *req)
+{
+    const char *accept = req_header(req, "Accept");
+    for (const char *p = accept; p && *p; p++)
+        if (strncasecmp(p, "text/csv", 8) == 0)
+            return true;
+    return false;
+}
+
 enum api_status res_db_json(struct response *res, enum db_status st, char *json, const char *fmt,
                             ...)
 {

@@ -64,8 +64,17 @@ const struct route attachd_routes[] = {
      "Children past their pediatric district's age who could not be placed"},
     {"POST", "/v1/maintenance/daily", api_maintenance_daily, ADMIN,
      "Run the daily run for a date (default today): age-outs, EAEU lapses, start/end events"},
+    {"GET", "/v1/polyclinics/{id}/attachments", api_polyclinic_attachments, ADMIN | REGISTRAR,
+     "The people attached on a date (default today), by district; JSON pages or, with Accept:"
+     " text/csv, the whole list as streamed CSV"},
+    {"GET", "/v1/polyclinics/{id}/population", api_polyclinic_population, ADMIN | REGISTRAR,
+     "Counts of the people attached on a date: by district, sex and age band"},
     {"GET", "/v1/stats/campaigns/{year}", api_campaign_stats, ADMIN,
-     "Counts of a campaign: by status, refusal reason, channel, transfers by ownership"},
+     "Counts of a campaign, narrowed by settlement or polyclinic: by status, refusal reason,"
+     " channel, grounds, people who used their right of choice, transfers by ownership (JSON or"
+     " CSV)"},
+    {"GET", "/v1/stats/attached", api_attached_stats, ADMIN,
+     "The people attached on a date per settlement and polyclinic, and in total (JSON or CSV)"},
     {"GET", "/v1/audit", api_audit_list, ADMIN,
      "The audit trail of decisions and catalogue changes (entity, id)"},
     {"GET", "/v1/events", api_events_list, ADMIN | PORTAL | REGISTRAR,

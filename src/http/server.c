@@ -276,8 +276,15 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const struct r
                                      struct response *res, bool closing)
 {
     struct MHD_Response *mr = NULL;
+    bool owned = !res->shared;
     if (res->shared) {
         mr = res->shared;
+    } else if (res->stream && res->problem == API_OK) {
+        mr = res->stream; /* ours now: destroyed below once queued (libmicrohttpd keeps a ref) */
+        res->stream = NULL;
+        add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+        if (closing)
+            add_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     } else {
         char *body = NULL;
         size_t len = 0;
@@ -317,7 +324,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const struct r
             add_header(mr, "X-Request-Id", req->request_id);
     }
     enum MHD_Result ok = MHD_queue_response(conn, res->status ? res->status : 200, mr);
-    if (!res->shared)
+    if (owned)
         MHD_destroy_response(mr);
     return ok;
 }
@@ -328,6 +335,8 @@ static void response_clear(struct response *res)
     json_decref(res->errors);
     json_decref(res->extra);
     free(res->raw);
+    if (res->stream)
+        MHD_destroy_response(res->stream);
 }
 
 static void finish(struct request *req, const struct response *res)

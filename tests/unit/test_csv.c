@@ -116,6 +116,40 @@ START_TEST(test_quote_inside_unquoted_field_is_kept)
 }
 END_TEST
 
+/* Writing: a field is quoted only when it must be, and reads back as it was. */
+static void put_and_split(const char *value, const char *want)
+{
+    char out[64];
+    char *end = csv_put_field(out, value);
+    ck_assert_uint_le((size_t)(end - out), csv_field_size(value));
+    *end = '\0';
+    ck_assert_str_eq(out, want);
+    char *f[2];
+    size_t n = 0;
+    ck_assert_int_eq(csv_split(out, f, 2, &n), CSV_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(f[0], value ? value : "");
+}
+
+START_TEST(test_written_field_is_quoted_only_when_it_holds_a_comma_or_quote)
+{
+    put_and_split("Әлия", "Әлия");
+    put_and_split("a,b", "\"a,b\"");
+    put_and_split("say \"hi\"", "\"say \"\"hi\"\"\"");
+    put_and_split(NULL, "");
+    put_and_split("", "");
+}
+END_TEST
+
+START_TEST(test_written_field_with_a_line_break_is_quoted)
+{
+    char out[16];
+    char *end = csv_put_field(out, "a\r\nb");
+    *end = '\0';
+    ck_assert_str_eq(out, "\"a\r\nb\"");
+}
+END_TEST
+
 static Suite *csv_suite(void)
 {
     Suite *s = suite_create("csv");
@@ -130,6 +164,8 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, test_unterminated_quote_is_an_error_naming_its_field);
     tcase_add_test(tc, test_text_after_closing_quote_is_an_error);
     tcase_add_test(tc, test_quote_inside_unquoted_field_is_kept);
+    tcase_add_test(tc, test_written_field_is_quoted_only_when_it_holds_a_comma_or_quote);
+    tcase_add_test(tc, test_written_field_with_a_line_break_is_quoted);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,8 +1,10 @@
-/* The API status table (HTTP status, stable code, title) and the problem+json body. */
+/* The API status table (HTTP status, stable code, title), the problem+json body, and the
+ * response helpers around it (CSV negotiation, streamed bodies). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <microhttpd.h>
 #include "attachd/http.h"
 #include "attachd/problem.h"
 #include "unit.h"
@@ -259,6 +261,49 @@ START_TEST(test_detail_that_is_not_utf8_reaches_the_body)
 }
 END_TEST
 
+/* The CSV answers (population list, reports) are chosen by the Accept header. */
+START_TEST(test_accept_text_csv_anywhere_in_the_header_asks_for_csv)
+{
+    struct request req = {0};
+    const char *csv[] = {"accept", "application/json;q=0.5, TEXT/CSV", NULL};
+    const char *json[] = {"Accept", "application/json", NULL};
+    ck_assert(!req_accepts_csv(&req));
+    req.stub_headers = csv;
+    ck_assert(req_accepts_csv(&req));
+    req.stub_headers = json;
+    ck_assert(!req_accepts_csv(&req));
+}
+END_TEST
+
+static int stream_frees;
+
+static long empty_read(void *ctx, char *buf, size_t max)
+{
+    (void)ctx, (void)buf, (void)max;
+    return 0;
+}
+
+static void count_free(void *ctx)
+{
+    free(ctx);
+    stream_frees++;
+}
+
+/* A streamed body owns its context: it is freed once, also when the response is never sent. */
+START_TEST(test_stream_context_is_freed_once_when_the_response_goes)
+{
+    struct response res = {0};
+    stream_frees = 0;
+    ck_assert_int_eq(res_stream(&res, "text/csv", empty_read, malloc(16), count_free), API_OK);
+    ck_assert_uint_eq(res.status, 200);
+    ck_assert_ptr_nonnull(res.stream);
+    ck_assert_int_eq(res_stream(&res, "text/csv", empty_read, malloc(16), count_free), API_OK);
+    ck_assert_int_eq(stream_frees, 1); /* the first, replaced */
+    MHD_destroy_response(res.stream);
+    ck_assert_int_eq(stream_frees, 2);
+}
+END_TEST
+
 static Suite *problem_suite(void)
 {
     Suite *s = suite_create("problem");
@@ -273,6 +318,8 @@ static Suite *problem_suite(void)
     tcase_add_test(tc, test_problem_body_omits_empty_detail_and_merges_extra);
     tcase_add_test(tc, test_field_error_cut_inside_a_character_is_still_recorded);
     tcase_add_test(tc, test_detail_that_is_not_utf8_reaches_the_body);
+    tcase_add_test(tc, test_accept_text_csv_anywhere_in_the_header_asks_for_csv);
+    tcase_add_test(tc, test_stream_context_is_freed_once_when_the_response_goes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,272 @@
+/* A polyclinic's attached population on a date (SPEC §11): the list of people, as JSON pages or
+ * one streamed CSV download, and its counts by district, sex and age band. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "attachd/api.h"
+#include "attachd/csv.h"
+#include "attachd/db_population.h"
+#include "attachd/jfields.h"
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX     500
+/* Rows per query of the CSV download: big enough that round trips cost little, small enough
+ * that the buffer of one page stays a few hundred kilobytes whatever the polyclinic's size. */
+#define CSV_PAGE 2000
+
+#define NOT_YOURS "No such polyclinic among yours"
+
+static const char csv_header[] = "iin,last_name,first_name,middle_name,birth_date,sex,district_id,"
+                                 "district_number,valid_from,valid_to\r\n";
+
+/* The path id, the caller's right to it and `on`; false with the problem set. A registrar of
+ * another polyclinic gets the 404 of one that does not exist (README, Decisions). */
+static bool polyclinic_and_date(struct request *req, struct response *res, long long *id,
+                                const char **on)
+{
+    if (!parse_ll(req->params[0], 1, INT64_MAX, id) || !may_act_on_polyclinic(&req->who, *id)) {
+        res_problem(res, API_NOT_FOUND, NOT_YOURS);
+        return false;
+    }
+    *on = req_query(req, "on");
+    if (*on && !date_valid(*on))
+        res_field_error(res, "on", "must be a date, YYYY-MM-DD");
+    return true;
+}
+
+/* The cursor of this list is the keyset position "DISTRICT_ID.ID" of the last row of a page. */
+static bool parse_cursor(const char *text, long long *district_id, long long *id)
+{
+    char buf[48];
+    const char *dot = strchr(text, '.');
+    if (!dot || strlen(text) >= sizeof buf)
+        return false;
+    memcpy(buf, text, (size_t)(dot - text));
+    buf[dot - text] = '\0';
+    return parse_ll(buf, 0, INT64_MAX, district_id) && parse_ll(dot + 1, 0, INT64_MAX, id);
+}
+
+/* Reads the query of the list into q (district_id, cursor, limit), adding field errors. */
+static void read_list_query(const struct request *req, struct response *res,
+                            struct population_query *q)
+{
+    const char *district = req_query(req, "district_id"), *cursor = req_query(req, "cursor"),
+               *limit = req_query(req, "limit");
+    long long n = PAGE_DEFAULT;
+    if (district && !parse_ll(district, 1, INT64_MAX, &q->district_id))
+        res_field_error(res, "district_id", "must be the id of a district of this polyclinic");
+    if (cursor && !parse_cursor(cursor, &q->after_district, &q->after_id))
+        res_field_error(res, "cursor", "must be the next_cursor of a previous page");
+    if (limit && !parse_ll(limit, 1, PAGE_MAX, &n))
+        res_field_error(res, "limit", "must be a whole number from 1 to %d", PAGE_MAX);
+    q->limit = (int)n;
+    /* One district: its keyset range starts at that district (the index is by district first). */
+    if (!cursor && q->district_id)
+        q->after_district = q->district_id;
+}
+
+/* ---- JSON pages ------------------------------------------------------------------------------ */
+
+struct json_page {
+    json_t *items;
+    size_t wanted;                        /* the page size; one row more is fetched */
+    long long cursor_district, cursor_id; /* keyset position of the last row of the page */
+};
+
+static json_t *string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static bool add_json_item(void *ctx, const struct attached_row *row)
+{
+    struct json_page *page = ctx;
+    if (json_array_size(page->items) == page->wanted)
+        return true; /* the extra row: there is a next page */
+    json_t *item = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o}", "iin", string_or_null(row->iin),
+        "last_name", string_or_null(row->last_name), "first_name", string_or_null(row->first_name),
+        "middle_name", string_or_null(row->middle_name), "birth_date",
+        string_or_null(row->birth_date), "sex", string_or_null(row->sex), "district_id",
+        (json_int_t)row->district_id, "district_number", string_or_null(row->district_number),
+        "valid_from", string_or_null(row->valid_from), "valid_to", string_or_null(row->valid_to));
+    if (!item || json_array_append_new(page->items, item) != 0)
+        return false;
+    page->cursor_district = row->district_id;
+    page->cursor_id = row->id;
+    return true;
+}
+
+/* {"items", "next_cursor"}: one row more than the page is fetched, to tell whether a next page
+ * exists. */
+static enum api_status answer_json_page(struct request *req, struct response *res,
+                                        struct population_query *q)
+{
+    struct json_page page = {.items = json_array(), .wanted = (size_t)q->limit};
+    if (!page.items)
+        return res_problem(res, API_INTERNAL, NULL);
+    q->limit++;
+    size_t n = 0;
+    enum db_status st = population_page(req->app->db, q, add_json_item, &page, &n);
+    if (st != DB_OK) {
+        json_decref(page.items);
+        return res_db_problem(res, st);
+    }
+    json_t *next = json_null();
+    if (n > page.wanted)
+        next = json_sprintf("%lld.%lld", page.cursor_district, page.cursor_id);
+    json_t *body = json_pack("{s:o, s:o*}", "items", page.items, "next_cursor", next);
+    return body ? res_json(res, 200, body) : res_problem(res, API_INTERNAL, NULL);
+}
+
+/* ---- the CSV download --------------------------------------------------------------------------
+ */
+
+/* A download in progress: the query moves along the keyset page by page; buf holds the CSV of
+ * the current page, sent from pos. Memory stays that of one page whatever the list's size. */
+struct csv_download {
+    struct db_pool *pool;
+    struct population_query q;
+    char on[11];
+    char *buf;
+    size_t len, pos, cap;
+    bool end;
+};
+
+static void csv_download_free(void *ctx)
+{
+    struct csv_download *d = ctx;
+    free(d->buf);
+    free(d);
+}
+
+/* Makes room for `more` bytes at the end of the buffer. */
+static bool csv_reserve(struct csv_download *d, size_t more)
+{
+    if (d->len + more <= d->cap)
+        return true;
+    size_t cap = d->cap ? d->cap : 64 * 1024;
+    while (cap < d->len + more)
+        cap *= 2;
+    char *p = realloc(d->buf, cap);
+    if (!p)
+        return false;
+    d->buf = p;
+    d->cap = cap;
+    return true;
+}
+
+static bool add_csv_line(void *ctx, const struct attached_row *row)
+{
+    struct csv_download *d = ctx;
+    char district_id[24];
+    snprintf(district_id, sizeof district_id, "%lld", row->district_id);
+    const char *fields[] = {row->iin,        row->last_name, row->first_name, row->middle_name,
+                            row->birth_date, row->sex,       district_id,     row->district_number,
+                            row->valid_from, row->valid_to};
+    size_t nfields = sizeof fields / sizeof fields[0], need = nfields + 2;
+    for (size_t i = 0; i < nfields; i++)
+        need += csv_field_size(fields[i]);
+    if (!csv_reserve(d, need))
+        return false;
+    char *out = d->buf + d->len;
+    for (size_t i = 0; i < nfields; i++) {
+        if (i)
+            *out++ = ',';
+        out = csv_put_field(out, fields[i]);
+    }
+    *out++ = '\r';
+    *out++ = '\n';
+    d->len = (size_t)(out - d->buf);
+    d->q.after_district = row->district_id;
+    d->q.after_id = row->id;
+    return true;
+}
+
+/* Replaces the buffer with the CSV of the next page; false when the query fails. */
+static bool csv_next_page(struct csv_download *d)
+{
+    d->len = d->pos = 0;
+    size_t n = 0;
+    if (population_page(d->pool, &d->q, add_csv_line, d, &n) != DB_OK)
+        return false;
+    d->end = n < (size_t)d->q.limit;
+    return true;
+}
+
+static long csv_read(void *ctx, char *buf, size_t max)
+{
+    struct csv_download *d = ctx;
+    while (d->pos == d->len) {
+        if (d->end)
+            return 0;
+        if (!csv_next_page(d))
+            return -1; /* the client sees the body end early: better than a silent short list */
+    }
+    size_t n = d->len - d->pos < max ? d->len - d->pos : max;
+    memcpy(buf, d->buf + d->pos, n);
+    d->pos += n;
+    return (long)n;
+}
+
+/* The whole list as CSV (header line, the columns of the JSON items), streamed. The date is
+ * fixed once (today, when `on` is absent) so that every page of one download is of one day; the
+ * keyset moves on as each page is read, so a download never holds more than one page. */
+static enum api_status answer_csv(struct request *req, struct response *res,
+                                  const struct population_query *q, const char *today)
+{
+    struct csv_download *d = calloc(1, sizeof *d);
+    if (!d || !csv_reserve(d, sizeof csv_header)) {
+        if (d)
+            csv_download_free(d);
+        return res_problem(res, API_INTERNAL, NULL);
+    }
+    d->pool = req->app->db;
+    d->q = *q;
+    d->q.limit = CSV_PAGE;
+    d->q.after_district = q->district_id; /* the whole list: cursor and limit do not apply */
+    d->q.after_id = 0;
+    snprintf(d->on, sizeof d->on, "%s", q->on ? q->on : today);
+    d->q.on = d->on;
+    memcpy(d->buf, csv_header, sizeof csv_header - 1);
+    d->len = sizeof csv_header - 1;
+    return res_stream(res, "text/csv; charset=utf-8", csv_read, d, csv_download_free);
+}
+
+HANDLER(api_polyclinic_attachments)
+{
+    struct population_query q = {0};
+    if (!polyclinic_and_date(req, res, &q.polyclinic_id, &q.on))
+        return res->problem;
+    bool csv = req_accepts_csv(req);
+    read_list_query(req, res, &q);
+    if (res_validation_result(res) != API_OK)
+        return res->problem;
+    enum population_scope scope;
+    char today[11];
+    enum db_status st =
+        population_scope(req->app->db, q.polyclinic_id, q.district_id, &scope, today);
+    if (st != DB_OK)
+        return res_db_problem(res, st);
+    if (scope == SCOPE_NO_POLYCLINIC)
+        return res_problem(res, API_NOT_FOUND, NOT_YOURS);
+    if (scope == SCOPE_DISTRICT_ELSEWHERE) {
+        res_field_error(res, "district_id", "is not a district of polyclinic %lld",
+                        q.polyclinic_id);
+        return res_validation_result(res);
+    }
+    return csv ? answer_csv(req, res, &q, today) : answer_json_page(req, res, &q);
+}
+
+HANDLER(api_polyclinic_population)
+{
+    long long id;
+    const char *on;
+    if (!polyclinic_and_date(req, res, &id, &on))
+        return res->problem;
+    if (res_validation_result(res) != API_OK)
+        return res->problem;
+    char *json = NULL;
+    enum db_status st = population_counts(req->app->db, id, on, &json);
+    return res_db_json(res, st, json, NOT_YOURS);
+}

@@ -1,0 +1,130 @@
+/* The attached population and the register's reports (see db_population.h). The statements call
+ * the named SQL functions of migrations/0007_population.sql, so each can be run in psql. */
+#include "attachd/db_population.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "attachd/db_text.h"
+
+static struct db_stmt q_scope =
+    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1), $2::bigint IS NULL OR"
+            " EXISTS (SELECT 1 FROM districts WHERE id = $2 AND polyclinic_id = $1),"
+            " to_char(current_date, 'YYYY-MM-DD')");
+
+/* $1 polyclinic, $2 on (NULL: today), $3 district (NULL: all), $4 $5 keyset position, $6 limit.
+ * polyclinic_attached() is inlined here, so this is planned as an index range scan on
+ * attachments_population (see bench/README.md). */
+static struct db_stmt q_page =
+    DB_STMT("SELECT x.id, x.district_id, x.iin, x.last_name, x.first_name, x.middle_name,"
+            " to_char(x.birth_date, 'YYYY-MM-DD'), x.sex, x.district_number,"
+            " to_char(x.valid_from, 'YYYY-MM-DD'), to_char(x.valid_to, 'YYYY-MM-DD')"
+            " FROM polyclinic_attached($1, coalesce($2::date, current_date), $3, $4, $5, $6) x");
+enum {
+    C_ID,
+    C_DISTRICT_ID,
+    C_IIN,
+    C_LAST_NAME,
+    C_FIRST_NAME,
+    C_MIDDLE_NAME,
+    C_BIRTH_DATE,
+    C_SEX,
+    C_DISTRICT_NUMBER,
+    C_VALID_FROM,
+    C_VALID_TO
+};
+
+static struct db_stmt q_counts =
+    DB_STMT("SELECT polyclinic_population($1, coalesce($2::date, current_date))::text");
+
+static struct db_stmt q_attached_stats =
+    DB_STMT("SELECT attached_stats(coalesce($1::date, current_date), $2)::text");
+
+static void ll_param(char buf[24], long long v)
+{
+    snprintf(buf, 24, "%lld", v);
+}
+
+enum db_status population_scope(struct db_pool *pool, long long polyclinic_id,
+                                long long district_id, enum population_scope *out, char today[11])
+{
+    char poly[24], district[24];
+    ll_param(poly, polyclinic_id);
+    ll_param(district, district_id);
+    const char *p[2] = {poly, district_id ? district : NULL};
+    PGresult *r = NULL;
+    enum db_status st = db_run(pool, &q_scope, 2, p, &r);
+    if (st != DB_OK)
+        return st;
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        *out = SCOPE_NO_POLYCLINIC;
+    else if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+        *out = SCOPE_DISTRICT_ELSEWHERE;
+    else
+        *out = SCOPE_OK;
+    snprintf(today, 11, "%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+    return DB_OK;
+}
+
+static const char *column(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+enum db_status population_page(struct db_pool *pool, const struct population_query *q,
+                               attached_row_fn fn, void *ctx, size_t *nrows)
+{
+    *nrows = 0;
+    char poly[24], district[24], after_district[24], after_id[24], limit[16];
+    ll_param(poly, q->polyclinic_id);
+    ll_param(district, q->district_id);
+    ll_param(after_district, q->after_district);
+    ll_param(after_id, q->after_id);
+    snprintf(limit, sizeof limit, "%d", q->limit);
+    const char *p[6] = {poly,           q->on,    q->district_id ? district : NULL,
+                        after_district, after_id, limit};
+    PGresult *r = NULL;
+    enum db_status st = db_run(pool, &q_page, 6, p, &r);
+    if (st != DB_OK)
+        return st;
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        struct attached_row row = {
+            .id = atoll(PQgetvalue(r, i, C_ID)),
+            .district_id = atoll(PQgetvalue(r, i, C_DISTRICT_ID)),
+            .iin = column(r, i, C_IIN),
+            .last_name = column(r, i, C_LAST_NAME),
+            .first_name = column(r, i, C_FIRST_NAME),
+            .middle_name = column(r, i, C_MIDDLE_NAME),
+            .birth_date = column(r, i, C_BIRTH_DATE),
+            .sex = column(r, i, C_SEX),
+            .district_number = column(r, i, C_DISTRICT_NUMBER),
+            .valid_from = column(r, i, C_VALID_FROM),
+            .valid_to = column(r, i, C_VALID_TO),
+        };
+        if (!fn(ctx, &row)) {
+            st = DB_ERROR;
+            break;
+        }
+        (*nrows)++;
+    }
+    PQclear(r);
+    return st;
+}
+
+enum db_status population_counts(struct db_pool *pool, long long polyclinic_id, const char *on,
+                                 char **json)
+{
+    char poly[24];
+    ll_param(poly, polyclinic_id);
+    const char *p[2] = {poly, on};
+    return db_run_json(pool, &q_counts, 2, p, json);
+}
+
+enum db_status attached_stats(struct db_pool *pool, const char *on, const char *settlement,
+                              char **json)
+{
+    const char *p[2] = {on, settlement};
+    return db_run_json(pool, &q_attached_stats, 2, p, json);
+}
