@@ -283,6 +283,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const struct r
         mr = res->stream; /* ours now: destroyed below once queued (libmicrohttpd keeps a ref) */
         res->stream = NULL;
         add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+        if (req->request_id[0]) /* every answer carries it, a streamed CSV download too */
+            add_header(mr, "X-Request-Id", req->request_id);
         if (closing)
             add_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     } else {
