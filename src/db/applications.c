@@ -33,7 +33,7 @@
 /* ---- statements ------------------------------------------------------------------------------ */
 
 static struct db_stmt q_lock_person =
-    DB_STMT("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
+    DB_READ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
 
 /* A polyclinic's districts with their age bands and load, for the pure district rules. The
  * load is district_load() of migrations/0002 written out: open-ended attachments (nopen) plus
@@ -49,7 +49,7 @@ static struct db_stmt q_lock_person =
 
 /* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
-static struct db_stmt q_submit_facts = DB_STMT(
+static struct db_stmt q_submit_facts = DB_READ(
     "SELECT to_char(current_date, 'YYYY-MM-DD'), c.year, to_char(c.effective_on, 'YYYY-MM-DD'),"
     " c.max_changes,"
     " p.id IS NOT NULL, coalesce(p.accepting AND p.fsms_contract, false),"
@@ -119,14 +119,14 @@ enum {
     " CASE WHEN $13 <> 'pending' THEN now() END, CASE WHEN $13 <> 'pending' THEN $18 END, $19,"    \
     " $20::bytea, $21"
 static struct db_stmt q_insert =
-    DB_STMT("INSERT INTO applications AS a (" APPLICATION_COLUMNS ") VALUES (" APPLICATION_VALUES
-            ") RETURNING a.id, application_json(a)::text");
+    DB_WRITE("INSERT INTO applications AS a (" APPLICATION_COLUMNS ") VALUES (" APPLICATION_VALUES
+             ") RETURNING a.id, application_json(a)::text");
 /* An application approved at once (auto_approve), its attachment and its transfer in one
  * statement: the id is drawn first so that all three rows carry it. $22 district, $23 the day
  * it takes effect, $24/$25 the polyclinic and district left (NULL: a first attachment), $26
  * whether leaving counts as a change. The foreign keys to the application are checked at the
  * end of the statement, when it is stored. */
-static struct db_stmt q_insert_approved = DB_STMT(
+static struct db_stmt q_insert_approved = DB_WRITE(
     "WITH n AS (SELECT nextval('applications_id_seq') AS id),"
     " att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
     " application_id) SELECT $1, $6, $22, $23::date, n.id FROM n),"
@@ -142,8 +142,8 @@ static struct db_stmt q_insert_approved = DB_STMT(
 /* The application to decide, locked. $2/$4: the district the approver prefers, by id or by
  * number (NULL both: the one the application asked for); $3 the refusal code. */
 static struct db_stmt q_target =
-    DB_STMT("SELECT iin, polyclinic_id FROM applications WHERE id = $1");
-static struct db_stmt q_locked = DB_STMT(
+    DB_READ("SELECT iin, polyclinic_id FROM applications WHERE id = $1");
+static struct db_stmt q_locked = DB_WRITE(
     "SELECT a.status, to_char(a.birth_date, 'YYYY-MM-DD'), to_char(current_date, 'YYYY-MM-DD'),"
     " coalesce($2::bigint, (SELECT id FROM districts WHERE polyclinic_id = a.polyclinic_id"
     " AND number = $4), a.requested_district_id), a.family_iins::text,"
@@ -170,7 +170,7 @@ enum {
 /* The districts an approval may touch, locked in id order: the target polyclinic's and the
  * person's live ones; beside each, the person's live attachment there (current: begun;
  * upcoming: approved, not begun), read in the same round trip. $1 polyclinic, $2 iin. */
-static struct db_stmt q_lock_districts = DB_STMT(
+static struct db_stmt q_lock_districts = DB_WRITE(
     "WITH live AS (SELECT id, polyclinic_id, district_id, valid_from > current_date AS upcoming"
     " FROM attachments WHERE iin = $2 AND NOT cancelled"
     " AND (valid_to IS NULL OR valid_to > current_date))"
@@ -180,20 +180,20 @@ static struct db_stmt q_lock_districts = DB_STMT(
     " ORDER BY d.id FOR UPDATE OF d");
 /* After the lock: the districts' loads, where the family members are attached there, and
  * whether the polyclinic still takes part (§11: re-checked at the moment of approval). */
-static struct db_stmt q_choice_facts = DB_STMT("SELECT " DISTRICTS_JSON(
+static struct db_stmt q_choice_facts = DB_READ("SELECT " DISTRICTS_JSON(
     "$1") " AS districts, (SELECT coalesce(array_agg(a.district_id"
           " ORDER BY f.ord), '{}') FROM unnest($2::text[]) WITH ORDINALITY f(iin, ord)"
           " JOIN attachments a ON a.iin = f.iin AND a.polyclinic_id = $1 AND NOT a.cancelled"
           " AND (a.valid_to IS NULL OR a.valid_to > current_date))::text AS family_districts,"
           " (SELECT accepting AND fsms_contract FROM polyclinics WHERE id = $1) AS takes_part");
 /* An upcoming attachment is replaced, never served: it and its transfer are cancelled. */
-static struct db_stmt q_cancel_upcoming = DB_STMT(
+static struct db_stmt q_cancel_upcoming = DB_WRITE(
     "WITH c AS (UPDATE attachments SET cancelled = true WHERE iin = $1 AND NOT cancelled"
     " AND valid_from > current_date RETURNING application_id)"
     " UPDATE transfers t SET cancelled = true FROM c WHERE t.application_id = c.application_id");
 static struct db_stmt q_end_current =
-    DB_STMT("UPDATE attachments SET valid_to = $2::date WHERE id = $1");
-static struct db_stmt q_attach = DB_STMT(
+    DB_WRITE("UPDATE attachments SET valid_to = $2::date WHERE id = $1");
+static struct db_stmt q_attach = DB_WRITE(
     "WITH att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
     " application_id) SELECT a.iin, a.polyclinic_id, $2, $3::date, a.id FROM applications a"
     " WHERE a.id = $1),"
@@ -207,15 +207,15 @@ static struct db_stmt q_attach = DB_STMT(
     " ap AS (UPDATE applications a SET status = 'approved', district_id = $2,"
     " effective_on = $3::date, decided_at = now(), decided_by = $7 WHERE a.id = $1 RETURNING a.*)"
     " SELECT application_json(ap::applications)::text FROM ap");
-static struct db_stmt q_close = DB_STMT(
+static struct db_stmt q_close = DB_WRITE(
     "UPDATE applications a SET status = $2, refusal_code = $3, refusal_comment = $4,"
     " decided_at = now(), decided_by = $5 WHERE a.id = $1 RETURNING application_json(a)::text");
 
-static struct db_stmt q_get = DB_STMT(
+static struct db_stmt q_get = DB_READ(
     "SELECT application_json(a)::text, a.polyclinic_id FROM applications a WHERE a.id = $1");
 /* The work queue. Each item says whether it is overdue and, for a pending relocation, the
  * address on record beside the new one (§11: the registrar compares them). */
-static struct db_stmt q_list = DB_STMT(PAGED_JSON(
+static struct db_stmt q_list = DB_READ(PAGED_JSON(
     "SELECT a.id, a AS row FROM applications a WHERE ($1::bigint IS NULL OR"
     " a.polyclinic_id = $1) AND ($2::text IS NULL OR a.status = $2) AND (NOT $3::boolean"
     " OR (a.status = 'pending' AND a.decision_due_at < now())) AND a.id > $4::bigint"
