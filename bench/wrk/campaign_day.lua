@@ -9,6 +9,7 @@
 --   BENCH_PORTAL_TOKEN   a portal token (sent as "Authorization: Bearer <token>")
 --   BENCH_POLYCLINICS    comma-separated polyclinic ids
 --   BENCH_SETTLEMENT     their settlement's KATO code
+--   BENCH_IIN_STREAM     0 (default) or 1: which people (see below)
 -- IINs are valid (check digit) and match birth date and sex; each wrk thread draws from its own
 -- birth dates (8 interleaved streams), so no IIN repeats within a run. bench/run.sh empties the
 -- register before the run. done() prints the BENCH line run.sh reads, as get.lua does.
@@ -75,8 +76,11 @@ local function stream(first_day, century_male)
     end
 end
 
-local next_adult = stream(os.time({year = 1950, month = 1, day = 1, hour = 12}), 3)
-local next_minor = stream(os.time({year = 2010, month = 1, day = 1, hour = 12}), 5)
+-- BENCH_IIN_STREAM=1 (the warm-up) draws from other birth years than the measured run (0), so
+-- the two never submit the same person.
+local second = (os.getenv("BENCH_IIN_STREAM") or "0") == "1"
+local next_adult = stream(os.time({year = second and 1975 or 1950, month = 1, day = 1, hour = 12}), 3)
+local next_minor = stream(os.time({year = second and 2015 or 2010, month = 1, day = 1, hour = 12}), 5)
 local nrequests = 0
 
 function request()
