@@ -68,7 +68,7 @@ static struct db_stmt q_submit_facts = DB_READ(
     " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2),"
     " (SELECT string_agg(to_char(day, 'YYYY-MM-DD'), ',') FROM holidays"
     " WHERE day > current_date AND day <= current_date + 60),"
-    " i.id, i.request_hash = $6::bytea, application_json(i)::text, " DISTRICTS_JSON(
+    " i.id, i.request_hash = $6::bytea, " DISTRICTS_JSON(
         "$2") " FROM (SELECT 1) one"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
@@ -102,7 +102,6 @@ enum {
     F_HOLIDAYS,
     F_IDEM_ID,
     F_IDEM_SAME,
-    F_IDEM_JSON,
     F_DISTRICTS,
 };
 
@@ -585,9 +584,18 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     if (!PQgetisnull(r, 0, F_IDEM_ID)) {
         res->other_id = as_ll(r, F_IDEM_ID);
         res->outcome = is_true(r, F_IDEM_SAME) ? SUBMIT_REPLAYED : SUBMIT_IDEMPOTENCY_MISMATCH;
-        if (res->outcome == SUBMIT_REPLAYED && !(res->json = dup_col(r, F_IDEM_JSON)))
-            return DB_ERROR;
-        return DB_OK;
+        if (res->outcome != SUBMIT_REPLAYED)
+            return DB_OK;
+        /* The stored application as it is now, read only for a replay (rare): in the facts
+         * statement its rendering was built, empty, for every submission. */
+        struct db_params p = {0};
+        db_param_ll(&p, res->other_id);
+        PGresult *stored = NULL;
+        if ((st = db_query_params(conn, &q_get, &p, &stored)) != DB_OK)
+            return st;
+        res->json = PQntuples(stored) > 0 ? dup_col(stored, 0) : NULL;
+        PQclear(stored);
+        return res->json ? DB_OK : DB_ERROR;
     }
     if (!PQgetisnull(r, 0, F_PENDING_ID)) {
         res->outcome = SUBMIT_PENDING_EXISTS;
