@@ -28,6 +28,7 @@
 #   BENCH_CAMPAIGN_SECONDS [180]  length of the campaign-day run (a shorter one for trying)
 #   BENCH_CAMPAIGN_DB_POOL [16]  attachd's DB connections during campaign-day
 #   BENCH_CAMPAIGN_WARMUP [10]  seconds of warm-up before it (then ANALYZE)
+#   BENCH_PGSS_TRACK [top]  pg_stat_statements.track in campaign-day (all: inside triggers too)
 #   BENCH_KEEP [0]  1: leave attachd, bare_mhd and PostgreSQL running at the end (for perf)
 #   BENCH_BUILD_DIR [build-bench]
 set -euo pipefail
@@ -192,6 +193,8 @@ SELECTED=(${RATIO_SCENARIOS[@]+"${RATIO_SCENARIOS[@]}"})
 CAMPAIGN_SECONDS=${BENCH_CAMPAIGN_SECONDS:-180}
 CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-16}
 CAMPAIGN_WARMUP=${BENCH_CAMPAIGN_WARMUP:-10}
+PGSS_TRACK=${BENCH_PGSS_TRACK:-top}
+[ "$PGSS_TRACK" = top ] || [ "$PGSS_TRACK" = all ] || die "BENCH_PGSS_TRACK is top or all"
 
 # ---- helpers ----------------------------------------------------------------------------------
 fail_setup() {
@@ -565,13 +568,16 @@ campaign_day() {
     local polys f line s0 p0 s1 p1 n201 warm201 stored0 stored t0 t1 mix failed_here=0 busy wal0 wal1
     log "campaign-day: preparing the catalogue and the campaign window"
     kill "$ATTACHD_PID" 2>/dev/null && wait "$ATTACHD_PID" 2>/dev/null || true
-    # Which statements the time goes to (top-level and inside functions and triggers): a few
-    # per cent of overhead, worth it for the table below the figures.
-    attachd_psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" \
-        -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" >/dev/null
+    # Which statements the time goes to (BENCH_PGSS_TRACK=all: inside functions and triggers
+    # too, a few per cent more overhead), for the table below the figures.
+    attachd_psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null ||
+        fail_setup "campaign-day: cannot load pg_stat_statements"
     pg_local_stop "$PGDIR" >/dev/null 2>&1
     pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd >/dev/null 2>&1 || fail_setup "PostgreSQL did not restart"
-    attachd_psql -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
+    # Its settings exist only once the library is loaded.
+    attachd_psql -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
+        -c "ALTER SYSTEM SET pg_stat_statements.track = '$PGSS_TRACK'" -c 'SELECT pg_reload_conf()' \
+        >/dev/null || fail_setup "campaign-day: cannot set up pg_stat_statements"
     polys=$(campaign_prepare) || fail_setup "campaign-day: preparing the data failed"
     ATTACHD_PORT=$PORT ATTACHD_THREADS=$THREADS ATTACHD_DB_POOL=$CAMPAIGN_DB_POOL ATTACHD_LOG_LEVEL=warn \
         "$BIN" serve >"$OUT/attachd.campaign.log" 2>&1 &
