@@ -566,18 +566,15 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     const struct application_input *in = ctx->in;
     struct submit_result *res = ctx->res;
     *done = true;
-    char poly[24], district[24], token[24];
-    snprintf(poly, sizeof poly, "%lld", in->polyclinic_id);
-    snprintf(district, sizeof district, "%lld", in->district_id);
-    snprintf(token, sizeof token, "%lld", in->who ? in->who->token_id : 0LL);
-    const char *pf[7] = {in->iin,
-                         poly,
-                         in->settlement,
-                         in->district_id ? district : NULL,
-                         ctx->dry_run ? NULL : in->idempotency_key,
-                         in->request_hash,
-                         in->who && in->who->token_id ? token : NULL};
-    enum db_status st = db_query(conn, &q_submit_facts, 7, pf, &g->row);
+    struct db_params pf = {0};
+    db_param_text(&pf, in->iin);
+    db_param_ll(&pf, in->polyclinic_id);
+    db_param_text(&pf, in->settlement);
+    db_param_id_or_null(&pf, in->district_id);
+    db_param_text(&pf, ctx->dry_run ? NULL : in->idempotency_key);
+    db_param_text(&pf, in->request_hash);
+    db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
+    enum db_status st = db_query_params(conn, &q_submit_facts, &pf, &g->row);
     if (st != DB_OK)
         return st;
     PGresult *r = g->row;
@@ -851,12 +848,10 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     struct decide_result *res = ctx->res;
     free(res->json);
     *res = (struct decide_result){0};
-    char id[24], district[24];
-    snprintf(id, sizeof id, "%lld", in->id);
-    snprintf(district, sizeof district, "%lld", in->district_id);
-    const char *pt[1] = {id};
+    struct db_params pt = {0};
+    db_param_ll(&pt, in->id);
     PGresult *r = NULL;
-    enum db_status st = db_query(conn, &q_target, 1, pt, &r);
+    enum db_status st = db_query_params(conn, &q_target, &pt, &r);
     if (st != DB_OK)
         return st;
     if (PQntuples(r) == 0 ||
@@ -871,8 +866,12 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     PQclear(r);
     if ((st = lock_person(conn, iin)) != DB_OK)
         return st;
-    const char *pl[4] = {id, in->district_id ? district : NULL, in->reason, in->district_number};
-    if ((st = db_query(conn, &q_locked, 4, pl, &r)) != DB_OK)
+    struct db_params pl = {0};
+    db_param_ll(&pl, in->id);
+    db_param_id_or_null(&pl, in->district_id);
+    db_param_text(&pl, in->reason);
+    db_param_text(&pl, in->district_number);
+    if ((st = db_query_params(conn, &q_locked, &pl, &r)) != DB_OK)
         return st;
     if (strcmp(PQgetvalue(r, 0, L_STATUS), "pending") != 0) {
         res->outcome = DECIDE_NOT_PENDING;
@@ -895,10 +894,13 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
         return st;
     }
     PQclear(r);
-    const char *pc[5] = {id, in->what == DECIDE_REFUSE ? "refused" : "withdrawn",
-                         in->what == DECIDE_REFUSE ? in->reason : NULL,
-                         in->what == DECIDE_REFUSE ? in->comment : NULL, who};
-    st = db_query_json(conn, &q_close, 5, pc, &res->json);
+    struct db_params pc = {0};
+    db_param_ll(&pc, in->id);
+    db_param_text(&pc, in->what == DECIDE_REFUSE ? "refused" : "withdrawn");
+    db_param_text(&pc, in->what == DECIDE_REFUSE ? in->reason : NULL);
+    db_param_text(&pc, in->what == DECIDE_REFUSE ? in->comment : NULL);
+    db_param_text(&pc, who);
+    st = db_query_json(conn, &q_close, pc.n, pc.values, &res->json);
     return st == DB_OK && !res->json ? DB_ERROR : st;
 }
 
@@ -922,11 +924,10 @@ enum db_status application_get(struct db_pool *pool, long long id, char **json,
 {
     *json = NULL;
     *polyclinic_id = 0;
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", id);
-    const char *p[1] = {ids};
+    struct db_params p = {0};
+    db_param_ll(&p, id);
     PGresult *r = NULL;
-    enum db_status st = db_run(pool, &q_get, 1, p, &r);
+    enum db_status st = db_run(pool, &q_get, p.n, p.values, &r);
     if (st != DB_OK)
         return st;
     if (PQntuples(r) > 0) {
@@ -942,19 +943,16 @@ enum db_status application_get(struct db_pool *pool, long long id, char **json,
 enum db_status application_list(struct db_pool *pool, const struct application_query *q,
                                 char **json)
 {
-    char poly[24], after[24], limit[16];
-    snprintf(poly, sizeof poly, "%lld", q->polyclinic_id);
-    snprintf(after, sizeof after, "%lld", q->after_id);
-    snprintf(limit, sizeof limit, "%d", q->limit);
-    const char *p[10] = {q->polyclinic_id ? poly : NULL,
-                         q->status,
-                         q->overdue ? "true" : "false",
-                         after,
-                         limit,
-                         q->iin,
-                         q->channel,
-                         q->grounds,
-                         q->submitted_from,
-                         q->submitted_to};
-    return db_run_json(pool, &q_list, 10, p, json);
+    struct db_params p = {0};
+    db_param_id_or_null(&p, q->polyclinic_id); /* $1 */
+    db_param_text(&p, q->status);              /* $2 */
+    db_param_bool(&p, q->overdue);             /* $3 */
+    db_param_ll(&p, q->after_id);              /* $4 */
+    db_param_ll(&p, q->limit);                 /* $5 */
+    db_param_text(&p, q->iin);                 /* $6 */
+    db_param_text(&p, q->channel);             /* $7 */
+    db_param_text(&p, q->grounds);             /* $8 */
+    db_param_text(&p, q->submitted_from);      /* $9 */
+    db_param_text(&p, q->submitted_to);        /* $10 */
+    return db_run_json(pool, &q_list, p.n, p.values, json);
 }
