@@ -47,7 +47,9 @@ static struct db_stmt q_lock_person =
     " FROM districts d JOIN district_kinds k ON k.code = d.kind"                                   \
     " WHERE d.polyclinic_id = " poly ")::text"
 
-/* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
+/* Everything submission needs to know, read once the person is locked. `rec` is
+ * address_on_record() of migrations/0005 written out, planned with the statement (as a
+ * function it cost a PL/pgSQL call and its own executor per submission). $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
 static struct db_stmt q_submit_facts = DB_READ(
     "SELECT to_char(current_date, 'YYYY-MM-DD'), c.year, to_char(c.effective_on, 'YYYY-MM-DD'),"
@@ -77,7 +79,10 @@ static struct db_stmt q_submit_facts = DB_READ(
               " AS takes_part FROM attachments a JOIN polyclinics cp ON cp.id = a.polyclinic_id"
               " WHERE a.iin = $1 AND NOT a.cancelled AND a.valid_from <= current_date"
               " AND (a.valid_to IS NULL OR a.valid_to > current_date) LIMIT 1) cur ON true"
-              " LEFT JOIN LATERAL address_on_record($1) rec ON true"
+              " LEFT JOIN LATERAL (SELECT ra.settlement, ra.address FROM attachments rt"
+              " JOIN applications ra ON ra.id = rt.application_id WHERE rt.iin = $1"
+              " AND NOT rt.cancelled AND (rt.valid_to IS NULL OR rt.valid_to > current_date)"
+              " ORDER BY rt.valid_from DESC, rt.id DESC LIMIT 1) rec ON true"
               " LEFT JOIN applications i ON i.idempotency_key = $5"
               " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
 enum {
