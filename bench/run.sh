@@ -26,9 +26,12 @@
 #   BENCH_PG_DURABLE [0]  1: keep fsync and synchronous_commit on in the throwaway PostgreSQL
 #                        (always on when campaign-day is selected)
 #   BENCH_CAMPAIGN_SECONDS [180]  length of the campaign-day run (a shorter one for trying)
-#   BENCH_CAMPAIGN_DB_POOL [16]  attachd's DB connections during campaign-day
+#   BENCH_CAMPAIGN_THREADS [32]  attachd's HTTP threads during campaign-day (each thread waits
+#                        for its transaction, so they bound the transactions in flight)
+#   BENCH_CAMPAIGN_DB_POOL [= campaign threads]  attachd's DB connections during campaign-day
 #   BENCH_CAMPAIGN_WARMUP [10]  seconds of warm-up before it (then ANALYZE)
 #   BENCH_PGSS_TRACK [top]  pg_stat_statements.track in campaign-day (all: inside triggers too)
+#   BENCH_CAMPAIGN_COMMIT_DELAY [0]  PostgreSQL's commit_delay (µs) during campaign-day
 #   BENCH_KEEP [0]  1: leave attachd, bare_mhd and PostgreSQL running at the end (for perf)
 #   BENCH_BUILD_DIR [build-bench]
 set -euo pipefail
@@ -191,9 +194,11 @@ for name in "${SELECTED[@]}"; do
 done
 SELECTED=(${RATIO_SCENARIOS[@]+"${RATIO_SCENARIOS[@]}"})
 CAMPAIGN_SECONDS=${BENCH_CAMPAIGN_SECONDS:-180}
-CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-16}
+CAMPAIGN_THREADS=${BENCH_CAMPAIGN_THREADS:-32}
+CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-$CAMPAIGN_THREADS}
 CAMPAIGN_WARMUP=${BENCH_CAMPAIGN_WARMUP:-10}
 PGSS_TRACK=${BENCH_PGSS_TRACK:-top}
+CAMPAIGN_COMMIT_DELAY=${BENCH_CAMPAIGN_COMMIT_DELAY:-0}
 [ "$PGSS_TRACK" = top ] || [ "$PGSS_TRACK" = all ] || die "BENCH_PGSS_TRACK is top or all"
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -572,6 +577,10 @@ campaign_day() {
     # too, a few per cent more overhead), for the table below the figures.
     attachd_psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null ||
         fail_setup "campaign-day: cannot load pg_stat_statements"
+    # Group commit: a committing backend waits commit_delay µs for others to join its WAL flush
+    # (when at least 5 others are in a transaction). Durability is unchanged.
+    attachd_psql -c "ALTER SYSTEM SET commit_delay = $CAMPAIGN_COMMIT_DELAY" >/dev/null ||
+        fail_setup "campaign-day: cannot set commit_delay"
     pg_local_stop "$PGDIR" >/dev/null 2>&1
     pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd >/dev/null 2>&1 || fail_setup "PostgreSQL did not restart"
     # Its settings exist only once the library is loaded.
@@ -579,7 +588,7 @@ campaign_day() {
         -c "ALTER SYSTEM SET pg_stat_statements.track = '$PGSS_TRACK'" -c 'SELECT pg_reload_conf()' \
         >/dev/null || fail_setup "campaign-day: cannot set up pg_stat_statements"
     polys=$(campaign_prepare) || fail_setup "campaign-day: preparing the data failed"
-    ATTACHD_PORT=$PORT ATTACHD_THREADS=$THREADS ATTACHD_DB_POOL=$CAMPAIGN_DB_POOL ATTACHD_LOG_LEVEL=warn \
+    ATTACHD_PORT=$PORT ATTACHD_THREADS=$CAMPAIGN_THREADS ATTACHD_DB_POOL=$CAMPAIGN_DB_POOL ATTACHD_LOG_LEVEL=warn \
         "$BIN" serve >"$OUT/attachd.campaign.log" 2>&1 &
     ATTACHD_PID=$!
     wait_http "http://127.0.0.1:$PORT/healthz" 30 "$ATTACHD_PID" || fail_setup "attachd did not answer"
@@ -599,7 +608,7 @@ campaign_day() {
     stored0=$(attachd_psql -At -c 'SELECT count(*) FROM applications')
     busy=$(wait_quiet)
     f=$OUT/campaign-day.wrk
-    log "campaign-day: $CONNS connections for ${CAMPAIGN_SECONDS}s to $(tr ',' '\n' <<<"$polys" | wc -l) polyclinics (DB pool $CAMPAIGN_DB_POOL; machine ${busy}% busy before)"
+    log "campaign-day: $CONNS connections for ${CAMPAIGN_SECONDS}s to $(tr ',' '\n' <<<"$polys" | wc -l) polyclinics ($CAMPAIGN_THREADS threads, DB pool $CAMPAIGN_DB_POOL; machine ${busy}% busy before)"
     wal0=$(attachd_psql -At -F ' ' -c 'SELECT wal_bytes, wal_sync, wal_fpi FROM pg_stat_wal')
     s0=$(ticks "$ATTACHD_PID")
     p0=$(pg_ticks)
@@ -625,8 +634,8 @@ campaign_day() {
         round((total_exec_time / greatest(calls, 1))::numeric, 3), left(regexp_replace(query, '\s+', ' ', 'g'), 110)
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" >"$OUT/campaign-day.statements" 2>/dev/null || true
     {
-        printf '\ncampaign-day: %s connections, %ss, DB pool %s, fsync on; machine %s%% busy before\n' \
-            "$CONNS" "$CAMPAIGN_SECONDS" "$CAMPAIGN_DB_POOL" "$busy"
+        printf '\ncampaign-day: %s connections, %ss, attachd %s threads, DB pool %s, fsync on, commit_delay %s; machine %s%% busy before\n' \
+            "$CONNS" "$CAMPAIGN_SECONDS" "$CAMPAIGN_THREADS" "$CAMPAIGN_DB_POOL" "$CAMPAIGN_COMMIT_DELAY" "$busy"
         awk -v line="$line" -v stored="$stored" -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$HZ" \
             -v secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" -v bar="${S_BAR[campaign-day]}" \
             -v failed="$failed_here" 'BEGIN{
