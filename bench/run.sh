@@ -24,6 +24,14 @@
 #                        for the machine to be at most QUIET_PCT % busy (shared machines)
 #   BENCH_PGPORT [55480]  BENCH_PORT [18480] (attachd)  BENCH_BARE_PORT [18481]
 #   BENCH_PG_DURABLE [0]  1: keep fsync and synchronous_commit on in the throwaway PostgreSQL
+#                        (always on when campaign-day is selected)
+#   BENCH_CAMPAIGN_SECONDS [180]  length of the campaign-day run (a shorter one for trying)
+#   BENCH_CAMPAIGN_THREADS [32]  attachd's HTTP threads during campaign-day (each thread waits
+#                        for its transaction, so they bound the transactions in flight)
+#   BENCH_CAMPAIGN_DB_POOL [= campaign threads]  attachd's DB connections during campaign-day
+#   BENCH_CAMPAIGN_WARMUP [10]  seconds of warm-up before it (then ANALYZE)
+#   BENCH_PGSS_TRACK [top]  pg_stat_statements.track in campaign-day (all: inside triggers too)
+#   BENCH_CAMPAIGN_COMMIT_DELAY [0]  PostgreSQL's commit_delay (µs) during campaign-day
 #   BENCH_KEEP [0]  1: leave attachd, bare_mhd and PostgreSQL running at the end (for perf)
 #   BENCH_BUILD_DIR [build-bench]
 set -euo pipefail
@@ -74,6 +82,9 @@ scenario catalog-settlements 0.5 bare get.lua /v1/settlements
 scenario district-get 0.8 pgbench get.lua '/v1/districts/{id}' district_get.sql
 scenario polyclinic-get 0.8 pgbench get.lua '/v1/polyclinics/{id}' polyclinic_get.sql
 scenario application-post 0.8 pgbench post_application.lua /v1/applications application_submit.sql
+# Not a ratio: a campaign day as the portal sends it, measured alone and checked afterwards
+# (campaign_day below). Only run when named; it forces a durable PostgreSQL.
+scenario campaign-day 1700 none campaign_day.lua /v1/applications
 
 # ids TABLE: "id_min=.." and "id_max=.." of TABLE. The ids must be contiguous, so that pgbench's
 # random(min, max) draws from exactly the set wrk draws from.
@@ -171,7 +182,24 @@ for arg in "$@"; do
         ;;
     esac
 done
-[ ${#SELECTED[@]} -gt 0 ] || SELECTED=("${SCENARIO_NAMES[@]}")
+if [ ${#SELECTED[@]} -eq 0 ]; then
+    for name in "${SCENARIO_NAMES[@]}"; do
+        [ "$name" = campaign-day ] || SELECTED+=("$name")
+    done
+fi
+CAMPAIGN_DAY=0
+RATIO_SCENARIOS=()
+for name in "${SELECTED[@]}"; do
+    if [ "$name" = campaign-day ]; then CAMPAIGN_DAY=1; else RATIO_SCENARIOS+=("$name"); fi
+done
+SELECTED=(${RATIO_SCENARIOS[@]+"${RATIO_SCENARIOS[@]}"})
+CAMPAIGN_SECONDS=${BENCH_CAMPAIGN_SECONDS:-180}
+CAMPAIGN_THREADS=${BENCH_CAMPAIGN_THREADS:-32}
+CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-$CAMPAIGN_THREADS}
+CAMPAIGN_WARMUP=${BENCH_CAMPAIGN_WARMUP:-10}
+PGSS_TRACK=${BENCH_PGSS_TRACK:-top}
+CAMPAIGN_COMMIT_DELAY=${BENCH_CAMPAIGN_COMMIT_DELAY:-0}
+[ "$PGSS_TRACK" = top ] || [ "$PGSS_TRACK" = all ] || die "BENCH_PGSS_TRACK is top or all"
 
 # ---- helpers ----------------------------------------------------------------------------------
 fail_setup() {
@@ -402,7 +430,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 
 pg_local_destroy "$PGDIR" >/dev/null 2>&1 || true
-if [ "${BENCH_PG_DURABLE:-0}" = 1 ]; then
+if [ "${BENCH_PG_DURABLE:-0}" = 1 ] || [ "$CAMPAIGN_DAY" = 1 ]; then
     pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd || fail_setup "PostgreSQL did not start"
 else
     PG_LOCAL_FAST=1 pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd || fail_setup "PostgreSQL did not start"
@@ -476,6 +504,163 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
+# ---- campaign day -----------------------------------------------------------------------------
+# campaign_prepare: the catalogue and window of a campaign day. The demo city's polyclinics that
+# take part (accepting, with a Fund contract) are the catalogue; every other one of them is made
+# auto_approve; the current year's campaign is opened around today (the bench's own window, so
+# the run never depends on the calendar). Prints the ids of all the city's polyclinics (73 in
+# the demo seed), comma-separated: applications to the few that do not take part are refused
+# CLINIC_NOT_ACCEPTING, as on a real day.
+campaign_prepare() {
+    attachd_psql >/dev/null <<'SQL'
+SET client_min_messages = warning;
+TRUNCATE applications, attachments, transfers, events CASCADE;
+UPDATE districts SET nopen = 0 WHERE nopen <> 0;
+UPDATE polyclinics p SET auto_approve = (r.k % 2 = 0)
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS k FROM polyclinics
+      WHERE settlement = '751110000' AND accepting AND fsms_contract) r
+WHERE p.id = r.id;
+DELETE FROM campaigns WHERE daterange(opens_on, closes_on, '[]') && daterange(current_date - 1, current_date + 1, '[]')
+    AND year <> extract(year FROM current_date)::int;
+INSERT INTO campaigns (year, opens_on, closes_on, effective_on, max_changes)
+VALUES (extract(year FROM current_date)::int, current_date - 1, current_date + 1, current_date + 30, 1)
+ON CONFLICT (year) DO UPDATE SET opens_on = EXCLUDED.opens_on, closes_on = EXCLUDED.closes_on,
+    effective_on = EXCLUDED.effective_on, max_changes = EXCLUDED.max_changes;
+VACUUM ANALYZE;
+SQL
+    attachd_psql -At -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM polyclinics
+        WHERE settlement = '751110000'"
+}
+
+# campaign_check REQUESTS_201: the invariants after the run (and the warm-up), one "name value
+# pass|FAIL" a line. Stored may exceed the 201s by what was in flight when wrk stopped, twice.
+campaign_check() {
+    attachd_psql -At -F ' ' -v n201="$1" -v conns="$((2 * CONNS))" <<'SQL'
+WITH a AS (SELECT count(*) AS n, count(*) FILTER (WHERE status = 'approved') AS approved,
+                  count(*) FILTER (WHERE status = 'refused') AS refused FROM applications)
+SELECT 'stored_vs_201', a.n - :n201, CASE WHEN a.n >= :n201 AND a.n - :n201 <= :conns THEN 'pass' ELSE 'FAIL' END FROM a
+UNION ALL
+SELECT 'districts_over_capacity', count(*), CASE WHEN count(*) = 0 THEN 'pass' ELSE 'FAIL' END
+FROM districts d WHERE district_load(d) > d.capacity
+UNION ALL
+SELECT 'districts_nopen_wrong', count(*), CASE WHEN count(*) = 0 THEN 'pass' ELSE 'FAIL' END
+FROM districts d WHERE d.nopen <> (SELECT count(*) FROM attachments t WHERE t.district_id = d.id
+                                    AND NOT t.cancelled AND t.valid_to IS NULL)
+UNION ALL
+SELECT 'overlapping_attachments', count(*), CASE WHEN count(*) = 0 THEN 'pass' ELSE 'FAIL' END
+FROM attachments x JOIN attachments y ON y.iin = x.iin AND y.id > x.id
+WHERE NOT x.cancelled AND NOT y.cancelled
+  AND daterange(x.valid_from, x.valid_to) && daterange(y.valid_from, y.valid_to)
+UNION ALL
+SELECT 'approved_without_attachment', count(*), CASE WHEN count(*) = 0 THEN 'pass' ELSE 'FAIL' END
+FROM applications p WHERE p.status = 'approved' AND NOT EXISTS (
+    SELECT 1 FROM attachments t JOIN transfers r ON r.application_id = t.application_id
+    WHERE t.application_id = p.id AND t.district_id = p.district_id)
+UNION ALL
+SELECT 'events_missing', (SELECT n FROM a) + (SELECT approved + refused FROM a) - count(*),
+       CASE WHEN count(*) = (SELECT n + approved + refused FROM a) THEN 'pass' ELSE 'FAIL' END
+FROM events WHERE type IN ('application.submitted', 'application.decided')
+UNION ALL
+SELECT 'audit_missing', (SELECT approved + refused FROM a) - count(*),
+       CASE WHEN count(*) = (SELECT approved + refused FROM a) THEN 'pass' ELSE 'FAIL' END
+FROM audit WHERE entity = 'application' AND action IN ('approve', 'refuse');
+SQL
+}
+
+# campaign_day: restarts attachd with the campaign's DB pool, runs wrk for CAMPAIGN_SECONDS,
+# measures CPU of PostgreSQL and attachd around it, checks the invariants, appends the table.
+campaign_day() {
+    local polys f line s0 p0 s1 p1 n201 warm201 stored0 stored t0 t1 mix failed_here=0 busy wal0 wal1
+    log "campaign-day: preparing the catalogue and the campaign window"
+    kill "$ATTACHD_PID" 2>/dev/null && wait "$ATTACHD_PID" 2>/dev/null || true
+    # Which statements the time goes to (BENCH_PGSS_TRACK=all: inside functions and triggers
+    # too, a few per cent more overhead), for the table below the figures.
+    attachd_psql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null ||
+        fail_setup "campaign-day: cannot load pg_stat_statements"
+    # Group commit: a committing backend waits commit_delay µs for others to join its WAL flush
+    # (when at least 5 others are in a transaction). Durability is unchanged.
+    attachd_psql -c "ALTER SYSTEM SET commit_delay = $CAMPAIGN_COMMIT_DELAY" >/dev/null ||
+        fail_setup "campaign-day: cannot set commit_delay"
+    pg_local_stop "$PGDIR" >/dev/null 2>&1
+    pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd >/dev/null 2>&1 || fail_setup "PostgreSQL did not restart"
+    # Its settings exist only once the library is loaded.
+    attachd_psql -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
+        -c "ALTER SYSTEM SET pg_stat_statements.track = '$PGSS_TRACK'" -c 'SELECT pg_reload_conf()' \
+        >/dev/null || fail_setup "campaign-day: cannot set up pg_stat_statements"
+    polys=$(campaign_prepare) || fail_setup "campaign-day: preparing the data failed"
+    ATTACHD_PORT=$PORT ATTACHD_THREADS=$CAMPAIGN_THREADS ATTACHD_DB_POOL=$CAMPAIGN_DB_POOL ATTACHD_LOG_LEVEL=warn \
+        "$BIN" serve >"$OUT/attachd.campaign.log" 2>&1 &
+    ATTACHD_PID=$!
+    wait_http "http://127.0.0.1:$PORT/healthz" 30 "$ATTACHD_PID" || fail_setup "attachd did not answer"
+    # A warm-up on the empty register, then ANALYZE: the statements' generic plans, cached by
+    # each connection, were made for empty tables (sequential scans); ANALYZE invalidates them,
+    # so the measured run uses plans for a register that holds people, as on a real day.
+    log "campaign-day: warming up (${CAMPAIGN_WARMUP}s), then ANALYZE"
+    (BENCH_PATH=/v1/applications BENCH_PORTAL_TOKEN="$PORTAL_TOKEN" BENCH_POLYCLINICS="$polys" \
+        BENCH_SETTLEMENT=751110000 BENCH_IIN_STREAM=1 wrk -t"$WRK_THREADS" -c"$CONNS" \
+        -d"${CAMPAIGN_WARMUP}s" --timeout 10s -s "$BENCH/wrk/campaign_day.lua" \
+        "http://127.0.0.1:$PORT" >"$OUT/campaign-day.warmup.wrk" 2>&1) ||
+        fail_setup "wrk failed for the campaign-day warm-up; see $OUT/campaign-day.warmup.wrk"
+    sleep 1
+    warm201=$(awk '/^BENCH /{for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        print v["requests"] - v["err_status"]}' "$OUT/campaign-day.warmup.wrk")
+    attachd_psql -c 'ANALYZE' -c 'SELECT pg_stat_statements_reset()' >/dev/null
+    stored0=$(attachd_psql -At -c 'SELECT count(*) FROM applications')
+    busy=$(wait_quiet)
+    f=$OUT/campaign-day.wrk
+    log "campaign-day: $CONNS connections for ${CAMPAIGN_SECONDS}s to $(tr ',' '\n' <<<"$polys" | wc -l) polyclinics ($CAMPAIGN_THREADS threads, DB pool $CAMPAIGN_DB_POOL; machine ${busy}% busy before)"
+    wal0=$(attachd_psql -At -F ' ' -c 'SELECT wal_bytes, wal_sync, wal_fpi FROM pg_stat_wal')
+    s0=$(ticks "$ATTACHD_PID")
+    p0=$(pg_ticks)
+    t0=$(date +%s.%N)
+    (BENCH_PATH=/v1/applications BENCH_PORTAL_TOKEN="$PORTAL_TOKEN" BENCH_POLYCLINICS="$polys" \
+        BENCH_SETTLEMENT=751110000 wrk -t"$WRK_THREADS" -c"$CONNS" -d"${CAMPAIGN_SECONDS}s" \
+        --timeout 10s --latency -s "$BENCH/wrk/campaign_day.lua" "http://127.0.0.1:$PORT" \
+        >"$f" 2>&1 && times >"$f.times") || fail_setup "wrk failed for campaign-day; see $f"
+    sleep 1 # the last requests in flight finish
+    t1=$(date +%s.%N)
+    s1=$(ticks "$ATTACHD_PID")
+    p1=$(pg_ticks)
+    wal1=$(attachd_psql -At -F ' ' -c 'SELECT wal_bytes, wal_sync, wal_fpi FROM pg_stat_wal')
+    line=$(grep '^BENCH ' "$f") || fail_setup "wrk printed no result for campaign-day; see $f"
+    n201=$(awk '{for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        print v["requests"] - v["err_status"]}' <<<"$line")
+    stored=$(($(attachd_psql -At -c 'SELECT count(*) FROM applications') - stored0))
+    mix=$(attachd_psql -At -F ' ' -c "SELECT coalesce(string_agg(s || '=' || n, ' ' ORDER BY s), '')
+        FROM (SELECT coalesce(refusal_code, status) AS s, count(*) AS n FROM applications GROUP BY 1) x")
+    campaign_check "$((n201 + warm201))" >"$OUT/campaign-day.checks" || fail_setup "campaign-day: the checks failed to run"
+    grep -q FAIL "$OUT/campaign-day.checks" && failed_here=1
+    attachd_psql -At -F ' | ' -c "SELECT round(total_exec_time::numeric, 0), calls,
+        round((total_exec_time / greatest(calls, 1))::numeric, 3), left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" >"$OUT/campaign-day.statements" 2>/dev/null || true
+    {
+        printf '\ncampaign-day: %s connections, %ss, attachd %s threads, DB pool %s, fsync on, commit_delay %s; machine %s%% busy before\n' \
+            "$CONNS" "$CAMPAIGN_SECONDS" "$CAMPAIGN_THREADS" "$CAMPAIGN_DB_POOL" "$CAMPAIGN_COMMIT_DELAY" "$busy"
+        awk -v line="$line" -v stored="$stored" -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$HZ" \
+            -v secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" -v bar="${S_BAR[campaign-day]}" \
+            -v failed="$failed_here" 'BEGIN{
+            n = split(line, f, " "); for (i = 2; i <= n; i++) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+            ok = v["requests"] - v["err_status"]
+            rate = ok * 1e6 / v["duration_us"]
+            printf "  applications/s %.0f (bar %s: %s)   201 answers %d, stored %d, errors: status %d connect %d read %d timeout %d\n",
+                rate, bar, (rate >= bar ? "pass" : "below"), ok, stored, v["err_status"], v["err_connect"],
+                v["err_read"], v["err_timeout"]
+            printf "  latency p50 %.2f ms, p99 %.2f ms\n", v["p50_us"] / 1000, v["p99_us"] / 1000
+            printf "  CPU per application: PostgreSQL %.0f us, attachd %.0f us\n",
+                p * 1e6 / hz / stored, s * 1e6 / hz / stored
+            printf "  invariants: %s\n", (failed ? "FAIL" : "pass")
+        }'
+        awk -v a="$wal0" -v b="$wal1" -v n="$stored" 'BEGIN{split(a, x, " "); split(b, y, " ")
+            printf "  WAL per application: %.0f bytes (%.2f full-page images); %.1f applications per WAL sync\n",
+                (y[1] - x[1]) / n, (y[3] - x[3]) / n, (y[2] > x[2] ? n / (y[2] - x[2]) : 0)}'
+        printf '  outcomes: %s\n' "$mix"
+        sed 's/^/  check /' "$OUT/campaign-day.checks"
+        printf '  statements by total time (ms | calls | ms per call | statement):\n'
+        sed 's/^/    /' "$OUT/campaign-day.statements"
+    } >>"$OUT/results.txt"
+    [ "$failed_here" = 0 ] && [ "$(grep -o 'err_[a-z]*=[1-9]' <<<"$line" | wc -l)" = 0 ]
+}
+
 # ---- report -----------------------------------------------------------------------------------
 # Result lines: rps p50_us p99_us server_us postgres_us client_us busy_before.
 table=$OUT/results.txt
@@ -541,6 +726,11 @@ ms() { col "$1" "$2" | awk '{printf "%.2f", $1 / 1000}'; }
         printf '\n'
     fi
 } >"$table" # not a pipe: failed must be set in this shell
+[ ${#SELECTED[@]} -gt 0 ] || : >"$table"
+if [ "$CAMPAIGN_DAY" = 1 ]; then
+    campaign_day || failed=1
+    alive
+fi
 cat "$table"
 log "results: $table (raw wrk and pgbench output next to it)"
 exit $failed

@@ -4,6 +4,8 @@
  * in this process (auth_cache_invalidate). */
 #include "attachd/auth.h"
 
+#include "attachd/db_tokens.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -122,10 +124,6 @@ void auth_cache_invalidate(void)
     atomic_fetch_add(&cache_generation, 1);
 }
 
-static struct db_stmt q_token_lookup =
-    DB_STMT("SELECT id, role, coalesce(polyclinic_id, 0), name FROM tokens "
-            "WHERE hash = $1::bytea AND revoked_at IS NULL");
-
 enum auth_status auth_check(struct db_pool *pool, const char *authorization, struct principal *out)
 {
     if (!authorization)
@@ -152,21 +150,16 @@ enum auth_status auth_check(struct db_pool *pool, const char *authorization, str
 
     char hex[67];
     bytea_hex32(hash, hex);
-    const char *params[1] = {hex};
-    PGresult *r = NULL;
-    enum db_status st = db_run(pool, &q_token_lookup, 1, params, &r);
+    struct principal who = {0};
+    char role[16];
+    bool found;
+    enum db_status st = db_token_lookup(pool, hex, &found, &who.token_id, role, sizeof role,
+                                        &who.polyclinic_id, who.name, sizeof who.name);
     if (st != DB_OK)
         return st == DB_UNAVAILABLE ? AUTH_DB_UNAVAILABLE : AUTH_INVALID;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
+    if (!found)
         return AUTH_INVALID;
-    }
-    struct principal who = {0};
-    who.token_id = atoll(PQgetvalue(r, 0, 0));
-    role_parse(PQgetvalue(r, 0, 1), &who.role);
-    who.polyclinic_id = atoll(PQgetvalue(r, 0, 2));
-    snprintf(who.name, sizeof who.name, "%s", PQgetvalue(r, 0, 3));
-    PQclear(r);
+    role_parse(role, &who.role);
 
     memcpy(e->hash, hash, 32);
     e->who = who;
@@ -177,43 +170,22 @@ enum auth_status auth_check(struct db_pool *pool, const char *authorization, str
     return AUTH_OK;
 }
 
-static struct db_stmt q_token_insert =
-    DB_STMT("INSERT INTO tokens(role, polyclinic_id, name, hash) "
-            "VALUES ($1, $2::bigint, $3, $4::bytea) RETURNING id");
-static struct db_stmt q_token_revoke =
-    DB_STMT("UPDATE tokens SET revoked_at = now() WHERE id = $1::bigint AND revoked_at IS NULL");
-
 enum db_status token_create(struct db_conn *conn, enum role role, long long polyclinic_id,
                             const char *name, char secret[TOKEN_SECRET_LEN + 1], long long *id)
 {
     unsigned char hash[32];
     if (!token_generate(secret, hash))
         return DB_ERROR;
-    char hex[67], pid[24];
+    char hex[67];
     bytea_hex32(hash, hex);
-    snprintf(pid, sizeof pid, "%lld", polyclinic_id);
-    const char *params[4] = {role_name(role), role == ROLE_REGISTRAR ? pid : NULL, name ? name : "",
-                             hex};
-    PGresult *r = NULL;
-    enum db_status st = db_query(conn, &q_token_insert, 4, params, &r);
-    if (st == DB_OK) {
-        *id = atoll(PQgetvalue(r, 0, 0));
-        PQclear(r);
-    }
-    return st;
+    return db_token_insert(conn, role_name(role), role == ROLE_REGISTRAR ? polyclinic_id : 0, name,
+                           hex, id);
 }
 
 enum db_status token_revoke(struct db_conn *conn, long long id, bool *found)
 {
-    char sid[24];
-    snprintf(sid, sizeof sid, "%lld", id);
-    const char *params[1] = {sid};
-    PGresult *r = NULL;
-    enum db_status st = db_query(conn, &q_token_revoke, 1, params, &r);
-    if (st == DB_OK) {
-        *found = atoi(PQcmdTuples(r)) > 0;
-        PQclear(r);
+    enum db_status st = db_token_revoke(conn, id, found);
+    if (st == DB_OK)
         auth_cache_invalidate();
-    }
     return st;
 }

@@ -26,11 +26,23 @@ enum db_status {
 struct db_stmt {
     const char *sql;
     atomic_int slot; /* 0 until first use; then its index in each connection's prepared map */
-    atomic_int kind; /* 0 until first use; then 1 reads, 2 writes */
+    atomic_int kind; /* 1 reads, 2 writes; 0 (DB_STMT): guessed from the text at first use */
 };
 #define DB_STMT(text)                                                                              \
     {                                                                                              \
         .sql = (text), .slot = 0, .kind = 0                                                        \
+    }
+/* The same, saying whether the statement writes or locks rows (FOR UPDATE counts as a write;
+ * the pool sets the audit actor before a write) instead of leaving the pool to guess from the
+ * text: a write hidden in a function call, or "UPDATE" inside a string, fools the guess.
+ * Prefer these for new statements. */
+#define DB_READ(text)                                                                              \
+    {                                                                                              \
+        .sql = (text), .slot = 0, .kind = 1                                                        \
+    }
+#define DB_WRITE(text)                                                                             \
+    {                                                                                              \
+        .sql = (text), .slot = 0, .kind = 2                                                        \
     }
 #define DB_MAX_STMTS   256
 #define DB_SERVER_NAME 128 /* "host:port" of a session's server, truncated */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "attachd/db_catalogues.h"
 
 struct catalog_copy {
     size_t n;
@@ -16,7 +17,7 @@ struct catalog_copy {
 };
 
 struct catalog {
-    struct db_stmt stmt; /* rows: key text, item json text; ordered by key COLLATE "C" */
+    struct db_stmt *stmt; /* rows: key text, item json text; ordered by key COLLATE "C" */
     double ttl;
     pthread_rwlock_t lock;
     struct catalog_copy copy;
@@ -24,24 +25,15 @@ struct catalog {
     atomic_bool stale;
 };
 
-#define CATALOG(sql, ttl_s)                                                                        \
+/* The statements live in src/db/catalogues.c, with the service's other queries. */
+#define CATALOG(statement, ttl_s)                                                                  \
     {                                                                                              \
-        .stmt = DB_STMT(sql), .ttl = (ttl_s), .lock = PTHREAD_RWLOCK_INITIALIZER, .stale = true    \
+        .stmt = &(statement), .ttl = (ttl_s), .lock = PTHREAD_RWLOCK_INITIALIZER, .stale = true    \
     }
 
-struct catalog catalog_settlements = CATALOG(
-    "SELECT kato, json_build_object('kato', kato, 'name_kk', name_kk, 'name_ru', name_ru)::text "
-    "FROM settlements ORDER BY kato COLLATE \"C\"",
-    5.0);
-struct catalog catalog_district_kinds =
-    CATALOG("SELECT lpad(sort::text, 6, '0'), json_build_object('code', code, 'norm', norm, "
-            "'min_age', min_age, 'max_age', max_age)::text FROM district_kinds ORDER BY sort",
-            60.0);
-struct catalog catalog_refusal_reasons = CATALOG(
-    "SELECT lpad(sort::text, 6, '0'), json_build_object('code', code, 'official', official, "
-    "'title', json_build_object('kk', title_kk, 'ru', title_ru, 'en', title_en))::text "
-    "FROM refusal_reasons ORDER BY sort",
-    60.0);
+struct catalog catalog_settlements = CATALOG(q_catalogue_settlements, 5.0);
+struct catalog catalog_district_kinds = CATALOG(q_catalogue_district_kinds, 60.0);
+struct catalog catalog_refusal_reasons = CATALOG(q_catalogue_refusal_reasons, 60.0);
 
 static double now_monotonic(void)
 {
@@ -65,7 +57,7 @@ static void copy_free(struct catalog_copy *c)
 static enum db_status reload(struct catalog *cat, struct db_pool *pool)
 {
     PGresult *r = NULL;
-    enum db_status st = db_run(pool, &cat->stmt, 0, NULL, &r);
+    enum db_status st = db_run(pool, cat->stmt, 0, NULL, &r);
     if (st != DB_OK)
         return st;
     struct catalog_copy fresh = {0};

@@ -1,6 +1,7 @@
 /* Settlements (KATO catalogue): read from the in-memory copy, created by admins. */
 #include "attachd/api.h"
 #include "attachd/catalog.h"
+#include "attachd/db_catalogues.h"
 #include "attachd/jfields.h"
 #include "attachd/kzid.h"
 
@@ -15,9 +16,6 @@ HANDLER(api_settlements_get)
         return res_problem(res, API_NOT_FOUND, "A KATO code is 9 digits");
     return catalog_get(&catalog_settlements, req->params[0], req, res);
 }
-
-static struct db_stmt q_insert =
-    DB_STMT("INSERT INTO settlements(kato, name_kk, name_ru) VALUES ($1, $2, $3)");
 
 HANDLER(api_settlements_create)
 {
@@ -36,8 +34,7 @@ HANDLER(api_settlements_create)
         st = res_validation_result(res);
         goto out;
     }
-    const char *params[3] = {kato, name_kk, name_ru};
-    enum db_status dst = db_run(req->app->db, &q_insert, 3, params, NULL);
+    enum db_status dst = db_settlement_insert(req->app->db, kato, name_kk, name_ru);
     if (dst == DB_UNIQUE_VIOLATION) {
         st = res_problem(res, API_CONFLICT, "Settlement %s already exists", kato);
         goto out;

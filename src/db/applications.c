@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attachd/checks.h"
+#include "attachd/db_params.h"
 #include "attachd/db_text.h"
 #include "attachd/district_choice.h"
 #include "attachd/log.h"
@@ -32,18 +33,25 @@
 /* ---- statements ------------------------------------------------------------------------------ */
 
 static struct db_stmt q_lock_person =
-    DB_STMT("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
+    DB_READ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
 
-/* A polyclinic's districts with their age bands and load, for the pure district rules. */
+/* A polyclinic's districts with their age bands and load, for the pure district rules. The
+ * load is district_load() of migrations/0002 written out: open-ended attachments (nopen) plus
+ * those leaving later. Written out so that it is planned once with the prepared statement; as
+ * a PL/pgSQL call per district it cost a function call and an executor start per district. */
 #define DISTRICTS_JSON(poly)                                                                       \
     "(SELECT json_agg(json_build_object('id', d.id, 'number', d.number, 'min_age', k.min_age,"     \
-    " 'max_age', coalesce(k.max_age, -1), 'capacity', d.capacity, 'load', district_load(d),"       \
-    " 'open', d.open) ORDER BY d.id) FROM districts d JOIN district_kinds k ON k.code = d.kind"    \
+    " 'max_age', coalesce(k.max_age, -1), 'capacity', d.capacity, 'load', d.nopen"                 \
+    " + (SELECT count(*)::int FROM attachments l WHERE l.district_id = d.id AND NOT l.cancelled"   \
+    " AND l.valid_to > current_date), 'open', d.open) ORDER BY d.id)"                              \
+    " FROM districts d JOIN district_kinds k ON k.code = d.kind"                                   \
     " WHERE d.polyclinic_id = " poly ")::text"
 
-/* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
+/* Everything submission needs to know, read once the person is locked. `rec` is
+ * address_on_record() of migrations/0005 written out, planned with the statement (as a
+ * function it cost a PL/pgSQL call and its own executor per submission). $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
-static struct db_stmt q_submit_facts = DB_STMT(
+static struct db_stmt q_submit_facts = DB_READ(
     "SELECT to_char(current_date, 'YYYY-MM-DD'), c.year, to_char(c.effective_on, 'YYYY-MM-DD'),"
     " c.max_changes,"
     " p.id IS NOT NULL, coalesce(p.accepting AND p.fsms_contract, false),"
@@ -62,7 +70,7 @@ static struct db_stmt q_submit_facts = DB_STMT(
     " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2),"
     " (SELECT string_agg(to_char(day, 'YYYY-MM-DD'), ',') FROM holidays"
     " WHERE day > current_date AND day <= current_date + 60),"
-    " i.id, i.request_hash = $6::bytea, application_json(i)::text, " DISTRICTS_JSON(
+    " i.id, i.request_hash = $6::bytea, " DISTRICTS_JSON(
         "$2") " FROM (SELECT 1) one"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
@@ -71,7 +79,10 @@ static struct db_stmt q_submit_facts = DB_STMT(
               " AS takes_part FROM attachments a JOIN polyclinics cp ON cp.id = a.polyclinic_id"
               " WHERE a.iin = $1 AND NOT a.cancelled AND a.valid_from <= current_date"
               " AND (a.valid_to IS NULL OR a.valid_to > current_date) LIMIT 1) cur ON true"
-              " LEFT JOIN LATERAL address_on_record($1) rec ON true"
+              " LEFT JOIN LATERAL (SELECT ra.settlement, ra.address FROM attachments rt"
+              " JOIN applications ra ON ra.id = rt.application_id WHERE rt.iin = $1"
+              " AND NOT rt.cancelled AND (rt.valid_to IS NULL OR rt.valid_to > current_date)"
+              " ORDER BY rt.valid_from DESC, rt.id DESC LIMIT 1) rec ON true"
               " LEFT JOIN applications i ON i.idempotency_key = $5"
               " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
 enum {
@@ -96,25 +107,47 @@ enum {
     F_HOLIDAYS,
     F_IDEM_ID,
     F_IDEM_SAME,
-    F_IDEM_JSON,
     F_DISTRICTS,
 };
 
-static struct db_stmt q_insert = DB_STMT(
-    "INSERT INTO applications AS a (iin, person, birth_date, settlement, address, polyclinic_id,"
-    " requested_district_id, channel, grounds, representative, birth_certificate, family_iins,"
-    " status, refusal_code, warnings, campaign_year, decision_due_at, decided_at, decided_by,"
-    " idempotency_key, request_hash, submitted_by)"
-    " VALUES ($1, $2::jsonb, $3::date, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12::text[], $13,"
-    " $14, $15::text[], $16, ($17::date + time '18:00') AT TIME ZONE 'Asia/Almaty',"
-    " CASE WHEN $13 <> 'pending' THEN now() END, CASE WHEN $13 <> 'pending' THEN $18 END, $19,"
-    " $20::bytea, $21) RETURNING a.id, application_json(a)::text");
+/* The stored application (write_submission lists the parameters). $17 the day its decision
+ * is due (18:00 local), $18 who decided it when it is decided at once. */
+#define APPLICATION_COLUMNS                                                                        \
+    "iin, person, birth_date, settlement, address, polyclinic_id, requested_district_id,"          \
+    " channel, grounds, representative, birth_certificate, family_iins, status, refusal_code,"     \
+    " warnings, campaign_year, decision_due_at, decided_at, decided_by, idempotency_key,"          \
+    " request_hash, submitted_by"
+#define APPLICATION_VALUES                                                                         \
+    "$1, $2::jsonb, $3::date, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12::text[], $13, $14,"     \
+    " $15::text[], $16, ($17::date + time '18:00') AT TIME ZONE 'Asia/Almaty',"                    \
+    " CASE WHEN $13 <> 'pending' THEN now() END, CASE WHEN $13 <> 'pending' THEN $18 END, $19,"    \
+    " $20::bytea, $21"
+static struct db_stmt q_insert =
+    DB_WRITE("INSERT INTO applications AS a (" APPLICATION_COLUMNS ") VALUES (" APPLICATION_VALUES
+             ") RETURNING a.id, application_json(a)::text");
+/* An application approved at once (auto_approve), its attachment and its transfer in one
+ * statement: the id is drawn first so that all three rows carry it. $22 district, $23 the day
+ * it takes effect, $24/$25 the polyclinic and district left (NULL: a first attachment), $26
+ * whether leaving counts as a change. The foreign keys to the application are checked at the
+ * end of the statement, when it is stored. */
+static struct db_stmt q_insert_approved = DB_WRITE(
+    "WITH n AS (SELECT nextval('applications_id_seq') AS id),"
+    " att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
+    " application_id) SELECT $1, $6, $22, $23::date, n.id FROM n),"
+    " tr AS (INSERT INTO transfers (iin, from_polyclinic_id, from_district_id, to_polyclinic_id,"
+    " to_district_id, effective_on, grounds, application_id, campaign_year, counts_as_change,"
+    " from_ownership, to_ownership) SELECT $1, $24, $25, $6, $22, $23::date, $9, n.id, $16,"
+    " $9 = 'campaign' AND $26::boolean, f.ownership, p.ownership FROM n"
+    " JOIN polyclinics p ON p.id = $6 LEFT JOIN polyclinics f ON f.id = $24)"
+    " INSERT INTO applications AS a (id, " APPLICATION_COLUMNS ", district_id, effective_on)"
+    " OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES ", $22, $23::date FROM n"
+    " RETURNING a.id, application_json(a)::text");
 
 /* The application to decide, locked. $2/$4: the district the approver prefers, by id or by
  * number (NULL both: the one the application asked for); $3 the refusal code. */
 static struct db_stmt q_target =
-    DB_STMT("SELECT iin, polyclinic_id FROM applications WHERE id = $1");
-static struct db_stmt q_locked = DB_STMT(
+    DB_READ("SELECT iin, polyclinic_id FROM applications WHERE id = $1");
+static struct db_stmt q_locked = DB_WRITE(
     "SELECT a.status, to_char(a.birth_date, 'YYYY-MM-DD'), to_char(current_date, 'YYYY-MM-DD'),"
     " coalesce($2::bigint, (SELECT id FROM districts WHERE polyclinic_id = a.polyclinic_id"
     " AND number = $4), a.requested_district_id), a.family_iins::text,"
@@ -138,30 +171,39 @@ enum {
     L_DISTRICT_OK
 };
 
-/* The person's live attachments: current (begun) and upcoming (approved, not begun). */
-static struct db_stmt q_live =
-    DB_STMT("SELECT id, polyclinic_id, district_id, valid_from > current_date FROM attachments"
-            " WHERE iin = $1 AND NOT cancelled AND (valid_to IS NULL OR valid_to > current_date)"
-            " ORDER BY valid_from");
-static struct db_stmt q_lock_districts =
-    DB_STMT("SELECT 1 FROM districts WHERE polyclinic_id = $1 OR id = ANY($2::bigint[])"
-            " ORDER BY id FOR UPDATE");
-/* After the lock: the districts' loads, where the family members are attached there, and
- * whether the polyclinic still takes part (§11: re-checked at the moment of approval). */
-static struct db_stmt q_choice_facts = DB_STMT("SELECT " DISTRICTS_JSON(
-    "$1") ", (SELECT coalesce(array_agg(a.district_id"
-          " ORDER BY f.ord), '{}') FROM unnest($2::text[]) WITH ORDINALITY f(iin, ord)"
-          " JOIN attachments a ON a.iin = f.iin AND a.polyclinic_id = $1 AND NOT a.cancelled"
-          " AND (a.valid_to IS NULL OR a.valid_to > current_date))::text,"
-          " (SELECT accepting AND fsms_contract FROM polyclinics WHERE id = $1)");
+/* The districts an approval may touch, locked in id order: the target polyclinic's and the
+ * person's live ones; beside each, the person's live attachment there (current: begun;
+ * upcoming: approved, not begun), read in the same round trip. $1 polyclinic, $2 iin. */
+static struct db_stmt q_lock_districts = DB_WRITE(
+    "WITH live AS (SELECT id, polyclinic_id, district_id, valid_from > current_date AS upcoming"
+    " FROM attachments WHERE iin = $2 AND NOT cancelled"
+    " AND (valid_to IS NULL OR valid_to > current_date))"
+    " SELECT d.id AS district_id, l.id AS live_id, l.polyclinic_id AS live_polyclinic_id,"
+    " l.upcoming FROM districts d LEFT JOIN live l ON l.district_id = d.id"
+    " WHERE d.polyclinic_id = $1 OR d.id IN (SELECT district_id FROM live)"
+    " ORDER BY d.id FOR UPDATE OF d");
+/* After the lock: the districts' loads and whether the polyclinic still takes part (§11:
+ * re-checked at the moment of approval). $1 polyclinic. */
+static struct db_stmt q_choice_facts = DB_READ("SELECT " DISTRICTS_JSON(
+    "$1") " AS districts,"
+          " (SELECT accepting AND fsms_contract FROM polyclinics WHERE id = $1) AS takes_part");
+/* Where the family members given in the application are attached at that polyclinic, in the
+ * order given (§3: family first). Its own statement, run only when a family is given: with the
+ * array in it, the statement above was planned afresh on every call (a custom plan looked
+ * cheaper than the generic one), 0.5 ms each. $1 polyclinic, $2 text[] of IINs. */
+static struct db_stmt q_family_districts = DB_READ(
+    "SELECT coalesce(array_agg(a.district_id ORDER BY f.ord), '{}')::text AS family_districts"
+    " FROM unnest($2::text[]) WITH ORDINALITY f(iin, ord)"
+    " JOIN attachments a ON a.iin = f.iin AND a.polyclinic_id = $1 AND NOT a.cancelled"
+    " AND (a.valid_to IS NULL OR a.valid_to > current_date)");
 /* An upcoming attachment is replaced, never served: it and its transfer are cancelled. */
-static struct db_stmt q_cancel_upcoming = DB_STMT(
+static struct db_stmt q_cancel_upcoming = DB_WRITE(
     "WITH c AS (UPDATE attachments SET cancelled = true WHERE iin = $1 AND NOT cancelled"
     " AND valid_from > current_date RETURNING application_id)"
     " UPDATE transfers t SET cancelled = true FROM c WHERE t.application_id = c.application_id");
 static struct db_stmt q_end_current =
-    DB_STMT("UPDATE attachments SET valid_to = $2::date WHERE id = $1");
-static struct db_stmt q_attach = DB_STMT(
+    DB_WRITE("UPDATE attachments SET valid_to = $2::date WHERE id = $1");
+static struct db_stmt q_attach = DB_WRITE(
     "WITH att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
     " application_id) SELECT a.iin, a.polyclinic_id, $2, $3::date, a.id FROM applications a"
     " WHERE a.id = $1),"
@@ -175,15 +217,15 @@ static struct db_stmt q_attach = DB_STMT(
     " ap AS (UPDATE applications a SET status = 'approved', district_id = $2,"
     " effective_on = $3::date, decided_at = now(), decided_by = $7 WHERE a.id = $1 RETURNING a.*)"
     " SELECT application_json(ap::applications)::text FROM ap");
-static struct db_stmt q_close = DB_STMT(
+static struct db_stmt q_close = DB_WRITE(
     "UPDATE applications a SET status = $2, refusal_code = $3, refusal_comment = $4,"
     " decided_at = now(), decided_by = $5 WHERE a.id = $1 RETURNING application_json(a)::text");
 
-static struct db_stmt q_get = DB_STMT(
+static struct db_stmt q_get = DB_READ(
     "SELECT application_json(a)::text, a.polyclinic_id FROM applications a WHERE a.id = $1");
 /* The work queue. Each item says whether it is overdue and, for a pending relocation, the
  * address on record beside the new one (§11: the registrar compares them). */
-static struct db_stmt q_list = DB_STMT(PAGED_JSON(
+static struct db_stmt q_list = DB_READ(PAGED_JSON(
     "SELECT a.id, a AS row FROM applications a WHERE ($1::bigint IS NULL OR"
     " a.polyclinic_id = $1) AND ($2::text IS NULL OR a.status = $2) AND (NOT $3::boolean"
     " OR (a.status = 'pending' AND a.decision_due_at < now())) AND a.id > $4::bigint"
@@ -282,10 +324,13 @@ static size_t parse_ids(const char *text, long long *out, size_t cap)
     return n;
 }
 
+/* decided_by of an application approved (or refused by the approval's re-checks) at once. */
+#define AUTO_APPROVER "attachd (auto_approve)"
+
 static void who_text(const struct principal *who, char *buf, size_t len)
 {
     if (!who)
-        snprintf(buf, len, "attachd (auto_approve)");
+        snprintf(buf, len, AUTO_APPROVER);
     else
         snprintf(buf, len, "%s:%s", role_name(who->role), who->name);
 }
@@ -308,37 +353,45 @@ struct approval {
     struct district_note *note; /* out: why the preferred district was not taken (or NULL) */
 };
 
-/* The person's live attachments: the current one (ended when the new one begins) and whether
- * an upcoming one is to be replaced; lock_ids gets every district of theirs, for locking. */
+/* The person's live attachments, read with the district locks: the current one (ended when the
+ * new one begins) and whether an upcoming one is to be replaced. */
 struct live_attachments {
     long long current_id, current_poly, current_district;
     bool has_upcoming;
-    char lock_ids[128];
 };
 
-static enum db_status read_live(struct db_conn *conn, const char *iin, struct live_attachments *l)
+/* Where an approval places the person, decided under the district locks before anything is
+ * written: the district, or the refusal of the re-checks (§11). */
+struct placement {
+    enum refusal refusal;
+    long long district_id;
+    struct live_attachments live;
+};
+
+/* Locks the districts of the polyclinic and the person's live ones, in id order, and reads the
+ * person's live attachments (stable: the person's lock is held) in the same round trip. */
+static enum db_status lock_districts(struct db_conn *conn, const struct approval *a,
+                                     struct live_attachments *live)
 {
+    struct db_params p = {0};
+    db_param_ll(&p, a->polyclinic_id);
+    db_param_text(&p, a->iin);
     PGresult *r = NULL;
-    const char *p[1] = {iin};
-    enum db_status st = db_query(conn, &q_live, 1, p, &r);
+    enum db_status st = db_query_params(conn, &q_lock_districts, &p, &r);
     if (st != DB_OK)
         return st;
-    *l = (struct live_attachments){.lock_ids = "{"};
-    size_t used = 1;
+    *live = (struct live_attachments){0};
     for (int i = 0; i < PQntuples(r); i++) {
-        long long district = atoll(PQgetvalue(r, i, 2));
-        if (PQgetvalue(r, i, 3)[0] == 't') {
-            l->has_upcoming = true;
+        if (db_is_null(r, i, "live_id"))
+            continue;
+        if (db_bool(r, i, "upcoming")) {
+            live->has_upcoming = true;
         } else {
-            l->current_id = atoll(PQgetvalue(r, i, 0));
-            l->current_poly = atoll(PQgetvalue(r, i, 1));
-            l->current_district = district;
+            live->current_id = db_ll(r, i, "live_id");
+            live->current_poly = db_ll(r, i, "live_polyclinic_id");
+            live->current_district = db_ll(r, i, "district_id");
         }
-        if (used < sizeof l->lock_ids - 24)
-            used += (size_t)snprintf(l->lock_ids + used, sizeof l->lock_ids - used, "%s%lld",
-                                     used > 1 ? "," : "", district);
     }
-    snprintf(l->lock_ids + used, sizeof l->lock_ids - used, "}");
     PQclear(r);
     return DB_OK;
 }
@@ -357,32 +410,37 @@ static void note_preference(const struct approval *a, const struct district_opti
         }
 }
 
-/* Approves a pending, locked application (person lock held): re-checks at this moment that the
- * polyclinic takes part and picks the district under the district locks (§11), moves the
- * person, records the transfer. An application that fails the re-check is refused with its
- * reason. *json is the application as decided. */
-static enum db_status approve_locked(struct db_conn *conn, const struct approval *a, char **json)
+/* The approval's facts and its pure check (person lock held): locks the districts, then (in a
+ * later statement, so that every commit made before the locks were granted is seen) reads the
+ * loads, the family's districts and whether the polyclinic still takes part, and runs
+ * approval_check. Writes nothing. */
+static enum db_status choose_placement(struct db_conn *conn, const struct approval *a,
+                                       struct placement *pl)
 {
-    struct live_attachments live;
-    enum db_status st = read_live(conn, a->iin, &live);
+    *pl = (struct placement){.refusal = REFUSAL_NONE};
+    enum db_status st = lock_districts(conn, a, &pl->live);
     if (st != DB_OK)
         return st;
-    char poly[24], app[24];
-    snprintf(poly, sizeof poly, "%lld", a->polyclinic_id);
-    snprintf(app, sizeof app, "%lld", a->app_id);
-    const char *p_lock[2] = {poly, live.lock_ids};
-    if ((st = db_query(conn, &q_lock_districts, 2, p_lock, NULL)) != DB_OK)
-        return st;
+    struct db_params p = {0};
+    db_param_ll(&p, a->polyclinic_id);
+    long long family[MAX_FAMILY];
+    size_t nfamily = 0;
     PGresult *r = NULL;
-    const char *p_facts[2] = {poly, a->family};
-    if ((st = db_query(conn, &q_choice_facts, 2, p_facts, &r)) != DB_OK)
+    if (a->family && strcmp(a->family, "{}") != 0) {
+        struct db_params pf = {0};
+        db_param_ll(&pf, a->polyclinic_id);
+        db_param_text(&pf, a->family);
+        if ((st = db_query_params(conn, &q_family_districts, &pf, &r)) != DB_OK)
+            return st;
+        nfamily = parse_ids(db_text(r, 0, "family_districts"), family, MAX_FAMILY);
+        PQclear(r);
+    }
+    if ((st = db_query_params(conn, &q_choice_facts, &p, &r)) != DB_OK)
         return st;
     struct district_option ds[MAX_DISTRICTS];
-    long long family[MAX_FAMILY];
     json_t *doc;
-    size_t nds = parse_districts(PQgetvalue(r, 0, 0), ds, MAX_DISTRICTS, &doc);
-    size_t nfamily = parse_ids(PQgetvalue(r, 0, 1), family, MAX_FAMILY);
-    bool takes_part = is_true(r, 2);
+    size_t nds = parse_districts(db_text(r, 0, "districts"), ds, MAX_DISTRICTS, &doc);
+    bool takes_part = db_bool(r, 0, "takes_part");
     PQclear(r);
     day_t birth = 0, effective = 0;
     if (!date_parse(a->birth_date, &birth) || !date_parse(a->effective_on, &effective)) {
@@ -392,41 +450,78 @@ static enum db_status approve_locked(struct db_conn *conn, const struct approval
     /* §3: the district kind fits the age on the day the attachment begins. */
     int age = age_years(birth, effective);
     long pick;
-    enum refusal refusal =
+    pl->refusal =
         approval_check(takes_part, ds, nds, age, a->preferred_district, family, nfamily, &pick);
-    if (refusal == REFUSAL_NONE || refusal == REFUSE_CAPACITY_EXCEEDED)
+    if (pl->refusal == REFUSAL_NONE || pl->refusal == REFUSE_CAPACITY_EXCEEDED)
         note_preference(a, ds, nds, age, pick);
-    char district[24];
     if (pick >= 0)
-        snprintf(district, sizeof district, "%lld", ds[pick].id);
+        pl->district_id = ds[pick].id;
     json_decref(doc);
+    return DB_OK;
+}
 
-    if (refusal != REFUSAL_NONE) {
-        const char *p[5] = {app, "refused", refusal_code(refusal), NULL, a->decided_by};
-        return db_query_json(conn, &q_close, 5, p, json);
-    }
-    const char *p_iin[1] = {a->iin};
-    if (live.has_upcoming && (st = db_query(conn, &q_cancel_upcoming, 1, p_iin, NULL)) != DB_OK)
-        return st;
-    char cur[24], from_poly[24], from_district[24];
-    snprintf(cur, sizeof cur, "%lld", live.current_id);
-    snprintf(from_poly, sizeof from_poly, "%lld", live.current_poly);
-    snprintf(from_district, sizeof from_district, "%lld", live.current_district);
-    if (live.current_id) {
-        const char *p[2] = {cur, a->effective_on};
-        if ((st = db_query(conn, &q_end_current, 2, p, NULL)) != DB_OK)
+/* Makes room in the register for the new attachment: an upcoming attachment is replaced (it and
+ * its transfer are cancelled), the current one ends the day the new one begins. */
+static enum db_status vacate(struct db_conn *conn, const struct approval *a,
+                             const struct live_attachments *live)
+{
+    enum db_status st;
+    if (live->has_upcoming) {
+        struct db_params p = {0};
+        db_param_text(&p, a->iin);
+        if ((st = db_query_params(conn, &q_cancel_upcoming, &p, NULL)) != DB_OK)
             return st;
     }
-    /* §11: only leaving a current polyclinic is a change; a first attachment never is, nor the
-     * replacement of an upcoming first attachment. */
-    const char *p[7] = {app,
-                        district,
-                        a->effective_on,
-                        live.current_id ? from_poly : NULL,
-                        live.current_id ? from_district : NULL,
-                        live.current_id ? "true" : "false",
-                        a->decided_by};
-    return db_query_json(conn, &q_attach, 7, p, json);
+    if (live->current_id) {
+        struct db_params p = {0};
+        db_param_ll(&p, live->current_id);
+        db_param_text(&p, a->effective_on);
+        if ((st = db_query_params(conn, &q_end_current, &p, NULL)) != DB_OK)
+            return st;
+    }
+    return DB_OK;
+}
+
+/* The transfer's "from" side and whether it counts as a change ($4..$6 of q_attach and the
+ * placement parameters of q_insert_approved). §11: only leaving a current polyclinic is a
+ * change; a first attachment never is, nor the replacement of an upcoming first attachment. */
+static void param_from(struct db_params *p, const struct live_attachments *live)
+{
+    db_param_id_or_null(p, live->current_poly);
+    db_param_id_or_null(p, live->current_id ? live->current_district : 0);
+    db_param_bool(p, live->current_id != 0);
+}
+
+/* Approves a pending application (person lock and application row lock held), as a registrar
+ * does: re-checks at this moment that the polyclinic takes part and picks the district under
+ * the district locks (§11), moves the person, records the transfer. An application that fails
+ * the re-check is refused with its reason. *json is the application as decided. */
+static enum db_status approve_locked(struct db_conn *conn, const struct approval *a, char **json)
+{
+    struct placement pl;
+    enum db_status st = choose_placement(conn, a, &pl);
+    if (st != DB_OK)
+        return st;
+    struct db_params p = {0};
+    db_param_ll(&p, a->app_id);
+    if (pl.refusal != REFUSAL_NONE) {
+        db_param_text(&p, "refused");
+        db_param_text(&p, refusal_code(pl.refusal));
+        db_param_null(&p);
+        db_param_text(&p, a->decided_by);
+        if (p.overflow)
+            return DB_ERROR;
+        return db_query_json(conn, &q_close, p.n, p.values, json);
+    }
+    if ((st = vacate(conn, a, &pl.live)) != DB_OK)
+        return st;
+    db_param_ll(&p, pl.district_id);
+    db_param_text(&p, a->effective_on);
+    param_from(&p, &pl.live);
+    db_param_text(&p, a->decided_by);
+    if (p.overflow)
+        return DB_ERROR;
+    return db_query_json(conn, &q_attach, p.n, p.values, json);
 }
 
 /* ---- submission ------------------------------------------------------------------------------ */
@@ -476,27 +571,33 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     const struct application_input *in = ctx->in;
     struct submit_result *res = ctx->res;
     *done = true;
-    char poly[24], district[24], token[24];
-    snprintf(poly, sizeof poly, "%lld", in->polyclinic_id);
-    snprintf(district, sizeof district, "%lld", in->district_id);
-    snprintf(token, sizeof token, "%lld", in->who ? in->who->token_id : 0LL);
-    const char *pf[7] = {in->iin,
-                         poly,
-                         in->settlement,
-                         in->district_id ? district : NULL,
-                         ctx->dry_run ? NULL : in->idempotency_key,
-                         in->request_hash,
-                         in->who && in->who->token_id ? token : NULL};
-    enum db_status st = db_query(conn, &q_submit_facts, 7, pf, &g->row);
+    struct db_params pf = {0};
+    db_param_text(&pf, in->iin);
+    db_param_ll(&pf, in->polyclinic_id);
+    db_param_text(&pf, in->settlement);
+    db_param_id_or_null(&pf, in->district_id);
+    db_param_text(&pf, ctx->dry_run ? NULL : in->idempotency_key);
+    db_param_text(&pf, in->request_hash);
+    db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
+    enum db_status st = db_query_params(conn, &q_submit_facts, &pf, &g->row);
     if (st != DB_OK)
         return st;
     PGresult *r = g->row;
     if (!PQgetisnull(r, 0, F_IDEM_ID)) {
         res->other_id = as_ll(r, F_IDEM_ID);
         res->outcome = is_true(r, F_IDEM_SAME) ? SUBMIT_REPLAYED : SUBMIT_IDEMPOTENCY_MISMATCH;
-        if (res->outcome == SUBMIT_REPLAYED && !(res->json = dup_col(r, F_IDEM_JSON)))
-            return DB_ERROR;
-        return DB_OK;
+        if (res->outcome != SUBMIT_REPLAYED)
+            return DB_OK;
+        /* The stored application as it is now, read only for a replay (rare): in the facts
+         * statement its rendering was built, empty, for every submission. */
+        struct db_params p = {0};
+        db_param_ll(&p, res->other_id);
+        PGresult *stored = NULL;
+        if ((st = db_query_params(conn, &q_get, &p, &stored)) != DB_OK)
+            return st;
+        res->json = PQntuples(stored) > 0 ? dup_col(stored, 0) : NULL;
+        PQclear(stored);
+        return res->json ? DB_OK : DB_ERROR;
     }
     if (!PQgetisnull(r, 0, F_PENDING_ID)) {
         res->outcome = SUBMIT_PENDING_EXISTS;
@@ -558,44 +659,81 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     return DB_OK;
 }
 
-/* Step 3: stores the application with the outcome of the checks, and approves it at once when
- * the checks allow (auto_approve). */
+/* Step 2b, for an application the checks let the polyclinic approve at once (auto_approve):
+ * the approval's own facts and check (choose_placement), before anything is written, so that
+ * the application is stored once, already decided. */
+static enum db_status place_at_once(struct db_conn *conn, const struct submit_ctx *ctx,
+                                    const struct gathered *g, char *effective_on,
+                                    struct placement *pl)
+{
+    const struct application_input *in = ctx->in;
+    date_format(g->facts.effective_on, effective_on);
+    struct approval a = {
+        .polyclinic_id = in->polyclinic_id,
+        .iin = in->iin,
+        .birth_date = in->birth_date,
+        .effective_on = effective_on,
+        .preferred_district = in->district_id,
+        .family = in->family_iins,
+        .decided_by = AUTO_APPROVER,
+    };
+    return choose_placement(conn, &a, pl);
+}
+
+/* Step 3: stores the application with the outcome of the checks: refused, pending, or (pl not
+ * NULL: auto_approve) as the placement decided, approved with its attachment and transfer in
+ * the same statement, or refused by the approval's re-checks. */
 static enum db_status write_submission(struct db_conn *conn, const struct submit_ctx *ctx,
-                                       const struct gathered *g, const struct check_outcome *out)
+                                       const struct gathered *g, const struct check_outcome *out,
+                                       const struct placement *pl, const char *effective_on)
 {
     const struct application_input *in = ctx->in;
     struct submit_result *res = ctx->res;
-    char poly[24], district[24], due[11], who[96], token[24], warnings[96];
-    snprintf(poly, sizeof poly, "%lld", in->polyclinic_id);
-    snprintf(district, sizeof district, "%lld", in->district_id);
+    char due[11], who[96], warnings[96];
     date_format(next_working_day(g->facts.today, g->holidays, g->nholidays), due);
     who_text(in->who, who, sizeof who);
-    snprintf(token, sizeof token, "%lld", in->who ? in->who->token_id : 0LL);
     warnings_literal(out->warnings, warnings, sizeof warnings);
-    const char *status = out->refusal != REFUSAL_NONE ? "refused" : "pending";
-    const char *pi[21] = {in->iin,
-                          in->person_json,
-                          in->birth_date,
-                          in->settlement,
-                          in->address ? in->address : "",
-                          poly,
-                          in->district_id ? district : NULL,
-                          in->channel,
-                          in->grounds,
-                          in->representative_json,
-                          in->birth_certificate,
-                          in->family_iins,
-                          status,
-                          refusal_code(out->refusal),
-                          warnings,
-                          g->year,
-                          out->refusal == REFUSAL_NONE && !out->approve_now ? due : NULL,
-                          who,
-                          ctx->dry_run ? NULL : in->idempotency_key,
-                          in->request_hash,
-                          in->who && in->who->token_id ? token : NULL};
+    enum refusal refusal = out->refusal != REFUSAL_NONE ? out->refusal
+                           : pl                         ? pl->refusal
+                                                        : REFUSAL_NONE;
+    bool approved = pl && refusal == REFUSAL_NONE;
+    enum db_status st;
+    if (approved &&
+        (st = vacate(conn, &(struct approval){.iin = in->iin, .effective_on = effective_on},
+                     &pl->live)) != DB_OK)
+        return st;
+
+    struct db_params p = {0};
+    db_param_text(&p, in->iin);                              /* $1 */
+    db_param_text(&p, in->person_json);                      /* $2 */
+    db_param_text(&p, in->birth_date);                       /* $3 */
+    db_param_text(&p, in->settlement);                       /* $4 */
+    db_param_text(&p, in->address ? in->address : "");       /* $5 */
+    db_param_ll(&p, in->polyclinic_id);                      /* $6 */
+    db_param_id_or_null(&p, in->district_id);                /* $7 */
+    db_param_text(&p, in->channel);                          /* $8 */
+    db_param_text(&p, in->grounds);                          /* $9 */
+    db_param_text(&p, in->representative_json);              /* $10 */
+    db_param_text(&p, in->birth_certificate);                /* $11 */
+    db_param_text(&p, in->family_iins);                      /* $12 */
+    db_param_text(&p, approved                  ? "approved" /* $13 */
+                      : refusal != REFUSAL_NONE ? "refused"
+                                                : "pending");
+    db_param_text(&p, refusal_code(refusal));                       /* $14 */
+    db_param_text(&p, warnings);                                    /* $15 */
+    db_param_text(&p, g->year);                                     /* $16 */
+    db_param_text(&p, refusal == REFUSAL_NONE && !pl ? due : NULL); /* $17 */
+    db_param_text(&p, pl ? AUTO_APPROVER : who);                    /* $18 */
+    db_param_text(&p, ctx->dry_run ? NULL : in->idempotency_key);   /* $19 */
+    db_param_text(&p, in->request_hash);                            /* $20 */
+    db_param_id_or_null(&p, in->who ? in->who->token_id : 0);       /* $21 */
+    if (approved) {
+        db_param_ll(&p, pl->district_id); /* $22 */
+        db_param_text(&p, effective_on);  /* $23 */
+        param_from(&p, &pl->live);        /* $24..$26 */
+    }
     PGresult *r = NULL;
-    enum db_status st = db_query(conn, &q_insert, 21, pi, &r);
+    st = db_query_params(conn, approved ? &q_insert_approved : &q_insert, &p, &r);
     if (st != DB_OK) {
         if (st == DB_UNIQUE_VIOLATION && in->idempotency_key &&
             strstr(db_constraint(conn), "idempotency")) {
@@ -606,33 +744,15 @@ static enum db_status write_submission(struct db_conn *conn, const struct submit
         }
         return st;
     }
-    long long id = as_ll(r, 0);
     res->json = dup_col(r, 1);
     PQclear(r);
     res->outcome = SUBMIT_CREATED;
-    if (!out->approve_now)
-        return res->json ? DB_OK : DB_ERROR;
-
-    free(res->json);
-    res->json = NULL;
-    char effective_on[11];
-    date_format(g->facts.effective_on, effective_on);
-    struct approval a = {
-        .app_id = id,
-        .polyclinic_id = in->polyclinic_id,
-        .iin = in->iin,
-        .birth_date = in->birth_date,
-        .effective_on = effective_on,
-        .preferred_district = in->district_id,
-        .family = in->family_iins,
-        .decided_by = "attachd (auto_approve)",
-    };
-    st = approve_locked(conn, &a, &res->json);
-    return st == DB_OK && !res->json ? DB_ERROR : st;
+    return res->json ? DB_OK : DB_ERROR;
 }
 
-/* One submission: gather the facts → run the checks (pure) → write. A dry run does all of it
- * and rolls back, so it answers exactly what a submission would have. */
+/* One submission: gather the facts → run the checks (pure) → for an auto-approval, the
+ * placement (its facts under the district locks, and its pure check) → write. A dry run does
+ * all of it and rolls back, so it answers exactly what a submission would have. */
 static enum db_status submit_tx(struct db_conn *conn, void *arg)
 {
     struct submit_ctx *ctx = arg;
@@ -648,7 +768,12 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
     if ((st = gather_facts(conn, ctx, g, &done)) == DB_OK && !done) {
         struct check_outcome out;
         run_checks(&g->facts, &out);
-        st = write_submission(conn, ctx, g, &out);
+        struct placement pl;
+        char effective_on[11] = "";
+        if (out.approve_now)
+            st = place_at_once(conn, ctx, g, effective_on, &pl);
+        if (st == DB_OK)
+            st = write_submission(conn, ctx, g, &out, out.approve_now ? &pl : NULL, effective_on);
     }
     gathered_free(g);
     free(g);
@@ -728,12 +853,10 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     struct decide_result *res = ctx->res;
     free(res->json);
     *res = (struct decide_result){0};
-    char id[24], district[24];
-    snprintf(id, sizeof id, "%lld", in->id);
-    snprintf(district, sizeof district, "%lld", in->district_id);
-    const char *pt[1] = {id};
+    struct db_params pt = {0};
+    db_param_ll(&pt, in->id);
     PGresult *r = NULL;
-    enum db_status st = db_query(conn, &q_target, 1, pt, &r);
+    enum db_status st = db_query_params(conn, &q_target, &pt, &r);
     if (st != DB_OK)
         return st;
     if (PQntuples(r) == 0 ||
@@ -748,8 +871,12 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     PQclear(r);
     if ((st = lock_person(conn, iin)) != DB_OK)
         return st;
-    const char *pl[4] = {id, in->district_id ? district : NULL, in->reason, in->district_number};
-    if ((st = db_query(conn, &q_locked, 4, pl, &r)) != DB_OK)
+    struct db_params pl = {0};
+    db_param_ll(&pl, in->id);
+    db_param_id_or_null(&pl, in->district_id);
+    db_param_text(&pl, in->reason);
+    db_param_text(&pl, in->district_number);
+    if ((st = db_query_params(conn, &q_locked, &pl, &r)) != DB_OK)
         return st;
     if (strcmp(PQgetvalue(r, 0, L_STATUS), "pending") != 0) {
         res->outcome = DECIDE_NOT_PENDING;
@@ -772,10 +899,13 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
         return st;
     }
     PQclear(r);
-    const char *pc[5] = {id, in->what == DECIDE_REFUSE ? "refused" : "withdrawn",
-                         in->what == DECIDE_REFUSE ? in->reason : NULL,
-                         in->what == DECIDE_REFUSE ? in->comment : NULL, who};
-    st = db_query_json(conn, &q_close, 5, pc, &res->json);
+    struct db_params pc = {0};
+    db_param_ll(&pc, in->id);
+    db_param_text(&pc, in->what == DECIDE_REFUSE ? "refused" : "withdrawn");
+    db_param_text(&pc, in->what == DECIDE_REFUSE ? in->reason : NULL);
+    db_param_text(&pc, in->what == DECIDE_REFUSE ? in->comment : NULL);
+    db_param_text(&pc, who);
+    st = db_query_json(conn, &q_close, pc.n, pc.values, &res->json);
     return st == DB_OK && !res->json ? DB_ERROR : st;
 }
 
@@ -799,11 +929,10 @@ enum db_status application_get(struct db_pool *pool, long long id, char **json,
 {
     *json = NULL;
     *polyclinic_id = 0;
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", id);
-    const char *p[1] = {ids};
+    struct db_params p = {0};
+    db_param_ll(&p, id);
     PGresult *r = NULL;
-    enum db_status st = db_run(pool, &q_get, 1, p, &r);
+    enum db_status st = db_run(pool, &q_get, p.n, p.values, &r);
     if (st != DB_OK)
         return st;
     if (PQntuples(r) > 0) {
@@ -819,19 +948,16 @@ enum db_status application_get(struct db_pool *pool, long long id, char **json,
 enum db_status application_list(struct db_pool *pool, const struct application_query *q,
                                 char **json)
 {
-    char poly[24], after[24], limit[16];
-    snprintf(poly, sizeof poly, "%lld", q->polyclinic_id);
-    snprintf(after, sizeof after, "%lld", q->after_id);
-    snprintf(limit, sizeof limit, "%d", q->limit);
-    const char *p[10] = {q->polyclinic_id ? poly : NULL,
-                         q->status,
-                         q->overdue ? "true" : "false",
-                         after,
-                         limit,
-                         q->iin,
-                         q->channel,
-                         q->grounds,
-                         q->submitted_from,
-                         q->submitted_to};
-    return db_run_json(pool, &q_list, 10, p, json);
+    struct db_params p = {0};
+    db_param_id_or_null(&p, q->polyclinic_id); /* $1 */
+    db_param_text(&p, q->status);              /* $2 */
+    db_param_bool(&p, q->overdue);             /* $3 */
+    db_param_ll(&p, q->after_id);              /* $4 */
+    db_param_ll(&p, q->limit);                 /* $5 */
+    db_param_text(&p, q->iin);                 /* $6 */
+    db_param_text(&p, q->channel);             /* $7 */
+    db_param_text(&p, q->grounds);             /* $8 */
+    db_param_text(&p, q->submitted_from);      /* $9 */
+    db_param_text(&p, q->submitted_to);        /* $10 */
+    return db_run_json(pool, &q_list, p.n, p.values, json);
 }

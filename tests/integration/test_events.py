@@ -222,6 +222,22 @@ class AutoApprovalEventsTest(FeedCase):
         self.assertEqual(got[1][1]["data"]["effective_on"], app["effective_on"])
         self.assertNotIn("other_polyclinic_id", got[1][1], "a first attachment leaves nobody")
 
+    def test_auto_approval_is_submitted_pending_and_audited_once(self):
+        """Stored once, already approved (issue 10): the submitted event still says what the
+        portal sent (pending, nothing due), and the decision has exactly one audit row."""
+        start = self.end()
+        c = make_clinic(auto_approve=True)
+        app = self.submit(application_body(c.body, grounds="campaign"))
+        self.assertEqual(app["status"], "approved", app)
+        items, _ = self.walk(after=start)
+        got = of_app(items, app["id"])
+        self.assertEqual(got[0][1]["data"]["status"], "pending")
+        self.assertIsNone(got[0][1]["data"]["decision_due_at"])
+        r = call("GET", "/v1/audit?entity=application&id=%d" % app["id"])
+        self.assertEqual(r.status, 200, r.body)
+        actions = [row["action"] for row in r.body["items"]]
+        self.assertEqual(actions, ["approve"], r.body)
+
 
 class ConcurrentFeedTest(FeedCase):
     """Out-of-order commits: ids are taken at insert, positions after commit."""

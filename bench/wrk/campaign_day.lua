@@ -1,0 +1,112 @@
+-- wrk script for the campaign-day scenario of bench/run.sh: POST /v1/applications as the eGov
+-- portal sends them on a campaign day. Every request is a new person (a person may have one
+-- pending application) applying with grounds `campaign` to a polyclinic drawn uniformly from
+-- BENCH_POLYCLINICS (the city's polyclinics that take part; half of them auto-approve, so half
+-- the applications are approved at once with a district chosen under the district locks, the
+-- rest stay pending). One request in four is a minor (born 2010-2019) with a representative and
+-- a birth certificate. Environment:
+--   BENCH_PATH           /v1/applications
+--   BENCH_PORTAL_TOKEN   a portal token (sent as "Authorization: Bearer <token>")
+--   BENCH_POLYCLINICS    comma-separated polyclinic ids
+--   BENCH_SETTLEMENT     their settlement's KATO code
+--   BENCH_IIN_STREAM     0 (default) or 1: which people (see below)
+-- IINs are valid (check digit) and match birth date and sex; each wrk thread draws from its own
+-- birth dates (8 interleaved streams), so no IIN repeats within a run. bench/run.sh empties the
+-- register before the run. done() prints the BENCH line run.sh reads, as get.lua does.
+
+local path = os.getenv("BENCH_PATH") or "/v1/applications"
+local token = os.getenv("BENCH_PORTAL_TOKEN") or ""
+local settlement = os.getenv("BENCH_SETTLEMENT") or "751110000"
+local polyclinics = {}
+for id in string.gmatch(os.getenv("BENCH_POLYCLINICS") or "1", "[0-9]+") do
+    polyclinics[#polyclinics + 1] = id
+end
+
+wrk.method = "POST"
+wrk.path = path
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. token
+
+local threads_made = 0
+function setup(thread)
+    thread:set("thread_index", threads_made)
+    threads_made = threads_made + 1
+end
+
+function init(args)
+    math.randomseed(1000 + (thread_index or 0))
+end
+
+-- The IIN check digit (src/domain/kzid.c), or nil when none exists for these 11 digits.
+local function check_digit(d)
+    local sum = 0
+    for i = 1, 11 do sum = sum + d[i] * i end
+    local k = sum % 11
+    if k == 10 then
+        local second = {3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2}
+        sum = 0
+        for i = 1, 11 do sum = sum + d[i] * second[i] end
+        k = sum % 11
+        if k == 10 then return nil end
+    end
+    return k
+end
+
+-- A stream of people born from first_day on: counter -> IIN, birth date, sex. century_male is
+-- the 7th digit of a man (3: 1900s, 5: 2000s); a woman's is one more.
+local function stream(first_day, century_male)
+    local counter = 0
+    return function()
+        while true do
+            counter = counter + 1
+            local serial = counter % 10000
+            local day = math.floor(counter / 10000) * 8 + (thread_index or 0) % 8
+            local t = os.date("*t", first_day + day * 86400)
+            local male = serial % 2 == 0
+            local s = string.format("%02d%02d%02d%d%04d", t.year % 100, t.month, t.day,
+                male and century_male or century_male + 1, serial)
+            local d = {}
+            for i = 1, 11 do d[i] = tonumber(s:sub(i, i)) end
+            local c = check_digit(d)
+            if c then
+                return s .. c, string.format("%04d-%02d-%02d", t.year, t.month, t.day),
+                    male and "male" or "female"
+            end
+        end
+    end
+end
+
+-- BENCH_IIN_STREAM=1 (the warm-up) draws from other birth years than the measured run (0), so
+-- the two never submit the same person.
+local second = (os.getenv("BENCH_IIN_STREAM") or "0") == "1"
+local next_adult = stream(os.time({year = second and 1975 or 1950, month = 1, day = 1, hour = 12}), 3)
+local next_minor = stream(os.time({year = second and 2015 or 2010, month = 1, day = 1, hour = 12}), 5)
+local nrequests = 0
+
+function request()
+    nrequests = nrequests + 1
+    local minor = nrequests % 4 == 0
+    local iin, birth, sex
+    if minor then iin, birth, sex = next_minor() else iin, birth, sex = next_adult() end
+    local extra = ""
+    if minor then
+        extra = ',"representative":{"iin":"850314300003","relation":"mother"},' ..
+            '"birth_certificate":"I-ДМ ' .. string.sub(iin, 7, 12) .. '"'
+    end
+    local body = string.format(
+        '{"person":{"iin":"%s","last_name":"Бенчмарков","first_name":"Тест","middle_name":null,' ..
+        '"birth_date":"%s","sex":"%s","residency":"citizen"},"settlement":"%s",' ..
+        '"address":"ул. Абая, %d, кв. %d","polyclinic_id":%s,"channel":"egov",' ..
+        '"grounds":"campaign"%s}', iin, birth, sex, settlement, nrequests % 200 + 1,
+        nrequests % 90 + 1, polyclinics[math.random(#polyclinics)], extra)
+    return wrk.format(nil, nil, nil, body)
+end
+
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format(
+        "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d " ..
+        "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
+        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+        e.connect, e.read, e.write, e.status, e.timeout))
+end
