@@ -223,6 +223,16 @@ static struct db_stmt q_close = DB_WRITE(
 
 static struct db_stmt q_get = DB_READ(
     "SELECT application_json(a)::text, a.polyclinic_id FROM applications a WHERE a.id = $1");
+/* The answer the submission gave (§12: a replay answers as the first one did). A decision made
+ * at submission (refused by a check, auto-approved) has decided_at = submitted_at (now() of the
+ * same transaction) and is the answer as stored; one made later (a registrar, a withdrawal) is
+ * taken off again, leaving the pending application the submission answered. */
+static struct db_stmt q_first_answer = DB_READ(
+    "SELECT application_json(CASE WHEN a.decided_at IS NOT NULL AND a.decided_at <> a.submitted_at"
+    " THEN json_populate_record(a, '{\"status\": \"pending\", \"refusal_code\": null,"
+    " \"refusal_comment\": null, \"district_id\": null, \"effective_on\": null,"
+    " \"decided_at\": null, \"decided_by\": null}') ELSE a END)::text"
+    " FROM applications a WHERE a.id = $1");
 /* The work queue. Each item says whether it is overdue and, for a pending relocation, the
  * address on record beside the new one (§11: the registrar compares them). */
 static struct db_stmt q_list = DB_READ(PAGED_JSON(
@@ -588,12 +598,12 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         res->outcome = is_true(r, F_IDEM_SAME) ? SUBMIT_REPLAYED : SUBMIT_IDEMPOTENCY_MISMATCH;
         if (res->outcome != SUBMIT_REPLAYED)
             return DB_OK;
-        /* The stored application as it is now, read only for a replay (rare): in the facts
+        /* The answer of the first submission, read only for a replay (rare): in the facts
          * statement its rendering was built, empty, for every submission. */
         struct db_params p = {0};
         db_param_ll(&p, res->other_id);
         PGresult *stored = NULL;
-        if ((st = db_query_params(conn, &q_get, &p, &stored)) != DB_OK)
+        if ((st = db_query_params(conn, &q_first_answer, &p, &stored)) != DB_OK)
             return st;
         res->json = PQntuples(stored) > 0 ? dup_col(stored, 0) : NULL;
         PQclear(stored);

@@ -878,13 +878,25 @@ class IdempotencyTest(AutoApproveCase):
         self.assertEqual(again, first)
         self.assertEqual(len(applications_of(c.id)), 1)
 
-    def test_replay_shows_the_application_as_it_is_now(self):
+    def test_replay_answers_as_the_first_submission_did(self):
+        # §12: a replay answers as the first one did, even after a later decision
         c = make_clinic()
         body, key = application_body(c.body), self.key()
         first = self.submit(body, key=key)
+        self.assertEqual(first["status"], "pending")
         self.assertEqual(self.withdraw(first["id"]).status, 200)
         again = self.submit(body, key=key)
-        self.assertEqual((again["id"], again["status"]), (first["id"], "withdrawn"))
+        self.assertEqual(again, first)
+        now = self.assertJson(call("GET", "/v1/applications/%d" % first["id"]), 200)
+        self.assertEqual(now["status"], "withdrawn")
+
+    def test_replay_of_a_decision_made_at_submission_answers_that_decision(self):
+        c = make_clinic()
+        body = application_body(c.body, settlement=free_kato(), person=new_person())
+        key = self.key()
+        first = self.submit(body, key=key)
+        self.assertEqual(first["status"], "refused")
+        self.assertEqual(self.submit(body, key=key), first)
 
     def test_same_key_with_another_body_is_422(self):
         c = make_clinic()
