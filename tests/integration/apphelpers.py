@@ -421,13 +421,15 @@ class AppTestCase(ApiTestCase):
         return self.assertPending(app, days)
 
 
-class AutoApproveCase(AppTestCase):
-    """For tests of auto_approve. A relocation is never auto-approved (SPEC §11), so these submit
-    `campaign` grounds (auto_body) inside a campaign of their own: open around today with
-    effective_on today, so that an approval takes effect tomorrow, as a relocation's would.
-    Owns the campaign calendar (CampaignWindows) while the class runs."""
+class OwnCampaignCase(AppTestCase):
+    """Owns the campaign calendar (CampaignWindows) while the class runs: a campaign year of its
+    own (cls.year), open around today with effective_on = today + EFFECTIVE_IN_DAYS
+    (cls.effective) and MAX_CHANGES. With REOPEN_EACH_TEST the window is opened again before each
+    test (for classes whose tests park or edit it)."""
 
-    MAX_CHANGES = 5
+    EFFECTIVE_IN_DAYS = 40
+    MAX_CHANGES = 1
+    REOPEN_EACH_TEST = False
 
     @classmethod
     def setUpClass(cls):
@@ -436,7 +438,8 @@ class AutoApproveCase(AppTestCase):
         cls.windows.acquire()
         try:
             cls.year = cls.windows.own()
-            cls.windows.open(cls.year, today(), max_changes=cls.MAX_CHANGES)
+            cls.effective = today() + datetime.timedelta(days=cls.EFFECTIVE_IN_DAYS)
+            cls.windows.open(cls.year, cls.effective, max_changes=cls.MAX_CHANGES)
         except BaseException:
             cls.windows.release()
             raise
@@ -445,6 +448,23 @@ class AutoApproveCase(AppTestCase):
     def tearDownClass(cls):
         cls.windows.release()
         super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        if self.REOPEN_EACH_TEST:
+            self.windows.open(self.year, self.effective, max_changes=self.MAX_CHANGES)
+
+    def campaign_body(self, clinic, **fields):
+        return application_body(clinic.body, grounds="campaign", **fields)
+
+
+class AutoApproveCase(OwnCampaignCase):
+    """For tests of auto_approve. A relocation is never auto-approved (SPEC §11), so these submit
+    `campaign` grounds (auto_body) inside a campaign of their own: open around today with
+    effective_on today, so that an approval takes effect tomorrow, as a relocation's would."""
+
+    EFFECTIVE_IN_DAYS = 0
+    MAX_CHANGES = 5
 
     @staticmethod
     def auto_body(clinic, **fields):

@@ -8,7 +8,7 @@ import datetime
 
 import client
 import test_daily
-from apphelpers import (ONE_DAY, AppTestCase, AutoApproveCase, CampaignWindows, Days,
+from apphelpers import (OwnCampaignCase, ONE_DAY, AppTestCase, AutoApproveCase, Days,
                         application_body, birth_date_for_age, iso, make_clinic,
                         db_available, new_person, next_working_day, seed_current_attachment,
                         today, unique_iin)
@@ -443,26 +443,10 @@ class WireTest(AppTestCase):
                            403)
 
 
-class CampaignApprovalAfterTheWindowTest(AppTestCase):
+class CampaignApprovalAfterTheWindowTest(OwnCampaignCase):
     """§3: a campaign application submitted on the window's last day is due the next working
     day, after the window closed: its approval still takes effect on the campaign's
     effective_on, not the day after approval."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.windows = CampaignWindows()
-        cls.windows.acquire()
-        try:
-            cls.year = cls.windows.own()
-            cls.effective = today() + datetime.timedelta(days=40)
-            cls.windows.open(cls.year, cls.effective)
-        except BaseException:
-            cls.windows.release()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.windows.release()
 
     def test_approval_after_the_window_closed_takes_effect_on_effective_on(self):
         c = make_clinic()

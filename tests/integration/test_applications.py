@@ -12,8 +12,8 @@ import threading
 import uuid
 
 import client
-from apphelpers import (application_body, birth_date_for_age, new_person, unique_iin,
-                        ONE_DAY, AppTestCase, AutoApproveCase, CampaignWindows, Days, NO_DB, applications_of,
+from apphelpers import (OwnCampaignCase, application_body, birth_date_for_age, new_person, unique_iin,
+                        ONE_DAY, AppTestCase, AutoApproveCase, Days, NO_DB, applications_of,
                         db_available, districts_of, expected_due, free_kato, iso, make_clinic,
                         psql, refusal_reasons, seed_current_attachment, today)
 from client import ADMIN, PORTAL, call, list_all, new_settlement
@@ -1026,31 +1026,12 @@ class WorkQueueTest(AppTestCase):
 # Everything that needs today to be inside (or outside) a campaign window
 # ----------------------------------------------------------------------------------------------
 
-class CampaignWindowTest(AppTestCase):
+class CampaignWindowTest(OwnCampaignCase):
     """Owns the campaign calendar: while it runs, the only campaign near today is its own year
     self.year, open from today-3 to today+3 with effective_on today+40 (setUp), unless a test
     parks it (then today is outside every campaign)."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.windows = CampaignWindows()
-        cls.windows.acquire()
-        try:
-            cls.year = cls.windows.own()
-            cls.effective = today() + datetime.timedelta(days=40)
-        except BaseException:
-            cls.windows.release()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.windows.release()
-
-    def setUp(self):
-        self.windows.open(self.year, self.effective, max_changes=1)
-
-    def campaign_body(self, clinic, **fields):
-        return application_body(clinic.body, grounds="campaign", **fields)
+    REOPEN_EACH_TEST = True
 
     def test_campaign_application_inside_the_window_is_pending_in_that_campaign(self):
         c = make_clinic()

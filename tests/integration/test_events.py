@@ -22,7 +22,7 @@ import threading
 import time
 
 import client
-from apphelpers import (NO_DB, AppTestCase, CampaignWindows, _psql_binary, application_body,
+from apphelpers import (OwnCampaignCase, NO_DB, AppTestCase, _psql_binary, application_body,
                         db_available, make_clinic, new_person, psql, seed_current_attachment,
                         today)
 from client import ADMIN, PORTAL, call
@@ -191,23 +191,8 @@ class EventTypesTest(FeedCase):
                          ["application.submitted", "application.withdrawn"])
 
 
-class AutoApprovalEventsTest(FeedCase):
+class AutoApprovalEventsTest(OwnCampaignCase, FeedCase):
     """An auto-approval is submitted (pending) and decided (approved) in one transaction."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.windows = CampaignWindows()
-        cls.windows.acquire()
-        try:
-            cls.year = cls.windows.own()
-            cls.windows.open(cls.year, today() + 40 * ONE_DAY)
-        except BaseException:
-            cls.windows.release()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.windows.release()
 
     def test_auto_approval_writes_submitted_and_decided(self):
         start = self.end()

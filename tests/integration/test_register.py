@@ -9,8 +9,8 @@ skipped when DATABASE_URL is not given (scripts/test.sh gives it)."""
 import datetime
 
 import client
-from apphelpers import (application_body, new_person,
-                        ONE_DAY, AppTestCase, CampaignWindows, Days, NO_DB, db_available,
+from apphelpers import (OwnCampaignCase, application_body, new_person,
+                        ONE_DAY, AppTestCase, Days, NO_DB, db_available,
                         districts_of, iso, make_clinic, refusal_reasons,
                         seed_current_attachment, today, unused_iin)
 from client import ADMIN, PORTAL, call, list_all, new_settlement
@@ -294,25 +294,12 @@ OWNERSHIP_KEYS = ("public_to_public", "public_to_private", "private_to_public",
                   "private_to_private", "none_to_public", "none_to_private")
 
 
-class CampaignStatsTest(AppTestCase):
+class CampaignStatsTest(OwnCampaignCase):
     """Counts of a campaign year this class owns: while it runs, its campaign is the one open
     today, so every application submitted belongs to it."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.windows = CampaignWindows()
-        cls.windows.acquire()
-        try:
-            cls.year = cls.windows.own()
-            cls.effective = today() + datetime.timedelta(days=50)
-            cls.windows.open(cls.year, cls.effective, max_changes=3)
-        except BaseException:
-            cls.windows.release()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.windows.release()
+    EFFECTIVE_IN_DAYS = 50
+    MAX_CHANGES = 3
 
     def stats(self, token=ADMIN):
         return self.assertJson(call("GET", "/v1/stats/campaigns/%d" % self.year, token=token),

@@ -11,7 +11,7 @@ import io
 import unittest
 
 import client
-from apphelpers import (AppTestCase, CampaignWindows, NO_DB, application_body,
+from apphelpers import (OwnCampaignCase, AppTestCase, NO_DB, application_body,
                         birth_date_for_age, db_available, iso, make_clinic, new_person, psql,
                         seed_current_attachment, today, unique_iin)
 from client import PORTAL, call
@@ -26,23 +26,10 @@ def read_csv(test, r):
 
 
 @unittest.skipUnless(db_available(), NO_DB)
-class CampaignReportTest(AppTestCase):
+class CampaignReportTest(OwnCampaignCase):
     """A campaign year of this class's own, open while it runs."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.windows = CampaignWindows()
-        cls.windows.acquire()
-        try:
-            cls.year = cls.windows.own()
-            cls.windows.open(cls.year, today() + 40 * DAY, max_changes=3)
-        except BaseException:
-            cls.windows.release()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.windows.release()
+    MAX_CHANGES = 3
 
     def stats(self, query=""):
         path = "/v1/stats/campaigns/%d" % self.year + ("?" + query if query else "")

@@ -8,10 +8,9 @@ POST /v1/eligibility.
 Each class names the finding it reproduces; every test here failed against the service before
 these rules (main at 73b4fda) unless its docstring says otherwise."""
 
-import datetime
 
 import client
-from apphelpers import (NO_DB, ONE_DAY, AppTestCase, AutoApproveCase, CampaignWindows, Days,
+from apphelpers import (OwnCampaignCase, NO_DB, ONE_DAY, AppTestCase, AutoApproveCase, Days,
                         application_body, applications_of, birth_date_for_age, db_available,
                         iso, make_clinic, new_person, psql, refusal_reasons,
                         seed_current_attachment, today, unique_iin)
@@ -168,29 +167,11 @@ def birthday_years_before(day, years):
         return day.replace(year=day.year - years, day=28)
 
 
-class CampaignRulesTest(AppTestCase):
+class CampaignRulesTest(OwnCampaignCase):
     """Owns the campaign calendar: its own year open around today, effective_on today+40."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.windows = CampaignWindows()
-        cls.windows.acquire()
-        try:
-            cls.year = cls.windows.own()
-            cls.effective = today() + datetime.timedelta(days=40)
-        except BaseException:
-            cls.windows.release()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.windows.release()
-
-    def setUp(self):
-        self.windows.open(self.year, self.effective, max_changes=5)
-
-    def campaign_body(self, clinic, **fields):
-        return application_body(clinic.body, grounds="campaign", **fields)
+    MAX_CHANGES = 5
+    REOPEN_EACH_TEST = True
 
     def test_child_turning_7_on_the_effective_date_is_not_placed_in_pediatric_0_6(self):
         born = birthday_years_before(self.effective, 7)
