@@ -279,6 +279,16 @@ def check_digit(first11):
     return k
 
 
+def complete_id(prefixes, what="number"):
+    """The first of the 11-digit prefixes that has a check digit, completed with it (an IIN or
+    BIN); prefixes may be endless (a generator of random ones)."""
+    for prefix in prefixes:
+        k = check_digit(prefix)
+        if k is not None:
+            return prefix + str(k)
+    raise AssertionError("no %s among the candidates has a check digit" % what)
+
+
 def checksum_ok(id12):
     return (len(id12) == 12 and id12.isdigit()
             and check_digit(id12[:11]) == int(id12[11]))
@@ -302,21 +312,15 @@ def valid_iin(birth_date, sex="male"):
     century = {18: 1, 19: 3, 20: 5}[d.year // 100]
     male = str(sex).lower() in ("male", "m")
     c = century + (0 if male else 1)
-    while True:
-        prefix = "%02d%02d%02d%d%04d" % (d.year % 100, d.month, d.day, c, _rng.randrange(10000))
-        k = check_digit(prefix)
-        if k is not None:
-            return prefix + str(k)
+    return complete_id("%02d%02d%02d%d%04d" % (d.year % 100, d.month, d.day, c,
+                                               _rng.randrange(10000)) for _ in iter(int, 1))
 
 
 def valid_bin():
     """A valid, random BIN: 12 digits, 5th digit 4/5/6, check digit as the IIN's."""
-    while True:
-        prefix = "%02d%02d%d%06d" % (_rng.randrange(100), _rng.randrange(1, 13),
-                                     _rng.choice((4, 5, 6)), _rng.randrange(10 ** 6))
-        k = check_digit(prefix)
-        if k is not None:
-            return prefix + str(k)
+    return complete_id("%02d%02d%d%06d" % (_rng.randrange(100), _rng.randrange(1, 13),
+                                           _rng.choice((4, 5, 6)), _rng.randrange(10 ** 6))
+                       for _ in iter(int, 1))
 
 
 def today_almaty():

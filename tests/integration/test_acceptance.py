@@ -28,12 +28,8 @@ def years_before(d, years):
 
 def bin_with_5th_digit(digit):
     """A checksum-valid BIN whose 5th digit is `digit` (a random serial: no clash with others)."""
-    for _ in range(1000):
-        first11 = "9901%d%06d" % (digit, client._rng.randrange(10 ** 6))
-        k = client.check_digit(first11)
-        if k is not None:
-            return first11 + str(k)
-    raise AssertionError("no BIN with 5th digit %d" % digit)
+    return client.complete_id(("9901%d%06d" % (digit, client._rng.randrange(10 ** 6))
+                               for _ in range(1000)), "BIN with 5th digit %d" % digit)
 
 
 # ----------------------------------------------------------------------------------------------

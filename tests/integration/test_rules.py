@@ -29,12 +29,8 @@ def attached_here(test, clinic, person, address=None):
 
 def iin_with_7th_digit(digit, birth_date="900101"):
     """A checksum-valid IIN whose 7th digit is `digit` (outside 1..6 it encodes no century)."""
-    for serial in range(10000):
-        first11 = "%s%s%04d" % (birth_date, digit, serial)
-        k = client.check_digit(first11)
-        if k is not None:
-            return first11 + str(k)
-    raise AssertionError("no IIN with 7th digit %s" % digit)
+    candidates = ("%s%s%04d" % (birth_date, digit, serial) for serial in range(10000))
+    return client.complete_id(candidates, "IIN with 7th digit %s" % digit)
 
 
 # ----------------------------------------------------------------------------------------------
