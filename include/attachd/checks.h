@@ -106,11 +106,19 @@ bool same_address(const char *a, const char *b);
  * the IIN encodes no century at all. */
 unsigned iin_warnings(const char *iin, day_t birth_date, bool male);
 
-/* The re-check of an approval, at that moment (§3, §11): the polyclinic still takes part, then
- * a district that is open, fits the age on the effective date and has room (choose_district).
- * *pick is the index in ds, -1 when refused. */
-enum refusal approval_check(bool clinic_takes_part, const struct district_option *ds, size_t n,
-                            int placement_age, long long preferred_id,
-                            const long long *family_district_ids, size_t nfamily, long *pick);
+/* §4 "who may attach": permanent residents always; EAEU migrants (and their families) only with
+ * an insurance contract valid on the effective date (has_insurance, insured_until: its last day).
+ */
+bool may_attach(const char *residency, bool has_insurance, day_t insured_until, day_t effective_on);
+
+/* The re-check of an approval, at that moment (§3, §4, §11): the person may still attach on the
+ * effective date (may_attach: a relocation's effective date moves with the approval day, and an
+ * EAEU migrant's insurance may end before it), the polyclinic still takes part, then a district
+ * that is open, fits the age on the effective date and has room (choose_district). *pick is the
+ * index in ds, -1 when refused. */
+enum refusal approval_check(bool person_may_attach, bool clinic_takes_part,
+                            const struct district_option *ds, size_t n, int placement_age,
+                            long long preferred_id, const long long *family_district_ids,
+                            size_t nfamily, long *pick);
 
 #endif

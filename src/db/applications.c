@@ -155,7 +155,8 @@ static struct db_stmt q_locked = DB_WRITE(
     " EXISTS (SELECT 1 FROM refusal_reasons r WHERE r.code = $3),"
     " ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $2"
     " AND polyclinic_id = a.polyclinic_id)) AND ($4::text IS NULL OR EXISTS (SELECT 1"
-    " FROM districts WHERE number = $4 AND polyclinic_id = a.polyclinic_id))"
+    " FROM districts WHERE number = $4 AND polyclinic_id = a.polyclinic_id)),"
+    " a.person->>'residency', to_char(insurance_valid_until(a.iin, a.person), 'YYYY-MM-DD')"
     " FROM applications a LEFT JOIN campaigns c ON c.year = a.campaign_year"
     " WHERE a.id = $1 FOR UPDATE OF a");
 enum {
@@ -168,7 +169,9 @@ enum {
     L_CAMPAIGN,
     L_JSON,
     L_REASON_OK,
-    L_DISTRICT_OK
+    L_DISTRICT_OK,
+    L_RESIDENCY,
+    L_INSURED_UNTIL /* the last day the insurance covers (latest contract), NULL: none */
 };
 
 /* The districts an approval may touch, locked in id order: the target polyclinic's and the
@@ -360,6 +363,7 @@ struct approval {
     long long preferred_district;
     const char *family; /* text[] literal of the family members' IINs */
     const char *decided_by;
+    bool may_attach; /* §4 on the effective date (a submission's checks already ran it) */
     struct district_note *note; /* out: why the preferred district was not taken (or NULL) */
 };
 
@@ -460,8 +464,8 @@ static enum db_status choose_placement(struct db_conn *conn, const struct approv
     /* §3: the district kind fits the age on the day the attachment begins. */
     int age = age_years(birth, effective);
     long pick;
-    pl->refusal =
-        approval_check(takes_part, ds, nds, age, a->preferred_district, family, nfamily, &pick);
+    pl->refusal = approval_check(a->may_attach, takes_part, ds, nds, age, a->preferred_district,
+                                 family, nfamily, &pick);
     if (pl->refusal == REFUSAL_NONE || pl->refusal == REFUSE_CAPACITY_EXCEEDED)
         note_preference(a, ds, nds, age, pick);
     if (pick >= 0)
@@ -686,6 +690,7 @@ static enum db_status place_at_once(struct db_conn *conn, const struct submit_ct
         .preferred_district = in->district_id,
         .family = in->family_iins,
         .decided_by = AUTO_APPROVER,
+        .may_attach = true, /* run_checks judged it on this effective date */
     };
     return choose_placement(conn, &a, pl);
 }
@@ -835,8 +840,13 @@ static enum db_status approve_tx(struct db_conn *conn, struct decide_ctx *ctx, P
     if (!date_parse(PQgetvalue(r, 0, L_TODAY), &today) ||
         (has_campaign && !date_parse(PQgetvalue(r, 0, L_CAMPAIGN_EFFECTIVE), &campaign_day)))
         return DB_ERROR;
-    date_format(effective_date(is_true(r, L_CAMPAIGN), has_campaign ? &campaign_day : NULL, today),
-                effective_on);
+    day_t effective =
+        effective_date(is_true(r, L_CAMPAIGN), has_campaign ? &campaign_day : NULL, today);
+    date_format(effective, effective_on);
+    bool insured = !PQgetisnull(r, 0, L_INSURED_UNTIL);
+    day_t insured_until = 0;
+    if (insured && !date_parse(PQgetvalue(r, 0, L_INSURED_UNTIL), &insured_until))
+        return DB_ERROR;
     char *family = strdup(PQgetvalue(r, 0, L_FAMILY));
     if (!family)
         return DB_ERROR;
@@ -849,6 +859,7 @@ static enum db_status approve_tx(struct db_conn *conn, struct decide_ctx *ctx, P
         .preferred_district = as_ll(r, L_DISTRICT),
         .family = family,
         .decided_by = who,
+        .may_attach = may_attach(PQgetvalue(r, 0, L_RESIDENCY), insured, insured_until, effective),
         .note = &ctx->res->note,
     };
     enum db_status st = approve_locked(conn, &a, &ctx->res->json);

@@ -167,16 +167,20 @@ bool grounds_shown(const struct application_facts *f)
     return false;
 }
 
-/* §4: permanent residents always; EAEU migrants with insurance valid when attachment begins. */
-static bool eligible(const struct application_facts *f)
+bool may_attach(const char *residency, bool has_insurance, day_t insured_until, day_t effective_on)
 {
     static const char *const permanent[] = {"citizen", "resident_foreigner", "stateless", NULL};
     static const char *const eaeu[] = {"eaeu_migrant", "eaeu_migrant_family", NULL};
-    if (is_one_of(f->residency, permanent))
+    if (is_one_of(residency, permanent))
         return true;
-    if (is_one_of(f->residency, eaeu))
-        return f->has_insurance && f->insurance_valid_until >= f->effective_on;
+    if (is_one_of(residency, eaeu))
+        return has_insurance && insured_until >= effective_on;
     return false;
+}
+
+static bool eligible(const struct application_facts *f)
+{
+    return may_attach(f->residency, f->has_insurance, f->insurance_valid_until, f->effective_on);
 }
 
 static bool child_documents_present(const struct application_facts *f)
@@ -238,11 +242,14 @@ void run_checks(const struct application_facts *f, struct check_outcome *out)
                        f->grounds != GROUNDS_RELOCATION;
 }
 
-enum refusal approval_check(bool clinic_takes_part, const struct district_option *ds, size_t n,
-                            int placement_age, long long preferred_id,
-                            const long long *family_district_ids, size_t nfamily, long *pick)
+enum refusal approval_check(bool person_may_attach, bool clinic_takes_part,
+                            const struct district_option *ds, size_t n, int placement_age,
+                            long long preferred_id, const long long *family_district_ids,
+                            size_t nfamily, long *pick)
 {
     *pick = -1;
+    if (!person_may_attach)
+        return REFUSE_NOT_ELIGIBLE;
     if (!clinic_takes_part)
         return REFUSE_CLINIC_NOT_ACCEPTING;
     *pick = choose_district(ds, n, placement_age, preferred_id, family_district_ids, nfamily);

@@ -210,6 +210,26 @@ class CampaignRulesTest(OwnCampaignCase):
         # max_changes 5 would allow another change: going back is not one
         self.submit_refused(self.campaign_body(a, person=p), "ALREADY_ATTACHED")
 
+    def test_approval_rechecks_eaeu_insurance_on_the_effective_date(self):
+        """§4 at approval: insured until the effective date at submission, the effective date
+        then moved past the insurance's end (the campaign's here; a relocation's moves with the
+        approval day) → refused NOT_ELIGIBLE, nothing attached; covered → approved."""
+        c = make_clinic()
+
+        def migrant(until):
+            return new_person(residency="eaeu_migrant",
+                              insurance_contract={"number": "ОСМС-" + client.unique(),
+                                                  "valid_until": iso(until)})
+        short, longer = migrant(self.effective), migrant(self.effective + 30 * ONE_DAY)
+        first = self.submit_pending(self.campaign_body(c, person=short))
+        second = self.submit_pending(self.campaign_body(c, person=longer))
+        self.windows.open(self.year, self.effective + 10 * ONE_DAY, max_changes=self.MAX_CHANGES)
+        done = self.approve(first["id"], c.reg)
+        self.assertRefused(self.assertJson(done, 200), "NOT_ELIGIBLE")
+        self.assertEqual(list_all("/v1/persons/%s/attachments" % short["iin"]), [])
+        ok = self.approved(second["id"], c.reg)
+        self.assertEqual(ok["effective_on"], iso(self.effective + 10 * ONE_DAY))
+
     def test_transfers_record_ownership_and_count_changes_only_from_a_current_polyclinic(self):
         if not db_available():
             self.skipTest(NO_DB)

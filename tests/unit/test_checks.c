@@ -810,14 +810,40 @@ START_TEST(test_approval_rechecks_the_polyclinic_then_the_districts)
 {
     struct district_option ds[2] = {FULL, ROOMY};
     long pick = 7;
-    ck_assert_int_eq(approval_check(false, ds, 2, 30, 0, NULL, 0, &pick),
+    ck_assert_int_eq(approval_check(true, false, ds, 2, 30, 0, NULL, 0, &pick),
                      REFUSE_CLINIC_NOT_ACCEPTING);
     ck_assert_int_eq(pick, -1);
-    ck_assert_int_eq(approval_check(true, ds, 2, 30, FULL.id, NULL, 0, &pick), REFUSAL_NONE);
+    ck_assert_int_eq(approval_check(true, true, ds, 2, 30, FULL.id, NULL, 0, &pick), REFUSAL_NONE);
     ck_assert_int_eq(pick, 1);
     ds[1].open = false;
-    ck_assert_int_eq(approval_check(true, ds, 2, 30, 0, NULL, 0, &pick), REFUSE_CAPACITY_EXCEEDED);
+    ck_assert_int_eq(approval_check(true, true, ds, 2, 30, 0, NULL, 0, &pick),
+                     REFUSE_CAPACITY_EXCEEDED);
     ck_assert_int_eq(pick, -1);
+}
+END_TEST
+
+/* §4 at approval: the person may attach on the effective date, judged before the polyclinic. */
+START_TEST(test_approval_rechecks_that_the_person_may_attach_first)
+{
+    struct district_option ds[2] = {FULL, ROOMY};
+    long pick = 7;
+    ck_assert_int_eq(approval_check(false, false, ds, 2, 30, 0, NULL, 0, &pick),
+                     REFUSE_NOT_ELIGIBLE);
+    ck_assert_int_eq(pick, -1);
+}
+END_TEST
+
+/* §4: EAEU migrants only with insurance valid on the effective date (its last day included). */
+START_TEST(test_may_attach_eaeu_only_while_insured_on_the_effective_date)
+{
+    day_t on = D(2026, 11, 1);
+    ck_assert(may_attach("citizen", false, 0, on));
+    ck_assert(may_attach("stateless", false, 0, on));
+    ck_assert(!may_attach("temporary_foreigner", true, D(2030, 1, 1), on));
+    ck_assert(!may_attach("eaeu_migrant", false, 0, on));
+    ck_assert(may_attach("eaeu_migrant", true, on, on));
+    ck_assert(!may_attach("eaeu_migrant_family", true, on - 1, on));
+    ck_assert(may_attach("eaeu_migrant_family", true, on + 30, on));
 }
 END_TEST
 
@@ -896,6 +922,8 @@ static Suite *checks_suite(void)
     tcase_add_test(tc, test_district_kind_is_judged_by_the_age_on_the_effective_date);
     tcase_add_test(tc, test_representative_is_judged_by_the_age_on_the_day_of_submission);
     tcase_add_test(tc, test_approval_rechecks_the_polyclinic_then_the_districts);
+    tcase_add_test(tc, test_approval_rechecks_that_the_person_may_attach_first);
+    tcase_add_test(tc, test_may_attach_eaeu_only_while_insured_on_the_effective_date);
     tcase_add_test(tc, test_registrar_refuses_only_with_official_reasons_and_already_attached);
     tcase_add_test(tc, test_grounds_parse);
     suite_add_tcase(s, tc);
