@@ -378,18 +378,10 @@ struct placement {
     struct live_attachments live;
 };
 
-/* Locks the districts of the polyclinic and the person's live ones, in id order, and reads the
- * person's live attachments (stable: the person's lock is held) in the same round trip. */
-static enum db_status lock_districts(struct db_conn *conn, const struct approval *a,
-                                     struct live_attachments *live)
+/* The person's live attachments (stable: the person's lock is held), read by q_lock_districts
+ * beside the district locks. */
+static void read_live(const PGresult *r, struct live_attachments *live)
 {
-    struct db_params p = {0};
-    db_param_ll(&p, a->polyclinic_id);
-    db_param_text(&p, a->iin);
-    PGresult *r = NULL;
-    enum db_status st = db_query_params(conn, &q_lock_districts, &p, &r);
-    if (st != DB_OK)
-        return st;
     *live = (struct live_attachments){0};
     for (int i = 0; i < PQntuples(r); i++) {
         if (db_is_null(r, i, "live_id"))
@@ -402,8 +394,6 @@ static enum db_status lock_districts(struct db_conn *conn, const struct approval
             live->current_district = db_ll(r, i, "district_id");
         }
     }
-    PQclear(r);
-    return DB_OK;
 }
 
 /* Says why the preferred district was passed over, when it was. */
@@ -428,25 +418,32 @@ static enum db_status choose_placement(struct db_conn *conn, const struct approv
                                        struct placement *pl)
 {
     *pl = (struct placement){.refusal = REFUSAL_NONE};
-    enum db_status st = lock_districts(conn, a, &pl->live);
+    /* One flight: the district locks, then (later statements, later snapshots) the family's
+     * districts when a family is given, and the loads. */
+    struct db_params pk = {0}, pf = {0}, p = {0};
+    db_param_ll(&pk, a->polyclinic_id);
+    db_param_text(&pk, a->iin);
+    db_param_ll(&pf, a->polyclinic_id);
+    db_param_text(&pf, a->family);
+    db_param_ll(&p, a->polyclinic_id);
+    PGresult *locked = NULL, *fam = NULL, *r = NULL;
+    bool has_family = a->family && strcmp(a->family, "{}") != 0;
+    struct db_call calls[3] = {{&q_lock_districts, pk.n, pk.values, &locked}};
+    int ncalls = 1;
+    if (has_family)
+        calls[ncalls++] = (struct db_call){&q_family_districts, pf.n, pf.values, &fam};
+    calls[ncalls++] = (struct db_call){&q_choice_facts, p.n, p.values, &r};
+    enum db_status st = db_query_flight(conn, calls, ncalls);
     if (st != DB_OK)
         return st;
-    struct db_params p = {0};
-    db_param_ll(&p, a->polyclinic_id);
+    read_live(locked, &pl->live);
+    PQclear(locked);
     long long family[MAX_FAMILY];
     size_t nfamily = 0;
-    PGresult *r = NULL;
-    if (a->family && strcmp(a->family, "{}") != 0) {
-        struct db_params pf = {0};
-        db_param_ll(&pf, a->polyclinic_id);
-        db_param_text(&pf, a->family);
-        if ((st = db_query_params(conn, &q_family_districts, &pf, &r)) != DB_OK)
-            return st;
-        nfamily = parse_ids(db_text(r, 0, "family_districts"), family, MAX_FAMILY);
-        PQclear(r);
+    if (fam) {
+        nfamily = parse_ids(db_text(fam, 0, "family_districts"), family, MAX_FAMILY);
+        PQclear(fam);
     }
-    if ((st = db_query_params(conn, &q_choice_facts, &p, &r)) != DB_OK)
-        return st;
     struct district_option ds[MAX_DISTRICTS];
     json_t *doc;
     size_t nds = parse_districts(db_text(r, 0, "districts"), ds, MAX_DISTRICTS, &doc);
@@ -572,9 +569,9 @@ static void warnings_literal(unsigned warnings, char *buf, size_t len)
         snprintf(buf + used, len - used, "}");
 }
 
-/* Step 1: reads the facts. Answers at once (returns true with *done) what needs no checks:
- * an idempotent replay or a reused key, a pending application, an unknown polyclinic or
- * district. */
+/* Step 1: locks the person and reads the facts. Answers at once (returns true with *done) what
+ * needs no checks: an idempotent replay or a reused key, a pending application, an unknown
+ * polyclinic or district. */
 static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx *ctx,
                                    struct gathered *g, bool *done)
 {
@@ -589,7 +586,14 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     db_param_text(&pf, ctx->dry_run ? NULL : in->idempotency_key);
     db_param_text(&pf, in->request_hash);
     db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
-    enum db_status st = db_query_params(conn, &q_submit_facts, &pf, &g->row);
+    if (pf.overflow)
+        return DB_ERROR;
+    /* The person's lock, then the facts in a later statement (its snapshot taken once the lock
+     * is granted), sent in one flight with the transaction's BEGIN. */
+    const char *lock[1] = {in->iin};
+    struct db_call calls[] = {{&q_lock_person, 1, lock, NULL},
+                              {&q_submit_facts, pf.n, pf.values, &g->row}};
+    enum db_status st = db_query_flight(conn, calls, 2);
     if (st != DB_OK)
         return st;
     PGresult *r = g->row;
@@ -743,6 +747,9 @@ static enum db_status write_submission(struct db_conn *conn, const struct submit
         param_from(&p, &pl->live);        /* $24..$26 */
     }
     PGresult *r = NULL;
+    /* The transaction's last statement: COMMIT goes with it (a dry run rolls back instead). */
+    if (!ctx->dry_run)
+        db_commit_with_next(conn);
     st = db_query_params(conn, approved ? &q_insert_approved : &q_insert, &p, &r);
     if (st != DB_OK) {
         if (st == DB_UNIQUE_VIOLATION && in->idempotency_key &&
@@ -768,9 +775,7 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
     struct submit_ctx *ctx = arg;
     free(ctx->res->json);
     *ctx->res = (struct submit_result){0};
-    enum db_status st = lock_person(conn, ctx->in->iin);
-    if (st != DB_OK)
-        return st;
+    enum db_status st;
     struct gathered *g = calloc(1, sizeof *g);
     if (!g)
         return DB_ERROR;
