@@ -345,12 +345,6 @@ static void who_text(const struct principal *who, char *buf, size_t len)
         snprintf(buf, len, "%s:%s", role_name(who->role), who->name);
 }
 
-static enum db_status lock_person(struct db_conn *conn, const char *iin)
-{
-    const char *p[1] = {iin};
-    return db_query(conn, &q_lock_person, 1, p, NULL);
-}
-
 /* ---- approval -------------------------------------------------------------------------------- */
 
 struct approval {
@@ -518,6 +512,7 @@ static enum db_status approve_locked(struct db_conn *conn, const struct approval
         db_param_text(&p, a->decided_by);
         if (p.overflow)
             return DB_ERROR;
+        db_commit_with_next(conn); /* the decision's last statement: COMMIT in its flight */
         return db_query_json(conn, &q_close, p.n, p.values, json);
     }
     if ((st = vacate(conn, a, &pl.live)) != DB_OK)
@@ -528,6 +523,7 @@ static enum db_status approve_locked(struct db_conn *conn, const struct approval
     db_param_text(&p, a->decided_by);
     if (p.overflow)
         return DB_ERROR;
+    db_commit_with_next(conn);
     return db_query_json(conn, &q_attach, p.n, p.values, json);
 }
 
@@ -884,14 +880,16 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     snprintf(iin, sizeof iin, "%s", PQgetvalue(r, 0, 0));
     long long polyclinic_id = as_ll(r, 1);
     PQclear(r);
-    if ((st = lock_person(conn, iin)) != DB_OK)
-        return st;
     struct db_params pl = {0};
     db_param_ll(&pl, in->id);
     db_param_id_or_null(&pl, in->district_id);
     db_param_text(&pl, in->reason);
     db_param_text(&pl, in->district_number);
-    if ((st = db_query_params(conn, &q_locked, &pl, &r)) != DB_OK)
+    /* The person's lock, then the application row read and locked (a later statement: it sees
+     * what was committed before the person's lock was granted), in one flight. */
+    const char *lock[1] = {iin};
+    struct db_call calls[] = {{&q_lock_person, 1, lock, NULL}, {&q_locked, pl.n, pl.values, &r}};
+    if ((st = db_query_flight(conn, calls, 2)) != DB_OK)
         return st;
     if (strcmp(PQgetvalue(r, 0, L_STATUS), "pending") != 0) {
         res->outcome = DECIDE_NOT_PENDING;
@@ -920,6 +918,7 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     db_param_text(&pc, in->what == DECIDE_REFUSE ? in->reason : NULL);
     db_param_text(&pc, in->what == DECIDE_REFUSE ? in->comment : NULL);
     db_param_text(&pc, who);
+    db_commit_with_next(conn);
     st = db_query_json(conn, &q_close, pc.n, pc.values, &res->json);
     return st == DB_OK && !res->json ? DB_ERROR : st;
 }
