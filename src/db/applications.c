@@ -182,6 +182,19 @@ static struct db_stmt q_lock_districts = DB_WRITE(
     " l.upcoming FROM districts d LEFT JOIN live l ON l.district_id = d.id"
     " WHERE d.polyclinic_id = $1 OR d.id IN (SELECT district_id FROM live)"
     " ORDER BY d.id FOR UPDATE OF d");
+/* The same locks taken at submission, before the facts, when the polyclinic auto-approves (no
+ * rows, and no locks, when it does not): the facts statement that follows then reads the loads
+ * under the locks, and an auto-approval needs no second read of them (one statement and one
+ * round trip fewer). Rows mean the locks are held. $1 polyclinic, $2 iin. */
+static struct db_stmt q_lock_auto_districts = DB_WRITE(
+    "WITH live AS (SELECT id, polyclinic_id, district_id, valid_from > current_date AS upcoming"
+    " FROM attachments WHERE iin = $2 AND NOT cancelled"
+    " AND (valid_to IS NULL OR valid_to > current_date))"
+    " SELECT d.id AS district_id, l.id AS live_id, l.polyclinic_id AS live_polyclinic_id,"
+    " l.upcoming FROM districts d LEFT JOIN live l ON l.district_id = d.id"
+    " WHERE coalesce((SELECT auto_approve FROM polyclinics WHERE id = $1), false)"
+    " AND (d.polyclinic_id = $1 OR d.id IN (SELECT district_id FROM live))"
+    " ORDER BY d.id FOR UPDATE OF d");
 /* After the lock: the districts' loads and whether the polyclinic still takes part (§11:
  * re-checked at the moment of approval). $1 polyclinic. */
 static struct db_stmt q_choice_facts = DB_READ("SELECT " DISTRICTS_JSON(
@@ -404,6 +417,27 @@ static void note_preference(const struct approval *a, const struct district_opti
         }
 }
 
+/* The approval's pure check on its facts, read under the district locks: the district, or the
+ * refusal of the re-checks, into pl (its live attachments already there). */
+static enum db_status pick_placement(const struct approval *a, bool takes_part,
+                                     const struct district_option *ds, size_t nds,
+                                     const long long *family, size_t nfamily, struct placement *pl)
+{
+    day_t birth = 0, effective = 0;
+    if (!date_parse(a->birth_date, &birth) || !date_parse(a->effective_on, &effective))
+        return DB_ERROR;
+    /* §3: the district kind fits the age on the day the attachment begins. */
+    int age = age_years(birth, effective);
+    long pick;
+    pl->refusal =
+        approval_check(takes_part, ds, nds, age, a->preferred_district, family, nfamily, &pick);
+    if (pl->refusal == REFUSAL_NONE || pl->refusal == REFUSE_CAPACITY_EXCEEDED)
+        note_preference(a, ds, nds, age, pick);
+    if (pick >= 0)
+        pl->district_id = ds[pick].id;
+    return DB_OK;
+}
+
 /* The approval's facts and its pure check (person lock held): locks the districts, then (in a
  * later statement, so that every commit made before the locks were granted is seen) reads the
  * loads, the family's districts and whether the polyclinic still takes part, and runs
@@ -443,22 +477,9 @@ static enum db_status choose_placement(struct db_conn *conn, const struct approv
     size_t nds = parse_districts(db_text(r, 0, "districts"), ds, MAX_DISTRICTS, &doc);
     bool takes_part = db_bool(r, 0, "takes_part");
     PQclear(r);
-    day_t birth = 0, effective = 0;
-    if (!date_parse(a->birth_date, &birth) || !date_parse(a->effective_on, &effective)) {
-        json_decref(doc);
-        return DB_ERROR;
-    }
-    /* §3: the district kind fits the age on the day the attachment begins. */
-    int age = age_years(birth, effective);
-    long pick;
-    pl->refusal =
-        approval_check(takes_part, ds, nds, age, a->preferred_district, family, nfamily, &pick);
-    if (pl->refusal == REFUSAL_NONE || pl->refusal == REFUSE_CAPACITY_EXCEEDED)
-        note_preference(a, ds, nds, age, pick);
-    if (pick >= 0)
-        pl->district_id = ds[pick].id;
+    st = pick_placement(a, takes_part, ds, nds, family, nfamily, pl);
     json_decref(doc);
-    return DB_OK;
+    return st;
 }
 
 /* Makes room in the register for the new attachment: an upcoming attachment is replaced (it and
@@ -545,6 +566,12 @@ struct gathered {
     day_t holidays[MAX_HOLIDAYS];
     size_t nholidays;
     char year[16];
+    /* An auto-approving polyclinic's districts locked before the facts (q_lock_auto_districts):
+     * the person's live attachments and the family's districts, read with them. */
+    bool pre_locked;
+    struct live_attachments live;
+    long long family[MAX_FAMILY];
+    size_t nfamily;
 };
 
 static void gathered_free(struct gathered *g)
@@ -584,14 +611,33 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
     if (pf.overflow)
         return DB_ERROR;
-    /* The person's lock, then the facts in a later statement (its snapshot taken once the lock
-     * is granted), sent in one flight with the transaction's BEGIN. */
+    /* One flight with the transaction's BEGIN: the person's lock; an auto-approving
+     * polyclinic's districts locked (and the family's districts, when a family is given); then
+     * the facts in a later statement, its snapshot taken once the locks are granted. */
     const char *lock[1] = {in->iin};
-    struct db_call calls[] = {{&q_lock_person, 1, lock, NULL},
-                              {&q_submit_facts, pf.n, pf.values, &g->row}};
-    enum db_status st = db_query_flight(conn, calls, 2);
+    struct db_params pk = {0}, pm = {0};
+    db_param_ll(&pk, in->polyclinic_id);
+    db_param_text(&pk, in->iin);
+    db_param_ll(&pm, in->polyclinic_id);
+    db_param_text(&pm, in->family_iins);
+    PGresult *locked = NULL, *fam = NULL;
+    bool has_family = in->family_iins && strcmp(in->family_iins, "{}") != 0;
+    struct db_call calls[4] = {{&q_lock_person, 1, lock, NULL},
+                               {&q_lock_auto_districts, pk.n, pk.values, &locked}};
+    int ncalls = 2;
+    if (has_family)
+        calls[ncalls++] = (struct db_call){&q_family_districts, pm.n, pm.values, &fam};
+    calls[ncalls++] = (struct db_call){&q_submit_facts, pf.n, pf.values, &g->row};
+    enum db_status st = db_query_flight(conn, calls, ncalls);
     if (st != DB_OK)
         return st;
+    g->pre_locked = PQntuples(locked) > 0;
+    read_live(locked, &g->live);
+    PQclear(locked);
+    if (fam) {
+        g->nfamily = parse_ids(db_text(fam, 0, "family_districts"), g->family, MAX_FAMILY);
+        PQclear(fam);
+    }
     PGresult *r = g->row;
     if (!PQgetisnull(r, 0, F_IDEM_ID)) {
         res->other_id = as_ll(r, F_IDEM_ID);
@@ -670,8 +716,8 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
 }
 
 /* Step 2b, for an application the checks let the polyclinic approve at once (auto_approve):
- * the approval's own facts and check (choose_placement), before anything is written, so that
- * the application is stored once, already decided. */
+ * the approval's check on the facts read under the district locks, before anything is
+ * written, so that the application is stored once, already decided. */
 static enum db_status place_at_once(struct db_conn *conn, const struct submit_ctx *ctx,
                                     const struct gathered *g, char *effective_on,
                                     struct placement *pl)
@@ -687,7 +733,14 @@ static enum db_status place_at_once(struct db_conn *conn, const struct submit_ct
         .family = in->family_iins,
         .decided_by = AUTO_APPROVER,
     };
-    return choose_placement(conn, &a, pl);
+    /* The districts were locked before the facts were read: their loads, the polyclinic's
+     * taking part and the family's districts are as of the locks. Otherwise (auto_approve was
+     * switched on in between) lock and read them now. */
+    if (!g->pre_locked)
+        return choose_placement(conn, &a, pl);
+    *pl = (struct placement){.refusal = REFUSAL_NONE, .live = g->live};
+    return pick_placement(&a, g->facts.clinic_accepting, g->ds, g->facts.ndistricts, g->family,
+                          g->nfamily, pl);
 }
 
 /* Step 3: stores the application with the outcome of the checks: refused, pending, or (pl not
