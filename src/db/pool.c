@@ -658,9 +658,14 @@ static enum db_status read_flight(struct db_conn *c, const struct db_call *calls
     bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
     PQclear(sync);
     if (!synced || !PQexitPipelineMode(c->pg)) {
+        /* The server ended the session after answering every statement (a shutdown reads the
+         * sync as its next message and stops there): start this session afresh. What it
+         * answered stands: a COMMIT it confirmed is committed, and saying 503 for it would
+         * make the client retry what is stored. */
+        bool done = st == DB_OK && c->committed;
         set_error(c, "08006", NULL, PQerrorMessage(c->pg));
-        server_lost(c); /* out of step with the server: start this session afresh */
-        return DB_UNAVAILABLE;
+        server_lost(c);
+        return done ? DB_OK : DB_UNAVAILABLE;
     }
     if (st == DB_OK)
         set_error(c, NULL, NULL, NULL);
