@@ -32,6 +32,8 @@
 #   BENCH_CAMPAIGN_WARMUP [10]  seconds of warm-up before it (then ANALYZE)
 #   BENCH_PGSS_TRACK [top]  pg_stat_statements.track in campaign-day (all: inside triggers too)
 #   BENCH_CAMPAIGN_COMMIT_DELAY [0]  PostgreSQL's commit_delay (µs) during campaign-day
+#   BENCH_CAMPAIGN_MIN_SECONDS [30]  campaign-day's least-SQL baseline: auto-approvals alone, attachd
+#                             vs bench/pgbench/campaign_day_min.sql, seconds per side (0: left out)
 #   BENCH_KEEP [0]  1: leave attachd, bare_mhd and PostgreSQL running at the end (for perf)
 #   BENCH_BUILD_DIR [build-bench]
 set -euo pipefail
@@ -199,6 +201,8 @@ CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-$CAMPAIGN_THREADS}
 CAMPAIGN_WARMUP=${BENCH_CAMPAIGN_WARMUP:-10}
 PGSS_TRACK=${BENCH_PGSS_TRACK:-top}
 CAMPAIGN_COMMIT_DELAY=${BENCH_CAMPAIGN_COMMIT_DELAY:-0}
+# The least-SQL baseline after the campaign day (campaign_min): seconds per side, 0 leaves it out.
+CAMPAIGN_MIN_SECONDS=${BENCH_CAMPAIGN_MIN_SECONDS:-30}
 [ "$PGSS_TRACK" = top ] || [ "$PGSS_TRACK" = all ] || die "BENCH_PGSS_TRACK is top or all"
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -661,6 +665,77 @@ campaign_day() {
     [ "$failed_here" = 0 ] && [ "$(grep -o 'err_[a-z]*=[1-9]' <<<"$line" | wc -l)" = 0 ]
 }
 
+# campaign_min: auto-approvals alone, attachd against pgbench running the least SQL such an
+# application needs (bench/pgbench/campaign_day_min.sql), CAMPAIGN_MIN_SECONDS each, same
+# catalogue, same durable PostgreSQL, pgbench with as many clients as attachd's pool. Each side
+# starts from an empty register, warms up 5 s and runs ANALYZE, as the campaign day does.
+# attachd's rate counts only the applications approved in its window (wrk posts to the
+# polyclinics that auto-approve only; one in four applicants is a minor, as on the day).
+# Appends its lines to the results; the bar (0.5, the developers' guide) is reported, not failed.
+campaign_min() {
+    local auto nauto a0 a1 other t0 t1 s0 s1 p0 p1 f z secs rate tps n line pz0 pz1 zt0 zt1 zn
+    campaign_prepare >/dev/null || return 1
+    auto=$(attachd_psql -At -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM polyclinics
+        WHERE settlement = '751110000' AND auto_approve AND accepting AND fsms_contract")
+    nauto=$(tr ',' '\n' <<<"$auto" | wc -l)
+    log "campaign-day: auto-approvals only, ${CAMPAIGN_MIN_SECONDS}s, attachd then pgbench ($nauto polyclinics)"
+    (BENCH_PATH=/v1/applications BENCH_PORTAL_TOKEN="$PORTAL_TOKEN" BENCH_POLYCLINICS="$auto" \
+        BENCH_SETTLEMENT=751110000 BENCH_IIN_STREAM=1 wrk -t"$WRK_THREADS" -c"$CONNS" -d5s \
+        --timeout 10s -s "$BENCH/wrk/campaign_day.lua" "http://127.0.0.1:$PORT" \
+        >"$OUT/campaign-min.warmup.wrk" 2>&1) || return 1
+    sleep 1
+    attachd_psql -c 'ANALYZE' >/dev/null
+    a0=$(attachd_psql -At -c "SELECT count(*) FILTER (WHERE status = 'approved'), count(*) FROM applications")
+    f=$OUT/campaign-min.wrk
+    s0=$(ticks "$ATTACHD_PID")
+    p0=$(pg_ticks)
+    t0=$(date +%s.%N)
+    (BENCH_PATH=/v1/applications BENCH_PORTAL_TOKEN="$PORTAL_TOKEN" BENCH_POLYCLINICS="$auto" \
+        BENCH_SETTLEMENT=751110000 wrk -t"$WRK_THREADS" -c"$CONNS" -d"${CAMPAIGN_MIN_SECONDS}s" \
+        --timeout 10s --latency -s "$BENCH/wrk/campaign_day.lua" "http://127.0.0.1:$PORT" \
+        >"$f" 2>&1) || return 1
+    sleep 1
+    t1=$(date +%s.%N)
+    s1=$(ticks "$ATTACHD_PID")
+    p1=$(pg_ticks)
+    a1=$(attachd_psql -At -c "SELECT count(*) FILTER (WHERE status = 'approved'), count(*) FROM applications")
+    line=$(grep '^BENCH ' "$f") || return 1
+    secs=$(awk -v l="$line" 'BEGIN{n = split(l, f, " "); for (i = 2; i <= n; i++) { split(f[i], kv, "=")
+        if (kv[1] == "duration_us") print kv[2] / 1e6 }}')
+    n=$((${a1%%|*} - ${a0%%|*}))
+    other=$((${a1##*|} - ${a0##*|} - n))
+    rate=$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.0f", n / s}')
+
+    # pgbench: the register emptied again, the same warm-up and ANALYZE, then measured.
+    campaign_prepare >/dev/null || return 1
+    z=$OUT/campaign-min.pgbench
+    local pgb=(pgbench -n -M prepared -c "$CAMPAIGN_DB_POOL" -j "$PGBENCH_JOBS" -f "$BENCH/pgbench/campaign_day_min.sql"
+        -D npolys="$nauto" -D person="$SAMPLE_PERSON" -h 127.0.0.1 -p "$PGPORT_BENCH" -U postgres attachd)
+    PGOPTIONS=$PG_SESSION_OPTIONS "${pgb[@]}" -T 5 -D k=0 >"$z.warmup" 2>&1 || return 1
+    attachd_psql -c 'ANALYZE' >/dev/null
+    zn=$(attachd_psql -At -c "SELECT count(*) FROM applications")
+    pz0=$(pg_ticks)
+    (PGOPTIONS=$PG_SESSION_OPTIONS "${pgb[@]}" -T "$CAMPAIGN_MIN_SECONDS" -D k=500000000 >"$z" 2>&1 &&
+        times >"$z.times") || return 1
+    pz1=$(pg_ticks)
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$z")
+    zt1=$(client_ticks "$z.times")
+    zn=$(($(attachd_psql -At -c "SELECT count(*) FROM applications") - zn))
+    {
+        printf '\ncampaign-day, auto-approvals only: attachd vs pgbench running the least SQL (bench/pgbench/campaign_day_min.sql), %ss each, %s clients\n' \
+            "$CAMPAIGN_MIN_SECONDS" "$CAMPAIGN_DB_POOL"
+        awk -v n="$n" -v other="$other" -v rate="$rate" -v tps="$tps" -v zn="$zn" -v hz="$HZ" \
+            -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v pz=$((pz1 - pz0)) -v zc="$zt1" 'BEGIN{
+            printf "  attachd: %d approved at once (%.0f/s; %d others not counted), CPU per approval: PostgreSQL %.0f us, attachd %.0f us\n",
+                n, rate, other, p * 1e6 / hz / (n + other), s * 1e6 / hz / (n + other)
+            printf "  pgbench: %.0f tps (%d applications stored), CPU per transaction: PostgreSQL %.0f us, pgbench %.0f us\n",
+                tps, zn, pz * 1e6 / hz / zn, zc * 1e6 / hz / zn
+            r = (tps > 0 ? rate / tps : 0)
+            printf "  ratio attachd / pgbench: %.2f (bar 0.5: %s)\n", r, (r >= 0.5 ? "pass" : "below")
+        }'
+    } >>"$OUT/results.txt"
+}
+
 # ---- report -----------------------------------------------------------------------------------
 # Result lines: rps p50_us p99_us server_us postgres_us client_us busy_before.
 table=$OUT/results.txt
@@ -729,6 +804,9 @@ ms() { col "$1" "$2" | awk '{printf "%.2f", $1 / 1000}'; }
 [ ${#SELECTED[@]} -gt 0 ] || : >"$table"
 if [ "$CAMPAIGN_DAY" = 1 ]; then
     campaign_day || failed=1
+    if [ "$CAMPAIGN_MIN_SECONDS" -gt 0 ]; then
+        campaign_min || { printf '\ncampaign-day least-SQL baseline: could not be measured (see %s/campaign-min.*)\n' "$OUT" >>"$OUT/results.txt"; failed=1; }
+    fi
     alive
 fi
 cat "$table"

@@ -174,6 +174,12 @@ step_migrate() {
     "$BIN" migrate || return 1
 }
 
+# The pool's pipelined flights against the real server (tests/unit/test_db_flight.c): ctest ran
+# it before the database existed, where it does nothing.
+step_db_flight() {
+    ATTACHD_TEST_DATABASE_URL=$DATABASE_URL "$BUILD_DIR/test_db_flight"
+}
+
 step_tokens() {
     ATTACHD_ADMIN_TOKEN=$(attachd_token_create "$BIN" admin "test admin") || return 1
     ATTACHD_PORTAL_TOKEN=$(attachd_token_create "$BIN" portal "test portal") || return 1
@@ -516,6 +522,7 @@ run_step "OpenAPI: Redocly + Spectral lint, TypeScript client under tsc --strict
     step_contract_static
 run_step "start throwaway PostgreSQL" fatal step_postgres
 run_step "attachd migrate (twice)" fatal step_migrate
+run_step "pipelined flights against PostgreSQL (test_db_flight)" continue step_db_flight
 run_step "attachd token create (admin, portal)" fatal step_tokens
 run_step "attachd serve answers /healthz" fatal step_start_server
 run_step "integration tests (tests/integration/run.py)" continue step_integration

@@ -66,6 +66,25 @@ void db_release(struct db_pool *pool, struct db_conn *conn);
 enum db_status db_query(struct db_conn *conn, struct db_stmt *stmt, int nparams,
                         const char *const *values, PGresult **out)
     __attribute__((warn_unused_result));
+/* Statements sent in one flight (libpq pipeline mode): one round trip for all of them. Each
+ * runs as db_query would, in order, each with its own snapshot (READ COMMITTED), so a
+ * statement after a lock sees what was committed before the lock was granted. On DB_OK each
+ * non-NULL `out` holds its result; on failure (the first failing statement's status and
+ * db_error) none does, and the statements after the failing one did not run. */
+#define DB_FLIGHT_MAX 4
+struct db_call {
+    struct db_stmt *stmt;
+    int nparams;
+    const char *const *values;
+    PGresult **out;
+};
+enum db_status db_query_flight(struct db_conn *conn, const struct db_call *calls, int n)
+    __attribute__((warn_unused_result));
+/* Inside db_transaction: COMMIT goes in one flight with the next statement (the transaction's
+ * last). When that statement fails, COMMIT does not run and the transaction rolls back;
+ * db_committed() tells whether the commit went through (db_transaction then sends none). */
+void db_commit_with_next(struct db_conn *conn);
+bool db_committed(const struct db_conn *conn);
 /* Runs a literal command with no parameters and no result (BEGIN, COMMIT, SET ...). */
 enum db_status db_command(struct db_conn *conn, const char *sql)
     __attribute__((warn_unused_result));
@@ -77,7 +96,8 @@ const char *db_constraint(const struct db_conn *conn);
 
 typedef enum db_status (*db_tx_fn)(struct db_conn *conn, void *ctx);
 /* Takes a connection and runs fn inside BEGIN ... COMMIT at the given isolation
- * ("READ COMMITTED" or "SERIALIZABLE"), again from the start (up to 5 times) on a serialization
+ * ("READ COMMITTED" or "SERIALIZABLE"); BEGIN is sent with fn's first statement, in one
+ * flight. Again from the start (up to 5 times) on a serialization
  * failure or deadlock. fn returning anything but DB_OK rolls back and is returned. */
 enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx_fn fn, void *ctx)
     __attribute__((warn_unused_result));

@@ -185,6 +185,19 @@ static struct db_stmt q_lock_districts = DB_WRITE(
     " l.upcoming FROM districts d LEFT JOIN live l ON l.district_id = d.id"
     " WHERE d.polyclinic_id = $1 OR d.id IN (SELECT district_id FROM live)"
     " ORDER BY d.id FOR UPDATE OF d");
+/* The same locks taken at submission, before the facts, when the polyclinic auto-approves (no
+ * rows, and no locks, when it does not): the facts statement that follows then reads the loads
+ * under the locks, and an auto-approval needs no second read of them (one statement and one
+ * round trip fewer). Rows mean the locks are held. $1 polyclinic, $2 iin. */
+static struct db_stmt q_lock_auto_districts = DB_WRITE(
+    "WITH live AS (SELECT id, polyclinic_id, district_id, valid_from > current_date AS upcoming"
+    " FROM attachments WHERE iin = $2 AND NOT cancelled"
+    " AND (valid_to IS NULL OR valid_to > current_date))"
+    " SELECT d.id AS district_id, l.id AS live_id, l.polyclinic_id AS live_polyclinic_id,"
+    " l.upcoming FROM districts d LEFT JOIN live l ON l.district_id = d.id"
+    " WHERE coalesce((SELECT auto_approve FROM polyclinics WHERE id = $1), false)"
+    " AND (d.polyclinic_id = $1 OR d.id IN (SELECT district_id FROM live))"
+    " ORDER BY d.id FOR UPDATE OF d");
 /* After the lock: the districts' loads and whether the polyclinic still takes part (§11:
  * re-checked at the moment of approval). $1 polyclinic. */
 static struct db_stmt q_choice_facts = DB_READ("SELECT " DISTRICTS_JSON(
@@ -348,12 +361,6 @@ static void who_text(const struct principal *who, char *buf, size_t len)
         snprintf(buf, len, "%s:%s", role_name(who->role), who->name);
 }
 
-static enum db_status lock_person(struct db_conn *conn, const char *iin)
-{
-    const char *p[1] = {iin};
-    return db_query(conn, &q_lock_person, 1, p, NULL);
-}
-
 /* ---- approval -------------------------------------------------------------------------------- */
 
 struct approval {
@@ -382,18 +389,10 @@ struct placement {
     struct live_attachments live;
 };
 
-/* Locks the districts of the polyclinic and the person's live ones, in id order, and reads the
- * person's live attachments (stable: the person's lock is held) in the same round trip. */
-static enum db_status lock_districts(struct db_conn *conn, const struct approval *a,
-                                     struct live_attachments *live)
+/* The person's live attachments (stable: the person's lock is held), read by q_lock_districts
+ * beside the district locks. */
+static void read_live(const PGresult *r, struct live_attachments *live)
 {
-    struct db_params p = {0};
-    db_param_ll(&p, a->polyclinic_id);
-    db_param_text(&p, a->iin);
-    PGresult *r = NULL;
-    enum db_status st = db_query_params(conn, &q_lock_districts, &p, &r);
-    if (st != DB_OK)
-        return st;
     *live = (struct live_attachments){0};
     for (int i = 0; i < PQntuples(r); i++) {
         if (db_is_null(r, i, "live_id"))
@@ -406,8 +405,6 @@ static enum db_status lock_districts(struct db_conn *conn, const struct approval
             live->current_district = db_ll(r, i, "district_id");
         }
     }
-    PQclear(r);
-    return DB_OK;
 }
 
 /* Says why the preferred district was passed over, when it was. */
@@ -424,43 +421,15 @@ static void note_preference(const struct approval *a, const struct district_opti
         }
 }
 
-/* The approval's facts and its pure check (person lock held): locks the districts, then (in a
- * later statement, so that every commit made before the locks were granted is seen) reads the
- * loads, the family's districts and whether the polyclinic still takes part, and runs
- * approval_check. Writes nothing. */
-static enum db_status choose_placement(struct db_conn *conn, const struct approval *a,
-                                       struct placement *pl)
+/* The approval's pure check on its facts, read under the district locks: the district, or the
+ * refusal of the re-checks, into pl (its live attachments already there). */
+static enum db_status pick_placement(const struct approval *a, bool takes_part,
+                                     const struct district_option *ds, size_t nds,
+                                     const long long *family, size_t nfamily, struct placement *pl)
 {
-    *pl = (struct placement){.refusal = REFUSAL_NONE};
-    enum db_status st = lock_districts(conn, a, &pl->live);
-    if (st != DB_OK)
-        return st;
-    struct db_params p = {0};
-    db_param_ll(&p, a->polyclinic_id);
-    long long family[MAX_FAMILY];
-    size_t nfamily = 0;
-    PGresult *r = NULL;
-    if (a->family && strcmp(a->family, "{}") != 0) {
-        struct db_params pf = {0};
-        db_param_ll(&pf, a->polyclinic_id);
-        db_param_text(&pf, a->family);
-        if ((st = db_query_params(conn, &q_family_districts, &pf, &r)) != DB_OK)
-            return st;
-        nfamily = parse_ids(db_text(r, 0, "family_districts"), family, MAX_FAMILY);
-        PQclear(r);
-    }
-    if ((st = db_query_params(conn, &q_choice_facts, &p, &r)) != DB_OK)
-        return st;
-    struct district_option ds[MAX_DISTRICTS];
-    json_t *doc;
-    size_t nds = parse_districts(db_text(r, 0, "districts"), ds, MAX_DISTRICTS, &doc);
-    bool takes_part = db_bool(r, 0, "takes_part");
-    PQclear(r);
     day_t birth = 0, effective = 0;
-    if (!date_parse(a->birth_date, &birth) || !date_parse(a->effective_on, &effective)) {
-        json_decref(doc);
+    if (!date_parse(a->birth_date, &birth) || !date_parse(a->effective_on, &effective))
         return DB_ERROR;
-    }
     /* §3: the district kind fits the age on the day the attachment begins. */
     int age = age_years(birth, effective);
     long pick;
@@ -470,8 +439,51 @@ static enum db_status choose_placement(struct db_conn *conn, const struct approv
         note_preference(a, ds, nds, age, pick);
     if (pick >= 0)
         pl->district_id = ds[pick].id;
-    json_decref(doc);
     return DB_OK;
+}
+
+/* The approval's facts and its pure check (person lock held): locks the districts, then (in a
+ * later statement, so that every commit made before the locks were granted is seen) reads the
+ * loads, the family's districts and whether the polyclinic still takes part, and runs
+ * approval_check. Writes nothing. */
+static enum db_status choose_placement(struct db_conn *conn, const struct approval *a,
+                                       struct placement *pl)
+{
+    *pl = (struct placement){.refusal = REFUSAL_NONE};
+    /* One flight: the district locks, then (later statements, later snapshots) the family's
+     * districts when a family is given, and the loads. */
+    struct db_params pk = {0}, pf = {0}, p = {0};
+    db_param_ll(&pk, a->polyclinic_id);
+    db_param_text(&pk, a->iin);
+    db_param_ll(&pf, a->polyclinic_id);
+    db_param_text(&pf, a->family);
+    db_param_ll(&p, a->polyclinic_id);
+    PGresult *locked = NULL, *fam = NULL, *r = NULL;
+    bool has_family = a->family && strcmp(a->family, "{}") != 0;
+    struct db_call calls[3] = {{&q_lock_districts, pk.n, pk.values, &locked}};
+    int ncalls = 1;
+    if (has_family)
+        calls[ncalls++] = (struct db_call){&q_family_districts, pf.n, pf.values, &fam};
+    calls[ncalls++] = (struct db_call){&q_choice_facts, p.n, p.values, &r};
+    enum db_status st = db_query_flight(conn, calls, ncalls);
+    if (st != DB_OK)
+        return st;
+    read_live(locked, &pl->live);
+    PQclear(locked);
+    long long family[MAX_FAMILY];
+    size_t nfamily = 0;
+    if (fam) {
+        nfamily = parse_ids(db_text(fam, 0, "family_districts"), family, MAX_FAMILY);
+        PQclear(fam);
+    }
+    struct district_option ds[MAX_DISTRICTS];
+    json_t *doc;
+    size_t nds = parse_districts(db_text(r, 0, "districts"), ds, MAX_DISTRICTS, &doc);
+    bool takes_part = db_bool(r, 0, "takes_part");
+    PQclear(r);
+    st = pick_placement(a, takes_part, ds, nds, family, nfamily, pl);
+    json_decref(doc);
+    return st;
 }
 
 /* Makes room in the register for the new attachment: an upcoming attachment is replaced (it and
@@ -525,6 +537,7 @@ static enum db_status approve_locked(struct db_conn *conn, const struct approval
         db_param_text(&p, a->decided_by);
         if (p.overflow)
             return DB_ERROR;
+        db_commit_with_next(conn); /* the decision's last statement: COMMIT in its flight */
         return db_query_json(conn, &q_close, p.n, p.values, json);
     }
     if ((st = vacate(conn, a, &pl.live)) != DB_OK)
@@ -535,6 +548,7 @@ static enum db_status approve_locked(struct db_conn *conn, const struct approval
     db_param_text(&p, a->decided_by);
     if (p.overflow)
         return DB_ERROR;
+    db_commit_with_next(conn);
     return db_query_json(conn, &q_attach, p.n, p.values, json);
 }
 
@@ -556,6 +570,12 @@ struct gathered {
     day_t holidays[MAX_HOLIDAYS];
     size_t nholidays;
     char year[16];
+    /* An auto-approving polyclinic's districts locked before the facts (q_lock_auto_districts):
+     * the person's live attachments and the family's districts, read with them. */
+    bool pre_locked;
+    struct live_attachments live;
+    long long family[MAX_FAMILY];
+    size_t nfamily;
 };
 
 static void gathered_free(struct gathered *g)
@@ -576,9 +596,9 @@ static void warnings_literal(unsigned warnings, char *buf, size_t len)
         snprintf(buf + used, len - used, "}");
 }
 
-/* Step 1: reads the facts. Answers at once (returns true with *done) what needs no checks:
- * an idempotent replay or a reused key, a pending application, an unknown polyclinic or
- * district. */
+/* Step 1: locks the person and reads the facts. Answers at once (returns true with *done) what
+ * needs no checks: an idempotent replay or a reused key, a pending application, an unknown
+ * polyclinic or district. */
 static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx *ctx,
                                    struct gathered *g, bool *done)
 {
@@ -593,9 +613,35 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     db_param_text(&pf, ctx->dry_run ? NULL : in->idempotency_key);
     db_param_text(&pf, in->request_hash);
     db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
-    enum db_status st = db_query_params(conn, &q_submit_facts, &pf, &g->row);
+    if (pf.overflow)
+        return DB_ERROR;
+    /* One flight with the transaction's BEGIN: the person's lock; an auto-approving
+     * polyclinic's districts locked (and the family's districts, when a family is given); then
+     * the facts in a later statement, its snapshot taken once the locks are granted. */
+    const char *lock[1] = {in->iin};
+    struct db_params pk = {0}, pm = {0};
+    db_param_ll(&pk, in->polyclinic_id);
+    db_param_text(&pk, in->iin);
+    db_param_ll(&pm, in->polyclinic_id);
+    db_param_text(&pm, in->family_iins);
+    PGresult *locked = NULL, *fam = NULL;
+    bool has_family = in->family_iins && strcmp(in->family_iins, "{}") != 0;
+    struct db_call calls[4] = {{&q_lock_person, 1, lock, NULL},
+                               {&q_lock_auto_districts, pk.n, pk.values, &locked}};
+    int ncalls = 2;
+    if (has_family)
+        calls[ncalls++] = (struct db_call){&q_family_districts, pm.n, pm.values, &fam};
+    calls[ncalls++] = (struct db_call){&q_submit_facts, pf.n, pf.values, &g->row};
+    enum db_status st = db_query_flight(conn, calls, ncalls);
     if (st != DB_OK)
         return st;
+    g->pre_locked = PQntuples(locked) > 0;
+    read_live(locked, &g->live);
+    PQclear(locked);
+    if (fam) {
+        g->nfamily = parse_ids(db_text(fam, 0, "family_districts"), g->family, MAX_FAMILY);
+        PQclear(fam);
+    }
     PGresult *r = g->row;
     if (!PQgetisnull(r, 0, F_IDEM_ID)) {
         res->other_id = as_ll(r, F_IDEM_ID);
@@ -674,8 +720,8 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
 }
 
 /* Step 2b, for an application the checks let the polyclinic approve at once (auto_approve):
- * the approval's own facts and check (choose_placement), before anything is written, so that
- * the application is stored once, already decided. */
+ * the approval's check on the facts read under the district locks, before anything is
+ * written, so that the application is stored once, already decided. */
 static enum db_status place_at_once(struct db_conn *conn, const struct submit_ctx *ctx,
                                     const struct gathered *g, char *effective_on,
                                     struct placement *pl)
@@ -692,7 +738,14 @@ static enum db_status place_at_once(struct db_conn *conn, const struct submit_ct
         .decided_by = AUTO_APPROVER,
         .may_attach = true, /* run_checks judged it on this effective date */
     };
-    return choose_placement(conn, &a, pl);
+    /* The districts were locked before the facts were read: their loads, the polyclinic's
+     * taking part and the family's districts are as of the locks. Otherwise (auto_approve was
+     * switched on in between) lock and read them now. */
+    if (!g->pre_locked)
+        return choose_placement(conn, &a, pl);
+    *pl = (struct placement){.refusal = REFUSAL_NONE, .live = g->live};
+    return pick_placement(&a, g->facts.clinic_accepting, g->ds, g->facts.ndistricts, g->family,
+                          g->nfamily, pl);
 }
 
 /* Step 3: stores the application with the outcome of the checks: refused, pending, or (pl not
@@ -748,6 +801,9 @@ static enum db_status write_submission(struct db_conn *conn, const struct submit
         param_from(&p, &pl->live);        /* $24..$26 */
     }
     PGresult *r = NULL;
+    /* The transaction's last statement: COMMIT goes with it (a dry run rolls back instead). */
+    if (!ctx->dry_run)
+        db_commit_with_next(conn);
     st = db_query_params(conn, approved ? &q_insert_approved : &q_insert, &p, &r);
     if (st != DB_OK) {
         if (st == DB_UNIQUE_VIOLATION && in->idempotency_key &&
@@ -773,9 +829,7 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
     struct submit_ctx *ctx = arg;
     free(ctx->res->json);
     *ctx->res = (struct submit_result){0};
-    enum db_status st = lock_person(conn, ctx->in->iin);
-    if (st != DB_OK)
-        return st;
+    enum db_status st;
     struct gathered *g = calloc(1, sizeof *g);
     if (!g)
         return DB_ERROR;
@@ -890,14 +944,16 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     snprintf(iin, sizeof iin, "%s", PQgetvalue(r, 0, 0));
     long long polyclinic_id = as_ll(r, 1);
     PQclear(r);
-    if ((st = lock_person(conn, iin)) != DB_OK)
-        return st;
     struct db_params pl = {0};
     db_param_ll(&pl, in->id);
     db_param_id_or_null(&pl, in->district_id);
     db_param_text(&pl, in->reason);
     db_param_text(&pl, in->district_number);
-    if ((st = db_query_params(conn, &q_locked, &pl, &r)) != DB_OK)
+    /* The person's lock, then the application row read and locked (a later statement: it sees
+     * what was committed before the person's lock was granted), in one flight. */
+    const char *lock[1] = {iin};
+    struct db_call calls[] = {{&q_lock_person, 1, lock, NULL}, {&q_locked, pl.n, pl.values, &r}};
+    if ((st = db_query_flight(conn, calls, 2)) != DB_OK)
         return st;
     if (strcmp(PQgetvalue(r, 0, L_STATUS), "pending") != 0) {
         res->outcome = DECIDE_NOT_PENDING;
@@ -926,6 +982,7 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     db_param_text(&pc, in->what == DECIDE_REFUSE ? in->reason : NULL);
     db_param_text(&pc, in->what == DECIDE_REFUSE ? in->comment : NULL);
     db_param_text(&pc, who);
+    db_commit_with_next(conn);
     st = db_query_json(conn, &q_close, pc.n, pc.values, &res->json);
     return st == DB_OK && !res->json ? DB_ERROR : st;
 }

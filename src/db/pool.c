@@ -24,6 +24,12 @@ struct db_conn {
     char message[256];
     char actor[160]; /* attachd.actor as set on this session, when actor_known */
     bool actor_known;
+    /* Round trips saved inside db_transaction: its BEGIN waits here and goes in one flight
+     * with the transaction's first statement; commit_next sends COMMIT in one flight with the
+     * next statement, and committed says it went through (db_transaction then has nothing
+     * left to send). */
+    char begin[64];
+    bool commit_next, committed;
 };
 
 struct db_pool {
@@ -485,6 +491,8 @@ enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
 
 void db_release(struct db_pool *pool, struct db_conn *c)
 {
+    c->begin[0] = '\0';
+    c->commit_next = c->committed = false;
     if (c->pg) {
         PGTransactionStatusType ts = PQtransactionStatus(c->pg);
         if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
@@ -539,9 +547,180 @@ static enum db_status ensure_actor(struct db_conn *c)
     return DB_OK;
 }
 
+/* A flight: the statements sent at once in libpq's pipeline mode and then read back, so they
+ * cost one round trip. In order: the waiting BEGIN, for each call its PREPARE (first use on this
+ * session) and the audit actor before the first write (when not set yet), the call itself, and
+ * COMMIT when asked for. The first failure is classified as a lone statement's would be; the
+ * server skips what follows it up to the sync, and a failure inside the transaction leaves it
+ * aborted for db_release to roll back. */
+enum step_kind { STEP_BEGIN, STEP_PREPARE, STEP_ACTOR, STEP_CALL, STEP_COMMIT };
+struct step {
+    enum step_kind kind;
+    int call; /* STEP_PREPARE, STEP_CALL: index into calls */
+};
+#define MAX_STEPS (2 + 3 * DB_FLIGHT_MAX)
+
+static enum db_status send_flight(struct db_conn *c, const struct db_call *calls, int n,
+                                  struct step *steps, int *nsteps)
+{
+    int k = 0;
+    bool actor_sent = false, prepared_here[DB_FLIGHT_MAX] = {false};
+    char name[16];
+    if (c->begin[0]) {
+        if (!PQsendQueryParams(c->pg, c->begin, 0, NULL, NULL, NULL, NULL, 0))
+            return DB_UNAVAILABLE;
+        steps[k++] = (struct step){STEP_BEGIN, -1};
+    }
+    for (int i = 0; i < n; i++) {
+        int slot = stmt_slot(calls[i].stmt);
+        snprintf(name, sizeof name, "s%d", slot);
+        bool earlier = false;
+        for (int j = 0; j < i; j++)
+            earlier = earlier || (prepared_here[j] && calls[j].stmt == calls[i].stmt);
+        if (!c->prepared[slot] && !earlier) {
+            if (!PQsendPrepare(c->pg, name, calls[i].stmt->sql, 0, NULL))
+                return DB_UNAVAILABLE;
+            prepared_here[i] = true;
+            steps[k++] = (struct step){STEP_PREPARE, i};
+        }
+        if (!actor_sent && stmt_writes(calls[i].stmt) &&
+            !(c->actor_known && strcmp(c->actor, thread_actor) == 0)) {
+            const char *values[1] = {thread_actor};
+            if (!PQsendQueryParams(c->pg, "SELECT set_config('attachd.actor', $1, false)", 1, NULL,
+                                   values, NULL, NULL, 0))
+                return DB_UNAVAILABLE;
+            actor_sent = true;
+            steps[k++] = (struct step){STEP_ACTOR, i};
+        }
+        if (!PQsendQueryPrepared(c->pg, name, calls[i].nparams, calls[i].values, NULL, NULL, 0))
+            return DB_UNAVAILABLE;
+        steps[k++] = (struct step){STEP_CALL, i};
+    }
+    if (c->commit_next) {
+        if (!PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+            return DB_UNAVAILABLE;
+        steps[k++] = (struct step){STEP_COMMIT, -1};
+    }
+    *nsteps = k;
+    return PQpipelineSync(c->pg) ? DB_OK : DB_UNAVAILABLE;
+}
+
+/* Reads the flight's results back, up to its sync, and leaves pipeline mode. */
+static enum db_status read_flight(struct db_conn *c, const struct db_call *calls,
+                                  const struct step *steps, int nsteps)
+{
+    enum db_status st = DB_OK;
+    for (int k = 0; k < nsteps; k++) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) /* the connection failed: libpq has nothing more for this step */
+            return classify(c, NULL);
+        ExecStatusType rs = PQresultStatus(r);
+        bool ok = rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK;
+        if (st == DB_OK && !ok) {
+            st = rs == PGRES_PIPELINE_ABORTED ? DB_ERROR : classify(c, r);
+            if (st == DB_UNAVAILABLE) {
+                PQclear(r);
+                return st; /* the session is gone (and disconnected) */
+            }
+            if (steps[k].kind == STEP_PREPARE)
+                log_error("prepare failed: %s -- %s", c->message, calls[steps[k].call].stmt->sql);
+            else if (st == DB_ERROR)
+                log_error("query failed: %s [%s]", c->message, c->sqlstate);
+        } else if (st == DB_OK) {
+            switch (steps[k].kind) {
+            case STEP_BEGIN:
+                c->begin[0] = '\0';
+                break;
+            case STEP_PREPARE:
+                c->prepared[stmt_slot(calls[steps[k].call].stmt)] = true;
+                break;
+            case STEP_ACTOR:
+                snprintf(c->actor, sizeof c->actor, "%s", thread_actor);
+                c->actor_known = true;
+                break;
+            case STEP_CALL:
+                if (calls[steps[k].call].out) {
+                    *calls[steps[k].call].out = r;
+                    r = NULL;
+                }
+                break;
+            case STEP_COMMIT:
+                c->committed = true;
+                break;
+            }
+        }
+        PQclear(r);
+        /* Each step's results end with a NULL. */
+        while ((r = PQgetResult(c->pg)) != NULL)
+            PQclear(r);
+    }
+    PGresult *sync = PQgetResult(c->pg);
+    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || !PQexitPipelineMode(c->pg)) {
+        /* The server ended the session after answering every statement (a shutdown reads the
+         * sync as its next message and stops there): start this session afresh. What it
+         * answered stands: a COMMIT it confirmed is committed, and saying 503 for it would
+         * make the client retry what is stored. */
+        bool done = st == DB_OK && c->committed;
+        set_error(c, "08006", NULL, PQerrorMessage(c->pg));
+        server_lost(c);
+        return done ? DB_OK : DB_UNAVAILABLE;
+    }
+    if (st == DB_OK)
+        set_error(c, NULL, NULL, NULL);
+    return st;
+}
+
+enum db_status db_query_flight(struct db_conn *c, const struct db_call *calls, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (calls[i].out)
+            *calls[i].out = NULL;
+    if (!c->pg) {
+        set_error(c, "08006", NULL, "connection lost");
+        return DB_UNAVAILABLE;
+    }
+    if (n < 1 || n > DB_FLIGHT_MAX)
+        return DB_ERROR;
+    struct step steps[MAX_STEPS];
+    int nsteps = 0;
+    enum db_status st = DB_UNAVAILABLE;
+    if (PQenterPipelineMode(c->pg))
+        st = send_flight(c, calls, n, steps, &nsteps);
+    if (st != DB_OK) {
+        classify(c, NULL);
+        disconnect(c); /* half a flight sent: this session cannot be trusted any more */
+        return DB_UNAVAILABLE;
+    }
+    c->commit_next = false;
+    st = read_flight(c, calls, steps, nsteps);
+    if (st != DB_OK)
+        for (int i = 0; i < n; i++)
+            if (calls[i].out) {
+                PQclear(*calls[i].out);
+                *calls[i].out = NULL;
+            }
+    return st;
+}
+
+void db_commit_with_next(struct db_conn *c)
+{
+    c->commit_next = true;
+}
+
+bool db_committed(const struct db_conn *c)
+{
+    return c->committed;
+}
+
 enum db_status db_query(struct db_conn *c, struct db_stmt *stmt, int nparams,
                         const char *const *values, PGresult **out)
 {
+    if (c->begin[0] || c->commit_next) {
+        struct db_call call = {stmt, nparams, values, out};
+        return db_query_flight(c, &call, 1);
+    }
     if (out)
         *out = NULL;
     if (!c->pg) {
@@ -591,6 +770,14 @@ enum db_status db_command(struct db_conn *c, const char *sql)
         set_error(c, "08006", NULL, "connection lost");
         return DB_UNAVAILABLE;
     }
+    if (c->begin[0]) { /* a literal command is not pipelined: the waiting BEGIN goes first */
+        char begin[sizeof c->begin];
+        snprintf(begin, sizeof begin, "%s", c->begin);
+        c->begin[0] = '\0';
+        enum db_status st = db_command(c, begin);
+        if (st != DB_OK)
+            return st;
+    }
     PGresult *r = PQexec(c->pg, sql);
     ExecStatusType rs = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     enum db_status st = DB_OK;
@@ -617,18 +804,20 @@ const char *db_constraint(const struct db_conn *c)
 
 enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx_fn fn, void *ctx)
 {
-    char begin[64];
-    snprintf(begin, sizeof begin, "BEGIN ISOLATION LEVEL %s", isolation);
     enum db_status st = DB_RETRY;
     for (int attempt = 0; attempt < 5 && st == DB_RETRY; attempt++) {
         struct db_conn *c;
         st = db_acquire(pool, &c);
         if (st != DB_OK)
             return st;
-        st = db_command(c, begin);
-        if (st == DB_OK)
-            st = fn(c, ctx);
-        if (st == DB_OK)
+        /* BEGIN waits for the first statement and goes in its flight (one round trip less). */
+        snprintf(c->begin, sizeof c->begin, "BEGIN ISOLATION LEVEL %s", isolation);
+        c->commit_next = c->committed = false;
+        st = fn(c, ctx);
+        c->commit_next = false;
+        if (st == DB_OK && c->begin[0])
+            c->begin[0] = '\0'; /* nothing was sent: nothing to commit */
+        else if (st == DB_OK && !c->committed)
             st = db_command(c, "COMMIT");
         db_release(pool, c); /* rolls back whatever did not commit */
     }

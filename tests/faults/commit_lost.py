@@ -96,7 +96,7 @@ class CommitCutter:
                 kind = recv_exact(down, 1)
                 length = struct.unpack("!I", recv_exact(down, 4))[0]
                 payload = recv_exact(down, length - 4)
-                if kind == b"Q" and payload.upper().startswith(b"COMMIT") and self.armed.is_set():
+                if is_commit(kind, payload) and self.armed.is_set():
                     self.armed.clear()
                     session["cut"] = True  # the server's answer to this is not passed on
                 up.sendall(kind + struct.pack("!I", length) + payload)
@@ -118,6 +118,17 @@ class CommitCutter:
         except OSError:
             pass
         self.close(down, up)
+
+
+def is_commit(kind, payload):
+    """A COMMIT sent as a simple query (Q) or, in a pipelined flight, as an extended-protocol
+    Parse (P: statement name, NUL, query text)."""
+    if kind == b"Q":
+        return payload.upper().startswith(b"COMMIT")
+    if kind == b"P":
+        parts = payload.split(b"\0", 2)
+        return len(parts) > 1 and parts[1].upper().startswith(b"COMMIT")
+    return False
 
 
 def upstream_of(url):

@@ -1,0 +1,202 @@
+/* Pipelined flights (db_query_flight, db_commit_with_next, the BEGIN that db_transaction sends
+ * with the first statement) against a real PostgreSQL: a failure inside a flight is classified
+ * as the same statement alone would be, the statements after it do not run, nothing of the
+ * transaction commits, and the session stays usable; a lost session is DB_UNAVAILABLE.
+ * Needs ATTACHD_TEST_DATABASE_URL (scripts/test.sh sets it once its PostgreSQL runs); under
+ * ctest, before the database exists, each test passes without running. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "attachd/db.h"
+#include "unit.h"
+
+static struct db_pool *pool;
+
+static struct db_stmt q_one = DB_READ("SELECT 1 AS one");
+static struct db_stmt q_fail = DB_READ("SELECT 1 / (2 - $1::int) AS boom");
+static struct db_stmt q_insert = DB_WRITE("INSERT INTO flight_probe (id) VALUES ($1::int)");
+static struct db_stmt q_count =
+    DB_READ("SELECT count(*) FROM flight_probe WHERE id BETWEEN $1::int AND $1::int + 99");
+static struct db_stmt q_die = DB_READ("SELECT pg_terminate_backend(pg_backend_pid())");
+static struct db_stmt q_now = DB_READ("SELECT now()::text");
+
+/* One connection, so every transaction runs on the session that holds the TEMP table. */
+static bool setup_pool(void)
+{
+    const char *url = getenv("ATTACHD_TEST_DATABASE_URL");
+    if (!url || !*url) {
+        printf("test_db_flight: ATTACHD_TEST_DATABASE_URL not set, not run here\n");
+        return false;
+    }
+    ck_assert_int_eq(db_pool_new(url, 1, 3000, &pool), DB_OK);
+    struct db_conn *c;
+    ck_assert_int_eq(db_acquire(pool, &c), DB_OK);
+    ck_assert_int_eq(db_command(c, "CREATE TEMP TABLE IF NOT EXISTS flight_probe (id int PRIMARY "
+                                   "KEY)"),
+                     DB_OK);
+    db_release(pool, c);
+    return true;
+}
+
+static void teardown_pool(void)
+{
+    db_pool_free(pool);
+    pool = NULL;
+}
+
+static long long count_from(int base)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%d", base);
+    const char *v[1] = {b};
+    PGresult *r = NULL;
+    ck_assert_int_eq(db_run(pool, &q_count, 1, v, &r), DB_OK);
+    long long n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+struct flight_case {
+    int base;
+    enum db_status status;
+    bool committed;
+    bool second_result; /* the result of the statement after the failing one was returned */
+};
+
+/* BEGIN + insert + division by zero + insert, in one flight. */
+static enum db_status tx_failing_middle(struct db_conn *c, void *arg)
+{
+    struct flight_case *fc = arg;
+    char a[16], b[16];
+    snprintf(a, sizeof a, "%d", fc->base);
+    snprintf(b, sizeof b, "%d", fc->base + 1);
+    const char *va[1] = {a}, *vb[1] = {b}, *two[1] = {"2"};
+    PGresult *after = NULL;
+    struct db_call calls[] = {
+        {&q_insert, 1, va, NULL}, {&q_fail, 1, two, NULL}, {&q_insert, 1, vb, &after}};
+    fc->status = db_query_flight(c, calls, 3);
+    fc->second_result = after != NULL;
+    ck_assert_str_eq(db_sqlstate(c), "22012");
+    return fc->status;
+}
+
+START_TEST(test_a_failure_in_a_flight_stops_it_and_rolls_back)
+{
+    if (!setup_pool())
+        return;
+    struct flight_case fc = {.base = 1000};
+    enum db_status st = db_transaction(pool, "READ COMMITTED", tx_failing_middle, &fc);
+    ck_assert_int_eq(fc.status, DB_ERROR);
+    ck_assert_int_eq(st, DB_ERROR);
+    ck_assert(!fc.second_result);
+    ck_assert_int_eq(count_from(1000), 0); /* the insert before the failure rolled back */
+    teardown_pool();
+}
+END_TEST
+
+/* The transaction's last statement with COMMIT in its flight: a duplicate key. */
+static enum db_status tx_commit_with(struct db_conn *c, void *arg)
+{
+    struct flight_case *fc = arg;
+    char a[16];
+    snprintf(a, sizeof a, "%d", fc->base);
+    const char *va[1] = {a};
+    enum db_status st = db_query(c, &q_insert, 1, va, NULL);
+    if (st != DB_OK)
+        return st;
+    char b[16];
+    snprintf(b, sizeof b, "%d", fc->second_result ? fc->base : fc->base + 1);
+    const char *vb[1] = {b};
+    db_commit_with_next(c);
+    st = db_query(c, &q_insert, 1, vb, NULL);
+    fc->committed = db_committed(c);
+    return st;
+}
+
+START_TEST(test_commit_goes_with_the_last_statement_and_not_after_its_failure)
+{
+    if (!setup_pool())
+        return;
+    /* second_result here means: insert the same key twice */
+    struct flight_case dup = {.base = 2000, .second_result = true};
+    ck_assert_int_eq(db_transaction(pool, "READ COMMITTED", tx_commit_with, &dup),
+                     DB_UNIQUE_VIOLATION);
+    ck_assert(!dup.committed);
+    ck_assert_int_eq(count_from(2000), 0);
+
+    struct flight_case ok = {.base = 2100};
+    ck_assert_int_eq(db_transaction(pool, "READ COMMITTED", tx_commit_with, &ok), DB_OK);
+    ck_assert(ok.committed);
+    ck_assert_int_eq(count_from(2100), 2);
+    teardown_pool();
+}
+END_TEST
+
+/* The BEGIN held back by db_transaction goes with the first statement: the statements of the
+ * flight and the one after it run in one transaction (one now(), the transaction's start). */
+static enum db_status tx_two_reads(struct db_conn *c, void *arg)
+{
+    bool *in_tx = arg;
+    PGresult *r1 = NULL, *r2 = NULL, *r3 = NULL;
+    struct db_call calls[] = {
+        {&q_now, 0, NULL, &r1}, {&q_one, 0, NULL, NULL}, {&q_now, 0, NULL, &r2}};
+    enum db_status st = db_query_flight(c, calls, 3);
+    if (st != DB_OK)
+        return st;
+    st = db_query(c, &q_now, 0, NULL, &r3);
+    *in_tx = st == DB_OK && strcmp(PQgetvalue(r1, 0, 0), PQgetvalue(r2, 0, 0)) == 0 &&
+             strcmp(PQgetvalue(r1, 0, 0), PQgetvalue(r3, 0, 0)) == 0;
+    PQclear(r1);
+    PQclear(r2);
+    PQclear(r3);
+    return st;
+}
+
+START_TEST(test_begin_is_sent_with_the_first_statement)
+{
+    if (!setup_pool())
+        return;
+    bool in_tx = false;
+    ck_assert_int_eq(db_transaction(pool, "READ COMMITTED", tx_two_reads, &in_tx), DB_OK);
+    ck_assert(in_tx);
+    teardown_pool();
+}
+END_TEST
+
+static enum db_status tx_dies(struct db_conn *c, void *arg)
+{
+    (void)arg;
+    PGresult *after = NULL;
+    struct db_call calls[] = {
+        {&q_one, 0, NULL, NULL}, {&q_die, 0, NULL, NULL}, {&q_one, 0, NULL, &after}};
+    enum db_status st = db_query_flight(c, calls, 3);
+    ck_assert(after == NULL);
+    return st;
+}
+
+START_TEST(test_a_session_lost_in_a_flight_is_unavailable_and_replaced)
+{
+    if (!setup_pool())
+        return;
+    ck_assert_int_eq(db_transaction(pool, "READ COMMITTED", tx_dies, NULL), DB_UNAVAILABLE);
+    /* The pool reconnects on the next use (a new session, the TEMP table gone with the old). */
+    PGresult *r = NULL;
+    ck_assert_int_eq(db_run(pool, &q_one, 0, NULL, &r), DB_OK);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+    teardown_pool();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("db_flight");
+    TCase *tc = tcase_create("flight");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_a_failure_in_a_flight_stops_it_and_rolls_back);
+    tcase_add_test(tc, test_commit_goes_with_the_last_statement_and_not_after_its_failure);
+    tcase_add_test(tc, test_begin_is_sent_with_the_first_statement);
+    tcase_add_test(tc, test_a_session_lost_in_a_flight_is_unavailable_and_replaced);
+    suite_add_tcase(s, tc);
+    return unit_run(s);
+}
