@@ -9,14 +9,18 @@
  * periods of one person in the file and against the database, district capacity). Any problem
  * rejects the file: the transaction rolls back and the first IMPORT_SHOWN problems are printed,
  * each naming its line (the header is line 1) and field. Otherwise the rows are inserted with
- * attachd.bulk_load = 'on', which skips the per-row trigger keeping districts.nopen (and its
- * capacity backstop), nopen is recounted for the districts touched and the capacity checked again,
- * before COMMIT.
+ * attachd.bulk_load = 'on', which skips the per-row triggers keeping districts.nopen (and its
+ * capacity backstop) and checking overlaps (migrations/0010); nopen is brought up to date for the
+ * districts touched and the capacity checked again, before COMMIT. When the register holds at
+ * most twice the file's rows, the secondary indexes are dropped before the insert and built
+ * again after it, in the same transaction. Each step's duration is logged.
  *
- * Concurrency: the districts named in the file are locked FOR UPDATE, in id order, before their
- * load is read. That is the row lock the service takes to approve into a district, so the
- * capacity check stays true until COMMIT. An attachment written concurrently for a person of the
- * file is caught by the exclusion constraint attachments_one_at_a_time at INSERT. */
+ * Concurrency: before the set-wise checks, attachments is locked against every other writer until
+ * COMMIT (SHARE ROW EXCLUSIVE; ACCESS EXCLUSIVE, which blocks readers too, when the indexes are
+ * rebuilt), so no attachment the overlap check has not seen can be written: that is what lets the
+ * bulk insert skip the per-row overlap trigger. The districts named in the file are locked FOR
+ * UPDATE, in id order, before their load is read: the row lock the service takes to approve into
+ * a district, so the capacity check stays true until COMMIT. */
 #include "attachd/import.h"
 
 #include <errno.h>
@@ -32,9 +36,9 @@
 #include "attachd/log.h"
 
 #define IMPORT_NCOLUMNS 5
-#define IMPORT_SHOWN    20   /* problems printed; the rest are counted */
-#define IMPORT_LINE_MAX 4096 /* bytes; a real line is under 60 */
-#define IMPORT_COPY_BUF (1 << 16)
+#define IMPORT_SHOWN    20        /* problems printed; the rest are counted */
+#define IMPORT_LINE_MAX 4096      /* bytes; a real line is under 60 */
+#define IMPORT_COPY_BUF (1 << 20) /* bytes per PQputCopyData: fewer calls, same speed above */
 
 static const char *const columns[IMPORT_NCOLUMNS] = {"iin", "polyclinic_id", "district_number",
                                                      "valid_from", "valid_to"};
@@ -60,6 +64,7 @@ struct import_run {
     long long nproblems;
     long long nrows;
     long long ndistricts;
+    bool rebuild;     /* indexes and foreign keys dropped, built again after the load */
     char error[1024]; /* what failed, for IMPORT_FAILED and IMPORT_DB_UNAVAILABLE */
 };
 
@@ -174,26 +179,54 @@ static const char sql_set_problems[] =
         "(SELECT * FROM in_file UNION ALL SELECT * FROM in_db UNION ALL SELECT * FROM over_lines)"
         " p");
 
-/* Sorted by IIN (iin_n sorts as iin does: 12 digits), so that consecutive inserts touch the same
- * pages of the indexes led by iin. No transfers: the register is where people are, not moves. */
-static const char sql_insert[] =
-    "SET LOCAL attachd.bulk_load = 'on';"
-    "INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to)"
-    " SELECT iin, polyclinic_id, district_id, valid_from, valid_to FROM import_checked"
-    " ORDER BY iin_n, valid_from";
+/* Build the indexes after the load, or maintain them row by row? Building costs about the
+ * same per row for every row of the table, old and new; maintaining costs several times more per
+ * new row and grows with the table (random pages of the indexes not led by iin). Rebuilding wins
+ * while the table holds at most twice the file's rows: a first load, or a second of the same size
+ * (README "Decisions"). Counting stops there, so a large register is not counted in full. */
+static const char sql_choose_rebuild[] = "SELECT (SELECT count(*) FROM (SELECT 1 FROM attachments"
+                                         " LIMIT (SELECT 2 * count(*) + 1 FROM import_checked)) x)"
+                                         " <= 2 * (SELECT count(*) FROM import_checked)";
+
+/* Other writers of attachments are kept out from before the set-wise checks until COMMIT, so
+ * the checks stay true and the per-row overlap trigger may be skipped (migrations/0010). A
+ * rebuild takes ACCESS EXCLUSIVE, as DROP INDEX would: readers wait too. */
+static const char sql_lock_rebuild[] = "LOCK TABLE attachments IN ACCESS EXCLUSIVE MODE";
+static const char sql_lock_maintain[] = "LOCK TABLE attachments IN SHARE ROW EXCLUSIVE MODE";
+
+/* Secondary indexes and foreign keys dropped, to be built and checked again by sql_rebuild
+ * (migrations/0010). Index builds sort in maintenance_work_mem, with two parallel workers. */
+static const char sql_drop_indexes[] = "SET LOCAL maintenance_work_mem = '1GB';"
+                                       "SET LOCAL max_parallel_maintenance_workers = 2;"
+                                       "SELECT attachments_bulk_drop()";
+static const char sql_rebuild[] = "SELECT attachments_bulk_rebuild()";
+
+/* No transfers: the register is where people are, not moves. When the indexes are maintained,
+ * rows go in sorted by IIN (iin_n sorts as iin does: 12 digits), so that consecutive inserts
+ * touch the same pages of attachments_by_iin; when they are built afterwards the sort would be
+ * wasted. */
+#define SQL_INSERT(order)                                                                          \
+    "SET LOCAL attachd.bulk_load = 'on';"                                                          \
+    "INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to)"              \
+    " SELECT iin, polyclinic_id, district_id, valid_from, valid_to FROM import_checked" order
+static const char sql_insert_sorted[] = SQL_INSERT(" ORDER BY iin_n, valid_from");
+static const char sql_insert[] = SQL_INSERT("");
 
 /* The table's statistics still describe it as it was before the insert (empty, on a first
- * load), which sends the recount below to the wrong index: 97 s instead of 0.1 s for 200 000
- * rows. ANALYZE in the transaction counts our own new rows. */
+ * load), which sends the capacity check below to the wrong plan. ANALYZE in the transaction
+ * counts our own new rows (a sample: a second or two on 20 M rows). */
 static const char sql_analyze_attachments[] = "ANALYZE attachments";
 
-/* What the skipped trigger would have kept: nopen counted afresh for every district touched.
- * Then the capacity once more, as the trigger's backstop would have. */
+/* What the skipped trigger would have kept: nopen plus the file's open-ended rows, for every
+ * district the file touches. The table lock kept every other writer out since the checks, so
+ * nopen was exact before the insert and the file's rows are the only change. Then the capacity
+ * once more, as the trigger's backstop would have. */
 static const char sql_recount[] =
     "SET LOCAL attachd.bulk_load = 'off';"
-    "UPDATE districts d SET nopen = (SELECT count(*) FROM attachments a"
-    " WHERE a.district_id = d.id AND a.valid_to IS NULL AND NOT a.cancelled)"
-    " WHERE d.id IN (SELECT district_id FROM import_checked)";
+    "UPDATE districts d SET nopen = d.nopen + f.n"
+    " FROM (SELECT district_id, count(*) FILTER (WHERE valid_to IS NULL) AS n"
+    "  FROM import_checked GROUP BY district_id) f"
+    " WHERE d.id = f.district_id";
 
 static const char sql_over_capacity[] =
     "SELECT d.id, d.capacity, district_load(d) FROM districts d"
@@ -448,36 +481,75 @@ out:
 
 /* ---- the transaction --------------------------------------------------------------------- */
 
+/* Logs how long the step that began at *since took, and starts the next one. */
+static void step_done(const char *what, double *since)
+{
+    double now = now_seconds();
+    log_info("import: %s in %.1f s", what, now - *since);
+    *since = now;
+}
+
 /* Each row on its own; the problems found go into run. */
 static enum import_status check_rows(struct import_run *run)
 {
     PGresult *r = NULL;
-    if (!exec_ok(run, sql_check_rows, "checking the rows", NULL) ||
-        !exec_ok(run, sql_analyze, "ANALYZE", NULL) ||
+    double t = now_seconds();
+    if (!exec_ok(run, sql_check_rows, "checking the rows", NULL))
+        return IMPORT_FAILED;
+    step_done("rows checked one by one", &t);
+    if (!exec_ok(run, sql_analyze, "ANALYZE", NULL) ||
         !exec_ok(run, sql_row_problems, "listing the problems", &r))
         return IMPORT_FAILED;
     problems_from_result(run, r);
     PQclear(r);
+    step_done("staging table analysed, problems listed", &t);
     return run->nproblems > 0 ? IMPORT_REJECTED : IMPORT_OK;
 }
 
-/* The rows together, with their districts locked. */
+/* Chooses between building the indexes after the load and maintaining them, then locks the
+ * table against other writers and the file's districts (see the top of the file). */
+static enum import_status lock_for_load(struct import_run *run)
+{
+    PGresult *r = NULL;
+    double t = now_seconds();
+    if (!exec_ok(run, sql_choose_rebuild, "counting the register", &r))
+        return IMPORT_FAILED;
+    run->rebuild = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!exec_ok(run, run->rebuild ? sql_lock_rebuild : sql_lock_maintain, "locking attachments",
+                 NULL) ||
+        !exec_ok(run, sql_lock_districts, "locking the districts", NULL))
+        return IMPORT_FAILED;
+    step_done(run->rebuild ? "attachments locked (ACCESS EXCLUSIVE: indexes rebuilt after the load)"
+                           : "attachments locked (SHARE ROW EXCLUSIVE: indexes maintained)",
+              &t);
+    return IMPORT_OK;
+}
+
+/* The rows together, under the locks of lock_for_load. */
 static enum import_status check_set(struct import_run *run)
 {
     PGresult *r = NULL;
-    if (!exec_ok(run, sql_lock_districts, "locking the districts", NULL) ||
-        !exec_ok(run, sql_set_problems, "checking overlaps and capacity", &r))
+    double t = now_seconds();
+    if (!exec_ok(run, sql_set_problems, "checking overlaps and capacity", &r))
         return IMPORT_FAILED;
     problems_from_result(run, r);
     PQclear(r);
+    step_done("overlaps and capacity checked", &t);
     return run->nproblems > 0 ? IMPORT_REJECTED : IMPORT_OK;
 }
 
 static enum import_status insert_rows(struct import_run *run)
 {
     PGresult *r = NULL;
-    double t0 = now_seconds();
-    if (!exec_ok(run, sql_insert, "inserting the attachments", &r))
+    double t = now_seconds();
+    if (run->rebuild) {
+        if (!exec_ok(run, sql_drop_indexes, "dropping the indexes and foreign keys", NULL))
+            return IMPORT_FAILED;
+        step_done("secondary indexes and foreign keys dropped", &t);
+    }
+    if (!exec_ok(run, run->rebuild ? sql_insert : sql_insert_sorted, "inserting the attachments",
+                 &r))
         return IMPORT_FAILED;
     long long inserted = strtoll(PQcmdTuples(r), NULL, 10);
     PQclear(r);
@@ -485,7 +557,12 @@ static enum import_status insert_rows(struct import_run *run)
         snprintf(run->error, sizeof run->error, "inserted %lld rows of %lld", inserted, run->nrows);
         return IMPORT_FAILED;
     }
-    log_info("import: %lld rows inserted in %.1f s", inserted, now_seconds() - t0);
+    step_done("rows inserted", &t);
+    if (run->rebuild) {
+        if (!exec_ok(run, sql_rebuild, "building the indexes and checking the foreign keys", NULL))
+            return IMPORT_FAILED;
+        step_done("indexes built, foreign keys added and checked", &t);
+    }
     if (!exec_ok(run, sql_analyze_attachments, "ANALYZE attachments", NULL) ||
         !exec_ok(run, sql_recount, "recounting districts.nopen", &r))
         return IMPORT_FAILED;
@@ -500,6 +577,7 @@ static enum import_status insert_rows(struct import_run *run)
                  "(a bug: the checks before should have refused the file)",
                  PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
     PQclear(r);
+    step_done("analysed, districts.nopen recounted, capacity checked again", &t);
     return over ? IMPORT_FAILED : IMPORT_OK;
 }
 
@@ -523,7 +601,7 @@ static PGconn *connect_db(const char *conninfo)
  * the result is IMPORT_OK. */
 static enum import_status import_run(struct import_run *run, FILE *in)
 {
-    double t0 = now_seconds();
+    double t = now_seconds();
     if (!exec_ok(run, "BEGIN", "BEGIN", NULL))
         return IMPORT_FAILED;
     enum import_status st = IMPORT_FAILED;
@@ -532,21 +610,21 @@ static enum import_status import_run(struct import_run *run, FILE *in)
     st = copy_file(run, in);
     if (st != IMPORT_OK)
         goto out;
-    double t1 = now_seconds();
-    log_info("import: %lld rows copied in %.1f s", run->nrows, t1 - t0);
+    log_info("import: %lld rows read and copied into the staging table in %.1f s", run->nrows,
+             now_seconds() - t);
     st = check_rows(run);
     if (st == IMPORT_OK)
+        st = lock_for_load(run);
+    if (st == IMPORT_OK)
         st = check_set(run);
+    if (st == IMPORT_OK)
+        st = insert_rows(run);
     if (st != IMPORT_OK)
         goto out;
-    double t2 = now_seconds();
-    log_info("import: rows checked in %.1f s", t2 - t1);
-    st = insert_rows(run);
-    if (st != IMPORT_OK)
-        goto out;
-    log_info("import: inserted and districts recounted in %.1f s", now_seconds() - t2);
+    t = now_seconds();
     if (!exec_ok(run, "COMMIT", "COMMIT", NULL))
-        st = IMPORT_FAILED;
+        return IMPORT_FAILED;
+    step_done("committed", &t);
     return st;
 out:
     PQclear(PQexec(run->pg, "ROLLBACK"));
