@@ -114,6 +114,12 @@ CREATE TRIGGER attachments_count_open AFTER INSERT OR UPDATE OR DELETE ON attach
     FOR EACH ROW WHEN (current_setting('attachd.bulk_load', true) IS DISTINCT FROM 'on')
     EXECUTE FUNCTION attachments_count_open();
 
+-- The IIN's shape (0002) checked without a regular expression: the same rule (12 characters, each
+-- 0-9), at a fraction of the cost; the regex was 2 µs of the 5 µs a row cost in a bulk load.
+ALTER TABLE attachments DROP CONSTRAINT attachments_iin_check,
+    ADD CONSTRAINT attachments_iin_check
+        CHECK (octet_length(iin) = 12 AND ltrim(iin, '0123456789') = '');
+
 -- ---- Indexes and foreign keys after the load ---------------------------------------------------
 -- Maintaining a btree row by row costs several times building it once from sorted input, and each
 -- foreign key costs a trigger call and an index probe per row (about 6 µs each: measured, two
