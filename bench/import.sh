@@ -176,8 +176,9 @@ fi
 # The register after: every row, nopen as counted afresh, no district over capacity, no overlap.
 check=$(attachd_psql -At -F' ' <<'SQL'
 SELECT (SELECT count(*) FROM attachments),
-       (SELECT count(*) FROM districts d WHERE nopen <> (SELECT count(*) FROM attachments a
-            WHERE a.district_id = d.id AND a.valid_to IS NULL AND NOT a.cancelled)),
+       (SELECT count(*) FROM districts d LEFT JOIN (SELECT district_id, count(*) AS n
+            FROM attachments WHERE valid_to IS NULL AND NOT cancelled GROUP BY district_id) a
+            ON a.district_id = d.id WHERE d.nopen <> coalesce(a.n, 0)),
        (SELECT count(*) FROM districts d WHERE district_load(d) > d.capacity),
        (SELECT count(*) FROM (SELECT iin FROM attachments WHERE NOT cancelled
             GROUP BY iin HAVING count(*) > 1) x),

@@ -564,9 +564,11 @@ static void check_header(struct import_run *run, char *line)
         problem_add(run, 1, NULL, "must be the header " IMPORT_HEADER);
 }
 
-/* Streams the file into import_rows. Lines are numbered from 1 (the header); empty lines are
- * skipped. Once a problem is found nothing more is sent, but the file is read to its end so that
- * the count of problems is complete. */
+/* Streams the file into import_checked (the first pass) or, to_register, into attachments with
+ * ids from first_id (the second pass of a rebuild, which must read the very rows of the first:
+ * same count, same hash). Lines are numbered from 1 (the header); empty lines are skipped. Once
+ * a problem is found nothing more is sent, but the file is read to its end so that the count of
+ * problems is complete. */
 static enum import_status copy_file(struct import_run *run, FILE *in, bool to_register,
                                     long long first_id)
 {
