@@ -69,6 +69,8 @@ cmake --build "$BUILD" -j "${ATTACHD_BUILD_JOBS:-2}" --target attachd gen_regist
 }
 BIN=$BUILD/attachd
 GEN=$BUILD/bench/gen_register
+# The code measured: as built now (the report is written minutes later).
+BUILT_FROM="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include migrations 2>/dev/null || echo ' + local changes')"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
@@ -189,10 +191,8 @@ read -r nrows bad_nopen over dup nindexes <<<"$check"
 
 # ---- report -----------------------------------------------------------------------------------
 {
-    printf 'register import bench, %s, host %s, %s CPUs, commit %s%s\n' "$(date -u +%FT%TZ)" \
-        "$(uname -n)" "$(getconf _NPROCESSORS_ONLN)" \
-        "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" \
-        "$(git -C "$ROOT" diff --quiet HEAD -- src include migrations 2>/dev/null || echo ' + local changes')"
+    printf 'register import bench, %s, host %s, %s CPUs, built from commit %s\n' "$(date -u +%FT%TZ)" \
+        "$(uname -n)" "$(getconf _NPROCESSORS_ONLN)" "$BUILT_FROM"
     printf '%s rows per file, %s districts; PostgreSQL durable (fsync on), max_wal_size 16GB, shared_buffers 1GB\n\n' \
         "$ROWS" "$((NPOLY * 20))"
     printf '%-8s %9s %10s %14s %14s   %s\n' step 'wall s' 'rows/s' 'pg cpu s/M' 'client s/M' 'uptime before / after'
