@@ -3,6 +3,7 @@
 #
 #   bench/run.sh              build Release into build-bench/, run every scenario, print the table
 #   bench/run.sh SCENARIO...  run only these (names as in the table, e.g. district-get)
+#   bench/run.sh import      the register import: psql \copy vs attachd import (bench/import.sh)
 #   bench/run.sh --list       list the scenarios with their baseline and bar
 #
 # It builds attachd and bench/bare_mhd (cmake -DATTACHD_BENCH=ON) into build-bench/, starts a
@@ -165,7 +166,14 @@ expected_status() {
     esac
 }
 
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+
+# import: the register import bench, a setup of its own (bench/import.sh); never part of the
+# default run (20 M rows take several minutes).
+import_scenario() {
+    [ $# -eq 1 ] || die "bench/run.sh import runs alone"
+    exec "$ROOT/bench/import.sh"
+}
 
 SELECTED=()
 for arg in "$@"; do
@@ -175,9 +183,11 @@ for arg in "$@"; do
         for name in "${SCENARIO_NAMES[@]}"; do
             printf '%-24s vs %-8s bar %s\n' "$name" "${S_BASE[$name]}" "${S_BAR[$name]}"
         done
+        printf '%-24s vs %-8s bar %s\n' import 'copy' '0.1 (bench/import.sh)'
         exit 0
         ;;
     -*) die "unknown option $arg (try --help)" ;;
+    import) import_scenario "$@" ;;
     *)
         [ -n "${S_BAR[$arg]:-}" ] || die "unknown scenario $arg (try --list)"
         SELECTED+=("$arg")

@@ -466,7 +466,24 @@ SQL
     import_rejected "$dir/bad-fields.csv" "$dir/bad-fields.csv line 5: has 4 fields, expected 5" ||
         return 1
 
-    "$BIN" import attachments "$dir/register.csv" >"$dir/register.out" 2>"$dir/register.err" || {
+    # The values' stage (README): an unknown district and a date that does not exist, each named.
+    awk -F, -v OFS=, 'NR == 4 { $3 = "ZZ" } NR == 6 { $4 = "2021-02-30" } 1' "$dir/register.csv" \
+        >"$dir/bad-values.csv" || return 1
+    import_rejected "$dir/bad-values.csv" \
+        "$dir/bad-values.csv line 4, field district_number: polyclinic $poly has no district \"ZZ\"" ||
+        return 1
+    import_rejected "$dir/bad-values.csv" "$dir/bad-values.csv line 6, field valid_from: must be a date" ||
+        return 1
+    # Two periods of one person in the file that overlap (line 2 again at the end).
+    { cat "$dir/register.csv"; sed -n 2p "$dir/register.csv"; } >"$dir/overlap.csv" || return 1
+    import_rejected "$dir/overlap.csv" \
+        "$dir/overlap.csv line $((rows + 2)), field valid_from: the period overlaps the one on line 2" ||
+        return 1
+
+    # Rebuilding the indexes, forced: the register of the tests before holds more than twice
+    # these 600 rows, which would otherwise keep them (README "Importing existing attachments").
+    ATTACHD_IMPORT_INDEXES=rebuild "$BIN" import attachments "$dir/register.csv" \
+        >"$dir/register.out" 2>"$dir/register.err" || {
         warn "attachd import attachments $dir/register.csv failed"
         cat "$dir/register.err" >&2
         return 1
@@ -496,6 +513,32 @@ SQL
     }
     import_rejected "$dir/register.csv" "$dir/register.csv line 2, field valid_from: the period" \
         || return 1
+    # A small file into a register many times its size: indexes maintained, not rebuilt.
+    python3 "$ROOT/scripts/gen-attachments.py" --rows 5 --database-url "$DATABASE_URL" \
+        --psql "$(pg_bindir)/psql" --polyclinics "$poly" --seed "$((poly + 7))" -o "$dir/small.csv" \
+        2>"$dir/gen-small.err" || {
+        cat "$dir/gen-small.err" >&2
+        return 1
+    }
+    "$BIN" import attachments "$dir/small.csv" >"$dir/small.out" 2>"$dir/small.err" || {
+        warn "attachd import attachments $dir/small.csv failed"
+        cat "$dir/small.err" >&2
+        return 1
+    }
+    grep -q "SHARE ROW EXCLUSIVE: indexes maintained" "$dir/small.err" || {
+        warn "a 5-row file into $rows rows rebuilt the indexes: $(cat "$dir/small.err")"
+        return 1
+    }
+    grep -q "rebuilt after the load" "$dir/register.err" &&
+        grep -q "file read again, rows copied into attachments" "$dir/register.err" || {
+        warn "the first load did not rebuild the indexes: $(cat "$dir/register.err")"
+        return 1
+    }
+    [ "$(attachd_psql -At -c "SELECT count(*) FROM pg_indexes WHERE tablename = 'attachments'")" = 5 ] &&
+        [ "$(attachd_psql -At -c "SELECT count(*) FROM pg_constraint WHERE conrelid = 'attachments'::regclass AND contype = 'f'")" = 3 ] || {
+        warn "attachments lacks indexes or foreign keys after the rebuild"
+        return 1
+    }
 }
 
 # The OpenAPI document against the linters and a generated TypeScript client (SPEC §12):

@@ -1,28 +1,35 @@
 /* `attachd import attachments FILE.csv` (SPEC §5, §10): loads the register of existing
  * attachments, all of the file or nothing, in one transaction.
  *
- * C reads the file line by line, splits each line (csv.h) and streams the rows, each with its
- * line number, through COPY into a temporary table of text columns. C checks the shape of a
- * line (the number of fields, the quoting, printable ASCII) and the IIN, with the one definition
- * of kzid.c that the API uses. Everything else about the values is checked by PostgreSQL, set-wise:
- * first each row on its own (IIN, polyclinic, district, dates), then the rows together (overlapping
- * periods of one person in the file and against the database, district capacity). Any problem
- * rejects the file: the transaction rolls back and the first IMPORT_SHOWN problems are printed,
+ * C reads the file line by line, splits each line (csv.h), checks its shape (the number of
+ * fields, the quoting, printable ASCII) and the IIN, with the one definition of kzid.c that the
+ * API uses, then each row's values against the catalogue read at the start (polyclinic, district
+ * by number, dates: check_values), and streams the rows, typed, with their line number and
+ * district id, through COPY into a temporary table. The rows together are checked by PostgreSQL,
+ * set-wise: overlapping periods of one person in the file and against the database, district
+ * capacity. Any problem rejects the file: the transaction rolls back and the first IMPORT_SHOWN
+ * problems of the first stage that has any (shape, values, set) are printed,
  * each naming its line (the header is line 1) and field. Otherwise the rows are inserted with
- * attachd.bulk_load = 'on', which skips the per-row trigger keeping districts.nopen (and its
- * capacity backstop), nopen is recounted for the districts touched and the capacity checked again,
- * before COMMIT.
+ * attachd.bulk_load = 'on', which skips the per-row triggers keeping districts.nopen (and its
+ * capacity backstop) and checking overlaps (migrations/0010); nopen is brought up to date for the
+ * districts touched and the capacity checked again, before COMMIT. When the register holds at
+ * most twice the file's rows, the secondary indexes and the foreign keys of attachments are
+ * dropped before the insert and built (checked) again after it, in the same transaction. Each
+ * step's duration is logged.
  *
- * Concurrency: the districts named in the file are locked FOR UPDATE, in id order, before their
- * load is read. That is the row lock the service takes to approve into a district, so the
- * capacity check stays true until COMMIT. An attachment written concurrently for a person of the
- * file is caught by the exclusion constraint attachments_one_at_a_time at INSERT. */
+ * Concurrency: before the set-wise checks, attachments is locked against every other writer until
+ * COMMIT (SHARE ROW EXCLUSIVE; ACCESS EXCLUSIVE, which blocks readers too, when the indexes are
+ * rebuilt), so no attachment the overlap check has not seen can be written: that is what lets the
+ * bulk insert skip the per-row overlap trigger. The districts named in the file are locked FOR
+ * UPDATE, in id order, before their load is read: the row lock the service takes to approve into
+ * a district, so the capacity check stays true until COMMIT. */
 #include "attachd/import.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +39,9 @@
 #include "attachd/log.h"
 
 #define IMPORT_NCOLUMNS 5
-#define IMPORT_SHOWN    20   /* problems printed; the rest are counted */
-#define IMPORT_LINE_MAX 4096 /* bytes; a real line is under 60 */
-#define IMPORT_COPY_BUF (1 << 16)
+#define IMPORT_SHOWN    20        /* problems printed; the rest are counted */
+#define IMPORT_LINE_MAX 4096      /* bytes; a real line is under 60 */
+#define IMPORT_COPY_BUF (1 << 20) /* bytes per PQputCopyData: fewer calls, same speed above */
 
 static const char *const columns[IMPORT_NCOLUMNS] = {"iin", "polyclinic_id", "district_number",
                                                      "valid_from", "valid_to"};
@@ -53,78 +60,76 @@ struct import_problem {
     char message[320];
 };
 
+struct known_district {
+    long long polyclinic_id, id;
+    char number[17]; /* districts.number is at most 16 characters */
+};
+
 struct import_run {
     PGconn *pg;
     struct import_problem shown[IMPORT_SHOWN];
     unsigned nshown;
     long long nproblems;
+    /* Problems of the values (check_values), reported only when no line has a problem of shape:
+     * the stages of README "Importing existing attachments". */
+    struct import_problem row_shown[IMPORT_SHOWN];
+    unsigned nrow_shown;
+    long long nrow_problems;
+    long long *polyclinics; /* sorted */
+    size_t npolyclinics;
+    struct known_district *districts; /* sorted by polyclinic, then number as strcmp */
+    size_t ndistricts_known;
     long long nrows;
+    uint64_t hash; /* of the rows copied into the staging table (copy_row) */
     long long ndistricts;
+    bool rebuild;     /* indexes and foreign keys dropped, built again after the load */
     char error[1024]; /* what failed, for IMPORT_FAILED and IMPORT_DB_UNAVAILABLE */
 };
 
 /* ---- SQL -------------------------------------------------------------------------------------
  * All static text: the file's values only ever travel as COPY data. */
 
-/* Helpers live in pg_temp and the tables are dropped at COMMIT, so an import leaves nothing
- * behind. work_mem and temp_buffers: the sorts, hashes and staging tables of a large file stay
- * in memory. */
+/* The staging table is dropped at COMMIT, so an import leaves nothing behind; it holds the rows
+ * already checked one by one, typed and with their district resolved (iin_n: the IIN as a number,
+ * which sorts as the text does). work_mem and temp_buffers: the sorts, hashes and staging table
+ * of a large file stay in memory. */
 static const char sql_setup[] =
-    "CREATE TEMP TABLE import_rows (line bigint NOT NULL, iin text NOT NULL,"
-    " polyclinic_id text NOT NULL, district_number text NOT NULL, valid_from text NOT NULL,"
-    " valid_to text NOT NULL) ON COMMIT DROP;"
-    /* A date YYYY-MM-DD in 1900..2099 that exists, else NULL (PostgreSQL 15 has no cast that
-     * answers NULL instead of failing). The pattern lets through day 29..31 of any month; the
-     * sum tells whether that day is still in the month. */
-    "CREATE FUNCTION pg_temp.import_date(t text) RETURNS date LANGUAGE sql STABLE AS $$"
-    " SELECT CASE"
-    " WHEN t !~ '^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' THEN NULL"
-    " WHEN substr(t, 9, 2) <= '28' THEN t::date"
-    " WHEN (substr(t, 1, 8) || '01')::date + (substr(t, 9, 2)::int - 1)"
-    "      < (substr(t, 1, 8) || '01')::date + interval '1 month' THEN t::date"
-    " END $$;";
+    "CREATE TEMP TABLE import_checked (line bigint NOT NULL, iin text NOT NULL,"
+    " iin_n bigint NOT NULL, polyclinic_id bigint NOT NULL, district_id bigint NOT NULL,"
+    " valid_from date NOT NULL, valid_to date) ON COMMIT DROP";
 
-static const char sql_copy[] = "COPY import_rows FROM STDIN";
+static const char sql_copy[] = "COPY import_checked FROM STDIN";
 
-/* Each row on its own. `problem` is "field: message" for the first thing wrong with the row, in
- * column order, or NULL. The subquery parses each value once: OFFSET 0 keeps the planner from
- * copying the parsing into every use. The IIN was checked in C (split_line). A closed district
- * (`open` false) is accepted: it is closed to new attachments, and the register holds the people it
- * already had. */
-static const char sql_check_rows[] =
-    "CREATE TEMP TABLE import_checked ON COMMIT DROP AS"
-    " SELECT r.line, r.iin, r.iin_n, r.polyclinic_id, d.id AS district_id, r.valid_from,"
-    " r.valid_to,"
-    " CASE"
-    " WHEN r.polyclinic_id IS NULL THEN 'polyclinic_id: must be a whole number'"
-    " WHEN p.id IS NULL THEN 'polyclinic_id: no polyclinic ' || r.polyclinic_id"
-    " WHEN d.id IS NULL THEN 'district_number: polyclinic ' || p.id || ' has no district \"'"
-    "  || left(r.district_number, 40) || '\"'"
-    " WHEN r.valid_from IS NULL THEN"
-    "  'valid_from: must be a date YYYY-MM-DD between 1900-01-01 and 2099-12-31'"
-    " WHEN r.valid_to IS NULL AND r.valid_to_text <> '' THEN"
-    "  'valid_to: must be empty (open-ended) or a date YYYY-MM-DD between 1900-01-01 and"
-    " 2099-12-31'"
-    " WHEN r.valid_to <= r.valid_from THEN 'valid_to: must be later than valid_from'"
-    " END AS problem"
-    " FROM (SELECT line, iin, CASE WHEN iin ~ '^[0-9]{12}$' THEN iin::bigint END AS iin_n,"
-    "  CASE WHEN polyclinic_id ~ '^[0-9]{1,18}$' THEN polyclinic_id::bigint END AS polyclinic_id,"
-    "  district_number, pg_temp.import_date(valid_from) AS valid_from,"
-    "  pg_temp.import_date(valid_to) AS valid_to, valid_to AS valid_to_text"
-    "  FROM import_rows OFFSET 0) r"
-    " LEFT JOIN polyclinics p ON p.id = r.polyclinic_id"
-    " LEFT JOIN districts d ON d.polyclinic_id = p.id AND d.number = r.district_number";
+/* The second pass of a rebuild (insert_rows): the file read again, its rows straight into the
+ * register. COPY writes rows in batches (one WAL record per page, not per row): about three
+ * times cheaper than INSERT ... SELECT from the staging table. */
+static const char sql_bulk_on[] = "SET LOCAL attachd.bulk_load = 'on'";
+static const char sql_copy_register[] =
+    "COPY attachments (id, iin, polyclinic_id, district_id, valid_from, valid_to) FROM STDIN";
 
-/* The temporary tables have no statistics until analysed, and the set-wise checks join them. */
+/* The ids of the second pass, reserved in one step: nextval per row costs about 1.3 µs of the
+ * 5 µs a row takes. COPY writes the given values into an identity column. Nobody else draws from
+ * the sequence meanwhile: it only numbers attachments, which the import has locked. $1 is the
+ * number of rows; the answer is the first id. */
+static const char sql_reserve_ids[] =
+    "SELECT setval(s, nextval(s) + $1::bigint - 1) - $1::bigint + 1"
+    " FROM pg_get_serial_sequence('attachments', 'id') AS s";
+
+/* The catalogue the rows are checked against, in C (check_values): every polyclinic, and every
+ * district by (polyclinic, number) in byte order, as strcmp compares (a few tens of thousands
+ * of rows for a country). Reading it in the transaction, before the rows, means a district
+ * created meanwhile is unknown to this import; the foreign keys check the rows again anyway. */
+static const char sql_polyclinics[] = "SELECT id FROM polyclinics ORDER BY id";
+static const char sql_districts[] =
+    "SELECT polyclinic_id, number, id FROM districts ORDER BY polyclinic_id, number COLLATE \"C\"";
+
+/* The temporary table has no statistics until analysed, and the set-wise checks join it. */
 static const char sql_analyze[] = "ANALYZE import_checked";
 
 /* The first problems in line order, with their total. Each `problem` is "field: message". */
 #define SQL_SHOW_PROBLEMS(from)                                                                    \
     "SELECT line, split_part(problem, ': ', 1), substr(problem, strpos(problem, ': ') + 2),"       \
     " count(*) OVER () FROM " from " ORDER BY line LIMIT 20"
-
-static const char sql_row_problems[] =
-    SQL_SHOW_PROBLEMS("(SELECT line, problem FROM import_checked WHERE problem IS NOT NULL) p");
 
 /* The districts of the file, locked before their load is read (see the top of the file). */
 static const char sql_lock_districts[] =
@@ -174,26 +179,54 @@ static const char sql_set_problems[] =
         "(SELECT * FROM in_file UNION ALL SELECT * FROM in_db UNION ALL SELECT * FROM over_lines)"
         " p");
 
-/* Sorted by IIN (iin_n sorts as iin does: 12 digits), so that consecutive inserts touch the same
- * pages of the indexes led by iin. No transfers: the register is where people are, not moves. */
-static const char sql_insert[] =
-    "SET LOCAL attachd.bulk_load = 'on';"
-    "INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to)"
-    " SELECT iin, polyclinic_id, district_id, valid_from, valid_to FROM import_checked"
-    " ORDER BY iin_n, valid_from";
+/* Build the indexes after the load, or maintain them row by row? Building costs about the
+ * same per row for every row of the table, old and new; maintaining costs several times more per
+ * new row and grows with the table (random pages of the indexes not led by iin). Rebuilding wins
+ * while the table holds at most twice the file's rows: a first load, or a second of the same size
+ * (README "Decisions"). Counting stops there, so a large register is not counted in full. */
+static const char sql_choose_rebuild[] = "SELECT (SELECT count(*) FROM (SELECT 1 FROM attachments"
+                                         " LIMIT (SELECT 2 * count(*) + 1 FROM import_checked)) x)"
+                                         " <= 2 * (SELECT count(*) FROM import_checked)";
+
+/* Other writers of attachments are kept out from before the set-wise checks until COMMIT, so
+ * the checks stay true and the per-row overlap trigger may be skipped (migrations/0010). A
+ * rebuild takes ACCESS EXCLUSIVE, as DROP INDEX would: readers wait too. */
+static const char sql_lock_rebuild[] = "LOCK TABLE attachments IN ACCESS EXCLUSIVE MODE";
+static const char sql_lock_maintain[] = "LOCK TABLE attachments IN SHARE ROW EXCLUSIVE MODE";
+
+/* Secondary indexes and foreign keys dropped, to be built and checked again by sql_rebuild
+ * (migrations/0010). Index builds sort in maintenance_work_mem, with two parallel workers. */
+static const char sql_drop_indexes[] = "SET LOCAL maintenance_work_mem = '1GB';"
+                                       "SET LOCAL max_parallel_maintenance_workers = 2;"
+                                       "SELECT attachments_bulk_drop()";
+static const char sql_rebuild[] = "SELECT attachments_bulk_rebuild()";
+
+/* No transfers: the register is where people are, not moves. When the indexes are maintained,
+ * rows go in sorted by IIN (iin_n sorts as iin does: 12 digits), so that consecutive inserts
+ * touch the same pages of attachments_by_iin; when they are built afterwards the sort would be
+ * wasted. */
+#define SQL_INSERT(order)                                                                          \
+    "SET LOCAL attachd.bulk_load = 'on';"                                                          \
+    "INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to)"              \
+    " SELECT iin, polyclinic_id, district_id, valid_from, valid_to FROM import_checked" order
+static const char sql_insert_sorted[] = SQL_INSERT(" ORDER BY iin_n, valid_from");
+static const char sql_insert[] = SQL_INSERT("");
 
 /* The table's statistics still describe it as it was before the insert (empty, on a first
- * load), which sends the recount below to the wrong index: 97 s instead of 0.1 s for 200 000
- * rows. ANALYZE in the transaction counts our own new rows. */
+ * load), which sends the capacity check below to the wrong plan. ANALYZE in the transaction
+ * counts our own new rows (a sample: a second or two on 20 M rows). */
 static const char sql_analyze_attachments[] = "ANALYZE attachments";
 
-/* What the skipped trigger would have kept: nopen counted afresh for every district touched.
- * Then the capacity once more, as the trigger's backstop would have. */
+/* What the skipped trigger would have kept: nopen plus the file's open-ended rows, for every
+ * district the file touches. The table lock kept every other writer out since the checks, so
+ * nopen was exact before the insert and the file's rows are the only change. Then the capacity
+ * once more, as the trigger's backstop would have. */
 static const char sql_recount[] =
     "SET LOCAL attachd.bulk_load = 'off';"
-    "UPDATE districts d SET nopen = (SELECT count(*) FROM attachments a"
-    " WHERE a.district_id = d.id AND a.valid_to IS NULL AND NOT a.cancelled)"
-    " WHERE d.id IN (SELECT district_id FROM import_checked)";
+    "UPDATE districts d SET nopen = d.nopen + f.n"
+    " FROM (SELECT district_id, count(*) FILTER (WHERE valid_to IS NULL) AS n"
+    "  FROM import_checked GROUP BY district_id) f"
+    " WHERE d.id = f.district_id";
 
 static const char sql_over_capacity[] =
     "SELECT d.id, d.capacity, district_load(d) FROM districts d"
@@ -222,6 +255,25 @@ static void problem_add(struct import_run *run, long long line, const char *fiel
     struct import_problem *p = &run->shown[run->nshown++];
     p->line = line;
     snprintf(p->field, sizeof p->field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->message, sizeof p->message, fmt, ap);
+    va_end(ap);
+}
+
+static void row_problem_add(struct import_run *run, long long line, const char *field,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Records a problem of a row's values (a later stage than the shape of the lines). */
+static void row_problem_add(struct import_run *run, long long line, const char *field,
+                            const char *fmt, ...)
+{
+    run->nrow_problems++;
+    if (run->nrow_shown == IMPORT_SHOWN)
+        return;
+    struct import_problem *p = &run->row_shown[run->nrow_shown++];
+    p->line = line;
+    snprintf(p->field, sizeof p->field, "%s", field);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->message, sizeof p->message, fmt, ap);
@@ -271,6 +323,10 @@ static void problems_from_result(struct import_run *run, PGresult *r)
 
 struct copy_buf {
     PGconn *pg;
+    bool to_register;  /* rows for attachments (the second pass), else for import_checked */
+    uint64_t hash;     /* of every row sent, with its line number: both passes must agree */
+    long long n;       /* rows sent */
+    long long next_id; /* the id of the next row, in the second pass */
     size_t len;
     char data[IMPORT_COPY_BUF];
 };
@@ -283,25 +339,167 @@ static bool copy_flush(struct copy_buf *b)
     return true;
 }
 
-/* Appends one row in COPY's text format: line number, then the fields tab-separated. The fields
- * are printable ASCII (checked by the caller), so only the backslash needs escaping. */
-static bool copy_row(struct copy_buf *b, long long line, char *const *fields)
+/* Appends one checked row in COPY's text format (the columns of import_checked). Every value
+ * is digits or a date, checked before, so nothing needs escaping. */
+static bool copy_row(struct copy_buf *b, long long line, const char *iin, long long polyclinic_id,
+                     long long district_id, const char *valid_from, const char *valid_to)
 {
-    size_t need = 24;
-    for (int i = 0; i < IMPORT_NCOLUMNS; i++)
-        need += 2 * strlen(fields[i]) + 1;
-    if (b->len + need > sizeof b->data && !copy_flush(b))
+    if (b->len + 160 > sizeof b->data && !copy_flush(b))
         return false;
-    b->len += (size_t)snprintf(b->data + b->len, 24, "%lld", line);
-    for (int i = 0; i < IMPORT_NCOLUMNS; i++) {
-        b->data[b->len++] = '\t';
-        for (const char *s = fields[i]; *s; s++) {
-            if (*s == '\\')
-                b->data[b->len++] = '\\';
-            b->data[b->len++] = *s;
-        }
+    char *row = b->data + b->len;
+    int n = b->to_register
+                ? snprintf(row, 160, "%lld\t%s\t%lld\t%lld\t%s\t%s\n", b->next_id++, iin,
+                           polyclinic_id, district_id, valid_from, valid_to[0] ? valid_to : "\\N")
+                : snprintf(row, 160, "%lld\t%s\t%s\t%lld\t%lld\t%s\t%s\n", line, iin, iin,
+                           polyclinic_id, district_id, valid_from, valid_to[0] ? valid_to : "\\N");
+    /* FNV-1a over the line number and the values as the second pass formats them */
+    char key[160];
+    int k = snprintf(key, sizeof key, "%lld\t%s\t%lld\t%lld\t%s\t%s", line, iin, polyclinic_id,
+                     district_id, valid_from, valid_to);
+    for (int i = 0; i < k && i < (int)sizeof key; i++)
+        b->hash = (b->hash ^ (unsigned char)key[i]) * 1099511628211u;
+    b->len += (size_t)n;
+    b->n++;
+    return true;
+}
+
+/* ---- checking the values against the catalogue --------------------------------------------- */
+
+/* Reads every polyclinic and district into run (sql_polyclinics, sql_districts). */
+static bool load_catalogue(struct import_run *run)
+{
+    PGresult *r = NULL;
+    if (!exec_ok(run, sql_polyclinics, "reading the polyclinics", &r))
+        return false;
+    int n = PQntuples(r);
+    run->polyclinics = malloc(((size_t)n + 1) * sizeof *run->polyclinics);
+    if (!run->polyclinics)
+        goto oom;
+    for (int i = 0; i < n; i++)
+        run->polyclinics[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    run->npolyclinics = (size_t)n;
+    PQclear(r);
+    r = NULL;
+    if (!exec_ok(run, sql_districts, "reading the districts", &r))
+        return false;
+    n = PQntuples(r);
+    run->districts = malloc(((size_t)n + 1) * sizeof *run->districts);
+    if (!run->districts)
+        goto oom;
+    for (int i = 0; i < n; i++) {
+        struct known_district *d = &run->districts[i];
+        d->polyclinic_id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        snprintf(d->number, sizeof d->number, "%s", PQgetvalue(r, i, 1));
+        d->id = strtoll(PQgetvalue(r, i, 2), NULL, 10);
     }
-    b->data[b->len++] = '\n';
+    run->ndistricts_known = (size_t)n;
+    PQclear(r);
+    return true;
+oom:
+    PQclear(r);
+    snprintf(run->error, sizeof run->error, "out of memory reading the catalogue");
+    return false;
+}
+
+static bool polyclinic_known(const struct import_run *run, long long id)
+{
+    size_t lo = 0, hi = run->npolyclinics;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (run->polyclinics[mid] == id)
+            return true;
+        if (run->polyclinics[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The id of polyclinic_id's district `number`, or 0. */
+static long long district_known(const struct import_run *run, long long polyclinic_id,
+                                const char *number)
+{
+    size_t lo = 0, hi = run->ndistricts_known;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct known_district *d = &run->districts[mid];
+        int c = d->polyclinic_id < polyclinic_id   ? -1
+                : d->polyclinic_id > polyclinic_id ? 1
+                                                   : strcmp(d->number, number);
+        if (c == 0)
+            return d->id;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* A date YYYY-MM-DD between 1900-01-01 and 2099-12-31 that exists: date_parse's rule
+ * (src/domain/dates.c) within the import's range, without its sscanf, as it runs twice a row. */
+static bool valid_date(const char *t)
+{
+    if (strlen(t) != 10 || t[4] != '-' || t[7] != '-' || !digits(t, 4) || !digits(t + 5, 2) ||
+        !digits(t + 8, 2))
+        return false;
+    int y = atoi(t), m = (t[5] - '0') * 10 + (t[6] - '0'), d = (t[8] - '0') * 10 + (t[9] - '0');
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 2099 || m < 1 || m > 12 || d < 1)
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+/* Each row on its own, against the catalogue: the first thing wrong with the row, in column
+ * order (fields as split_line left them; the IIN is checked already). A closed district (`open`
+ * false) is accepted: it is closed to new attachments, and the register holds the people it
+ * already had. On success *polyclinic_id and *district_id are the row's. */
+static bool check_values(struct import_run *run, long long line, char *const *f,
+                         long long *polyclinic_id, long long *district_id)
+{
+    size_t plen = strlen(f[1]);
+    if (plen < 1 || plen > 18 || !digits(f[1], plen)) {
+        row_problem_add(run, line, columns[1], "must be a whole number");
+        return false;
+    }
+    *polyclinic_id = strtoll(f[1], NULL, 10);
+    if (!polyclinic_known(run, *polyclinic_id)) {
+        row_problem_add(run, line, columns[1], "no polyclinic %lld", *polyclinic_id);
+        return false;
+    }
+    *district_id = strlen(f[2]) < sizeof run->districts[0].number
+                       ? district_known(run, *polyclinic_id, f[2])
+                       : 0;
+    if (*district_id == 0) {
+        row_problem_add(run, line, columns[2], "polyclinic %lld has no district \"%.40s\"",
+                        *polyclinic_id, f[2]);
+        return false;
+    }
+    if (!valid_date(f[3])) {
+        row_problem_add(run, line, columns[3],
+                        "must be a date YYYY-MM-DD between 1900-01-01 and 2099-12-31");
+        return false;
+    }
+    if (f[4][0] && !valid_date(f[4])) {
+        row_problem_add(run, line, columns[4],
+                        "must be empty (open-ended) or a date YYYY-MM-DD between 1900-01-01 and "
+                        "2099-12-31");
+        return false;
+    }
+    if (f[4][0] && strcmp(f[4], f[3]) <= 0) { /* YYYY-MM-DD sorts as the dates do */
+        row_problem_add(run, line, columns[4], "must be later than valid_from");
+        return false;
+    }
     return true;
 }
 
@@ -366,10 +564,13 @@ static void check_header(struct import_run *run, char *line)
         problem_add(run, 1, NULL, "must be the header " IMPORT_HEADER);
 }
 
-/* Streams the file into import_rows. Lines are numbered from 1 (the header); empty lines are
- * skipped. Once a problem is found nothing more is sent, but the file is read to its end so that
- * the count of problems is complete. */
-static enum import_status copy_file(struct import_run *run, FILE *in)
+/* Streams the file into import_checked (the first pass) or, to_register, into attachments with
+ * ids from first_id (the second pass of a rebuild, which must read the very rows of the first:
+ * same count, same hash). Lines are numbered from 1 (the header); empty lines are skipped. Once
+ * a problem is found nothing more is sent, but the file is read to its end so that the count of
+ * problems is complete. */
+static enum import_status copy_file(struct import_run *run, FILE *in, bool to_register,
+                                    long long first_id)
 {
     struct copy_buf *b = malloc(sizeof *b);
     char *line = NULL;
@@ -381,8 +582,12 @@ static enum import_status copy_file(struct import_run *run, FILE *in)
         return IMPORT_FAILED;
     }
     b->pg = run->pg;
+    b->to_register = to_register;
+    b->hash = 14695981039346656037u;
+    b->n = 0;
+    b->next_id = first_id;
     b->len = 0;
-    PGresult *start = PQexec(run->pg, sql_copy);
+    PGresult *start = PQexec(run->pg, to_register ? sql_copy_register : sql_copy);
     if (!start || PQresultStatus(start) != PGRES_COPY_IN) {
         snprintf(run->error, sizeof run->error, "COPY: %s",
                  start ? PQresultErrorMessage(start) : PQerrorMessage(run->pg));
@@ -404,13 +609,17 @@ static enum import_status copy_file(struct import_run *run, FILE *in)
         if (len == 0)
             continue;
         char *fields[IMPORT_NCOLUMNS];
-        if (!split_line(run, lineno, line, (size_t)len, fields) || run->nproblems > 0)
+        long long polyclinic_id, district_id;
+        if (!split_line(run, lineno, line, (size_t)len, fields) || run->nproblems > 0 ||
+            !check_values(run, lineno, fields, &polyclinic_id, &district_id) ||
+            run->nrow_problems > 0)
             continue;
-        if (!copy_row(b, lineno, fields)) {
+        if (!copy_row(b, lineno, fields[0], polyclinic_id, district_id, fields[3], fields[4])) {
             snprintf(run->error, sizeof run->error, "COPY: %s", PQerrorMessage(run->pg));
             goto out;
         }
-        run->nrows++;
+        if (!to_register)
+            run->nrows++;
     }
     if (ferror(in)) {
         snprintf(run->error, sizeof run->error, "reading the file: %s", strerror(errno));
@@ -418,7 +627,20 @@ static enum import_status copy_file(struct import_run *run, FILE *in)
     }
     if (lineno == 0)
         problem_add(run, 1, NULL, "must be the header " IMPORT_HEADER " (the file is empty)");
+    if (run->nproblems == 0 &&
+        run->nrow_problems > 0) { /* the values' stage, as no line's shape is wrong */
+        memcpy(run->shown, run->row_shown, sizeof run->shown);
+        run->nshown = run->nrow_shown;
+        run->nproblems = run->nrow_problems;
+    }
     result = run->nproblems > 0 ? IMPORT_REJECTED : IMPORT_OK;
+    if (to_register && (result != IMPORT_OK || b->n != run->nrows || b->hash != run->hash)) {
+        snprintf(run->error, sizeof run->error,
+                 "the file changed while it was imported (read twice: checked, then loaded)");
+        result = IMPORT_FAILED;
+    }
+    if (!to_register)
+        run->hash = b->hash;
     if (result == IMPORT_OK && !copy_flush(b)) {
         snprintf(run->error, sizeof run->error, "COPY: %s", PQerrorMessage(run->pg));
         result = IMPORT_FAILED;
@@ -448,44 +670,115 @@ out:
 
 /* ---- the transaction --------------------------------------------------------------------- */
 
-/* Each row on its own; the problems found go into run. */
-static enum import_status check_rows(struct import_run *run)
+/* Logs how long the step that began at *since took, and starts the next one. */
+static void step_done(const char *what, double *since)
 {
-    PGresult *r = NULL;
-    if (!exec_ok(run, sql_check_rows, "checking the rows", NULL) ||
-        !exec_ok(run, sql_analyze, "ANALYZE", NULL) ||
-        !exec_ok(run, sql_row_problems, "listing the problems", &r))
-        return IMPORT_FAILED;
-    problems_from_result(run, r);
-    PQclear(r);
-    return run->nproblems > 0 ? IMPORT_REJECTED : IMPORT_OK;
+    double now = now_seconds();
+    log_info("import: %s in %.1f s", what, now - *since);
+    *since = now;
 }
 
-/* The rows together, with their districts locked. */
+/* Statistics for the set-wise checks, which join the staging table. */
+static enum import_status analyze_rows(struct import_run *run)
+{
+    double t = now_seconds();
+    if (!exec_ok(run, sql_analyze, "ANALYZE", NULL))
+        return IMPORT_FAILED;
+    step_done("staging table analysed", &t);
+    return IMPORT_OK;
+}
+
+/* Chooses between building the indexes after the load and maintaining them, then locks the
+ * table against other writers and the file's districts (see the top of the file). */
+static enum import_status lock_for_load(struct import_run *run)
+{
+    PGresult *r = NULL;
+    double t = now_seconds();
+    /* ATTACHD_IMPORT_INDEXES (README): rebuild or maintain, whatever the sizes; else chosen. */
+    const char *choice = getenv("ATTACHD_IMPORT_INDEXES");
+    if (choice && strcmp(choice, "rebuild") == 0) {
+        run->rebuild = true;
+    } else if (choice && strcmp(choice, "maintain") == 0) {
+        run->rebuild = false;
+    } else {
+        if (!exec_ok(run, sql_choose_rebuild, "counting the register", &r))
+            return IMPORT_FAILED;
+        run->rebuild = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+    }
+    if (!exec_ok(run, run->rebuild ? sql_lock_rebuild : sql_lock_maintain, "locking attachments",
+                 NULL) ||
+        !exec_ok(run, sql_lock_districts, "locking the districts", NULL))
+        return IMPORT_FAILED;
+    step_done(run->rebuild ? "attachments locked (ACCESS EXCLUSIVE: indexes rebuilt after the load)"
+                           : "attachments locked (SHARE ROW EXCLUSIVE: indexes maintained)",
+              &t);
+    return IMPORT_OK;
+}
+
+/* The rows together, under the locks of lock_for_load. */
 static enum import_status check_set(struct import_run *run)
 {
     PGresult *r = NULL;
-    if (!exec_ok(run, sql_lock_districts, "locking the districts", NULL) ||
-        !exec_ok(run, sql_set_problems, "checking overlaps and capacity", &r))
+    double t = now_seconds();
+    if (!exec_ok(run, sql_set_problems, "checking overlaps and capacity", &r))
         return IMPORT_FAILED;
     problems_from_result(run, r);
     PQclear(r);
+    step_done("overlaps and capacity checked", &t);
     return run->nproblems > 0 ? IMPORT_REJECTED : IMPORT_OK;
 }
 
-static enum import_status insert_rows(struct import_run *run)
+/* Rows into the register: when the indexes are rebuilt and the file can be read again, a second
+ * pass over it COPYs the rows straight into attachments (sql_copy_register); otherwise INSERT
+ * ... SELECT from the staging table. */
+static enum import_status insert_rows(struct import_run *run, FILE *in, bool seekable)
 {
     PGresult *r = NULL;
-    double t0 = now_seconds();
-    if (!exec_ok(run, sql_insert, "inserting the attachments", &r))
-        return IMPORT_FAILED;
-    long long inserted = strtoll(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    if (inserted != run->nrows) {
-        snprintf(run->error, sizeof run->error, "inserted %lld rows of %lld", inserted, run->nrows);
-        return IMPORT_FAILED;
+    double t = now_seconds();
+    if (run->rebuild) {
+        if (!exec_ok(run, sql_drop_indexes, "dropping the indexes and foreign keys", NULL))
+            return IMPORT_FAILED;
+        step_done("secondary indexes and foreign keys dropped", &t);
     }
-    log_info("import: %lld rows inserted in %.1f s", inserted, now_seconds() - t0);
+    if (run->rebuild && seekable) {
+        if (fseek(in, 0, SEEK_SET) != 0) {
+            snprintf(run->error, sizeof run->error, "reading the file again: %s", strerror(errno));
+            return IMPORT_FAILED;
+        }
+        char n[24];
+        snprintf(n, sizeof n, "%lld", run->nrows);
+        const char *params[1] = {n};
+        r = PQexecParams(run->pg, sql_reserve_ids, 1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+            snprintf(run->error, sizeof run->error, "reserving ids: %s", PQresultErrorMessage(r));
+            PQclear(r);
+            return IMPORT_FAILED;
+        }
+        long long first_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        if (!exec_ok(run, sql_bulk_on, "bulk load", NULL) ||
+            copy_file(run, in, true, first_id) != IMPORT_OK)
+            return IMPORT_FAILED;
+        step_done("file read again, rows copied into attachments", &t);
+    } else {
+        if (!exec_ok(run, run->rebuild ? sql_insert : sql_insert_sorted,
+                     "inserting the attachments", &r))
+            return IMPORT_FAILED;
+        long long inserted = strtoll(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+        if (inserted != run->nrows) {
+            snprintf(run->error, sizeof run->error, "inserted %lld rows of %lld", inserted,
+                     run->nrows);
+            return IMPORT_FAILED;
+        }
+        step_done("rows inserted from the staging table", &t);
+    }
+    if (run->rebuild) {
+        if (!exec_ok(run, sql_rebuild, "building the indexes and checking the foreign keys", NULL))
+            return IMPORT_FAILED;
+        step_done("indexes built, foreign keys added and checked", &t);
+    }
     if (!exec_ok(run, sql_analyze_attachments, "ANALYZE attachments", NULL) ||
         !exec_ok(run, sql_recount, "recounting districts.nopen", &r))
         return IMPORT_FAILED;
@@ -500,6 +793,7 @@ static enum import_status insert_rows(struct import_run *run)
                  "(a bug: the checks before should have refused the file)",
                  PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
     PQclear(r);
+    step_done("analysed, districts.nopen recounted, capacity checked again", &t);
     return over ? IMPORT_FAILED : IMPORT_OK;
 }
 
@@ -521,32 +815,35 @@ static PGconn *connect_db(const char *conninfo)
 
 /* Runs the whole import on run->pg; the caller has opened the file. Nothing is written unless
  * the result is IMPORT_OK. */
-static enum import_status import_run(struct import_run *run, FILE *in)
+static enum import_status import_run(struct import_run *run, FILE *in, bool seekable)
 {
-    double t0 = now_seconds();
+    double t = now_seconds();
     if (!exec_ok(run, "BEGIN", "BEGIN", NULL))
         return IMPORT_FAILED;
     enum import_status st = IMPORT_FAILED;
     if (!exec_ok(run, sql_setup, "preparing the staging table", NULL))
         goto out;
-    st = copy_file(run, in);
+    if (!load_catalogue(run))
+        goto out;
+    st = copy_file(run, in, false, 0);
     if (st != IMPORT_OK)
         goto out;
-    double t1 = now_seconds();
-    log_info("import: %lld rows copied in %.1f s", run->nrows, t1 - t0);
-    st = check_rows(run);
+    log_info("import: %lld rows read, checked one by one and copied into the staging table in "
+             "%.1f s",
+             run->nrows, now_seconds() - t);
+    st = analyze_rows(run);
+    if (st == IMPORT_OK)
+        st = lock_for_load(run);
     if (st == IMPORT_OK)
         st = check_set(run);
+    if (st == IMPORT_OK)
+        st = insert_rows(run, in, seekable);
     if (st != IMPORT_OK)
         goto out;
-    double t2 = now_seconds();
-    log_info("import: rows checked in %.1f s", t2 - t1);
-    st = insert_rows(run);
-    if (st != IMPORT_OK)
-        goto out;
-    log_info("import: inserted and districts recounted in %.1f s", now_seconds() - t2);
+    t = now_seconds();
     if (!exec_ok(run, "COMMIT", "COMMIT", NULL))
-        st = IMPORT_FAILED;
+        return IMPORT_FAILED;
+    step_done("committed", &t);
     return st;
 out:
     PQclear(PQexec(run->pg, "ROLLBACK"));
@@ -576,7 +873,7 @@ int import_attachments_cmd(const char *conninfo, const char *path)
         snprintf(run->error, sizeof run->error, "cannot connect: %s",
                  run->pg ? PQerrorMessage(run->pg) : "out of memory");
     else
-        st = import_run(run, in);
+        st = import_run(run, in, !from_stdin && ftell(in) == 0);
     double seconds = now_seconds() - started;
     PQfinish(run->pg);
     if (!from_stdin)
@@ -616,6 +913,8 @@ int import_attachments_cmd(const char *conninfo, const char *path)
         rc = st == IMPORT_DB_UNAVAILABLE ? 3 : 1;
         break;
     }
+    free(run->polyclinics);
+    free(run->districts);
     free(run);
     return rc;
 }
