@@ -1,7 +1,6 @@
 -- Baseline of the person-attachment-get scenario: the statement GET /v1/persons/{iin}/attachment
--- runs (q_attachment of src/db/registry.c) for an admin token: $1 the IIN, $2 (on) and $3 (the
--- registrar's polyclinic) NULL. Person k is drawn from the register of bench/register.sql
--- (-D rows) and its IIN computed as there and in bench/wrk/person_attachment.lua: a 12-digit
+-- runs (q_attachment[0][0] of src/db/registry.c: an admin token, no `on`), $1 the IIN. Person k
+-- is drawn from the register of bench/register.sql (-D rows) and its IIN computed as there and in bench/wrk/person_attachment.lua: a 12-digit
 -- number that never starts with 0, sent as the text parameter $1. run.sh checks that attachd
 -- still runs exactly this SQL (SQL-DRIFT otherwise). One statement per line, ending in ';'.
 \set k random(0, :rows - 1)
@@ -18,4 +17,4 @@
 \set check CASE WHEN :w1 % 11 <> 10 THEN :w1 % 11 WHEN :w2 % 11 <> 10 THEN :w2 % 11 ELSE 1 END
 \set s CASE WHEN :w1 % 11 = 10 AND :w2 % 11 = 10 THEN :s + 1 ELSE :s END
 \set iin ((((:yy * 100 + :m) * 100 + :d) * 10 + :c) * 10000 + :s) * 10 + :check
-SELECT json_build_object('iin', :iin::text, 'on', to_char(d.day, 'YYYY-MM-DD'), 'attachment', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = :iin AND NOT a.cancelled AND a.valid_from <= d.day AND (a.valid_to IS NULL OR a.valid_to > d.day) ORDER BY a.valid_from DESC LIMIT 1), 'upcoming', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = :iin AND NOT a.cancelled AND a.valid_from > d.day ORDER BY a.valid_from LIMIT 1))::text FROM (SELECT coalesce(NULL::date, current_date) AS day) d WHERE (EXISTS (SELECT 1 FROM attachments v WHERE v.iin = :iin AND (NULL::bigint IS NULL OR (v.polyclinic_id = NULL AND NOT v.cancelled))) OR EXISTS (SELECT 1 FROM applications w WHERE w.iin = :iin AND (NULL::bigint IS NULL OR w.polyclinic_id = NULL)));
+SELECT json_build_object('iin', :iin::text, 'on', to_char(d.day, 'YYYY-MM-DD'), 'attachment', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = :iin AND NOT a.cancelled AND a.valid_from <= d.day AND (a.valid_to IS NULL OR a.valid_to > d.day) ORDER BY a.valid_from DESC LIMIT 1), 'upcoming', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = :iin AND NOT a.cancelled AND a.valid_from > d.day ORDER BY a.valid_from LIMIT 1))::text FROM (SELECT current_date AS day) d WHERE (EXISTS (SELECT 1 FROM attachments v WHERE v.iin = :iin) OR EXISTS (SELECT 1 FROM applications w WHERE w.iin = :iin));
