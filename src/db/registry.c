@@ -20,9 +20,8 @@
 #define ATTACHMENT_ON(day, visible)                                                                \
     "SELECT json_build_object('iin', $1::text, 'on', to_char(d.day, 'YYYY-MM-DD'),"                \
     " 'attachment', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = $1"                \
-    " AND NOT a.cancelled AND a.valid_from <= d.day AND (a.valid_to IS NULL OR a.valid_to > "      \
-    "d.day)"                                                                                       \
-    " ORDER BY a.valid_from DESC LIMIT 1),"                                                        \
+    " AND NOT a.cancelled AND a.valid_from <= d.day"                                               \
+    " AND (a.valid_to IS NULL OR a.valid_to > d.day) ORDER BY a.valid_from DESC LIMIT 1),"         \
     " 'upcoming', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = $1"                  \
     " AND NOT a.cancelled AND a.valid_from > d.day ORDER BY a.valid_from LIMIT 1))::text"          \
     " FROM (SELECT " day " AS day) d WHERE " visible
