@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark attachd against its baselines in one run and print the ratios (bench/README.md).
 #
-#   bench/run.sh              build Release into build-bench/, run every scenario, print the table
+#   bench/run.sh              build Release into build-bench/, run every scenario (campaign-day and
+#                             the register reads only when named), print the table
 #   bench/run.sh SCENARIO...  run only these (names as in the table, e.g. district-get)
 #   bench/run.sh --list       list the scenarios with their baseline and bar
 #
@@ -184,7 +185,7 @@ expected_status() {
     esac
 }
 
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo pipefail/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
 SELECTED=()
 for arg in "$@"; do
