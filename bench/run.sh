@@ -476,8 +476,11 @@ register_prepare() {
         pg_local_stop "$PGDIR" >/dev/null
         PG_LOCAL_FAST=1 pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd || fail_setup "PostgreSQL did not restart"
     fi
-    # Warm the caches with what both sides read (the same for both, and a warm-up round follows).
+    # Warm the caches with what both sides read (the same for both, and a warm-up round follows):
+    # the indexes into shared buffers, the attachments' heap (a person's current attachment is
+    # read from it) into the OS cache, where other work on this machine may have evicted it.
     attachd_psql -c 'CREATE EXTENSION IF NOT EXISTS pg_prewarm' \
+        -c "SELECT pg_prewarm('attachments', 'read')" \
         -c "SELECT pg_prewarm(c) FROM unnest(ARRAY['attachments_by_iin', 'attachments_population',
             'applications_pkey', 'districts', 'polyclinics']::regclass[]) c" >/dev/null 2>&1 ||
         warn "pg_prewarm failed (caches start cold)"
