@@ -9,9 +9,10 @@
 -- Every attachment of polyclinic 1 was made by an application (names, birth date, sex): the
 -- list then joins an application for every row, the costlier case.
 --
--- Fast: the attachments' indexes, foreign keys, exclusion constraint and the counting trigger are
--- taken off for the load and put back afterwards from their own definitions (pg_get_indexdef,
--- pg_get_constraintdef), so the schema ends exactly as the migrations left it; districts.nopen is
+-- Fast: the attachments' indexes and foreign keys are taken off for the load and put back
+-- afterwards from their own definitions (attachments_bulk_drop/rebuild of migrations/0010), so
+-- the schema ends exactly as the migrations left it, and the per-row triggers skip each row
+-- (attachd.bulk_load, under the table lock it requires); districts.nopen is
 -- recounted as `attachd import` does.
 \set ON_ERROR_STOP 1
 \timing on
@@ -19,6 +20,8 @@
 INSERT INTO settlements (kato, name_kk, name_ru)
 SELECT lpad(s::text, 9, '0'), 'Елді мекен ' || s, 'Населённый пункт ' || s
 FROM generate_series(1, 10) s;
+
+\ir check_digit.sql
 
 -- BINs with a valid check digit: per polyclinic the first entity type (4-6) and last digit that
 -- make one.
@@ -29,7 +32,7 @@ SELECT b.bin, 'Емхана ' || n, 'Поликлиника ' || n,
 FROM generate_series(1, :polyclinics) n
 CROSS JOIN LATERAL (SELECT '0101' || t || lpad(n::text, 6, '0') || k AS bin
                     FROM generate_series(4, 6) t, generate_series(0, 9) k
-                    WHERE bin_valid('0101' || t || lpad(n::text, 6, '0') || k)
+                    WHERE pg_temp.check_digit('0101' || t || lpad(n::text, 6, '0')) = k
                     ORDER BY t, k LIMIT 1) b
 ORDER BY n;
 
@@ -47,23 +50,6 @@ SELECT (SELECT count(*) = :polyclinics AND max(id) = :polyclinics FROM polyclini
 \echo 'polyclinic or district ids are not 1..N: run on a freshly migrated database'
 \quit 3
 \endif
-
--- Take the attachments' indexes and constraints off, remembering how to put them back.
-CREATE TEMP TABLE saved_ddl AS
-SELECT 1 AS ord, format('ALTER TABLE attachments ADD CONSTRAINT %I %s', conname,
-                        pg_get_constraintdef(oid)) AS ddl, conname AS name, 'constraint' AS what
-FROM pg_constraint
-WHERE conrelid = 'attachments'::regclass AND contype IN ('f', 'x')
-UNION ALL
-SELECT 2, pg_get_indexdef(i.indexrelid), c.relname, 'index'
-FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-WHERE i.indrelid = 'attachments'::regclass AND NOT i.indisprimary
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid);
-
-SELECT format('ALTER TABLE attachments DROP CONSTRAINT %I', name) FROM saved_ddl
-WHERE what = 'constraint' \gexec
-SELECT format('DROP INDEX %I', name) FROM saved_ddl WHERE what = 'index' \gexec
-ALTER TABLE attachments DISABLE TRIGGER attachments_count_open;
 
 -- Row i of the register (i from 0): polyclinic 1 + i % P, its district 1 + (i / P) % D (ids in
 -- creation order). IIN: YYMMDD of a birth date 1930-01-01 + i % 34000 days, the century-and-sex
@@ -102,16 +88,23 @@ SELECT (SELECT count(*) = max(id) AND min(id) = 1 FROM applications) AS apps_as_
 \quit 3
 \endif
 
+-- Loaded as attachd import loads a large file (migrations/0010): attachments locked against
+-- every other writer, its secondary indexes and foreign keys off for the load and rebuilt from
+-- their own definitions after it, the per-row triggers skipped (attachd.bulk_load: the IINs are
+-- unique, so nothing overlaps; nopen is recounted below).
+BEGIN;
+LOCK TABLE attachments IN ACCESS EXCLUSIVE MODE;
+SELECT attachments_bulk_drop();
+SET LOCAL attachd.bulk_load = on;
 INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to, application_id)
 SELECT r.iin, r.polyclinic_id, r.district_id, r.valid_from, r.valid_to,
        CASE WHEN r.i % :polyclinics = 0 THEN r.i / :polyclinics + 1 END
 FROM register r;
-
--- Back to the schema of the migrations.
-SET maintenance_work_mem = '1GB';
-SET max_parallel_maintenance_workers = 2;
-SELECT ddl FROM saved_ddl ORDER BY ord DESC, name \gexec
-ALTER TABLE attachments ENABLE TRIGGER attachments_count_open;
+SET LOCAL attachd.bulk_load = off;
+SET LOCAL maintenance_work_mem = '1GB';
+SET LOCAL max_parallel_maintenance_workers = 2;
+SELECT attachments_bulk_rebuild();
+COMMIT;
 UPDATE districts d SET nopen = c.n
 FROM (SELECT district_id, count(*)::int AS n FROM attachments
       WHERE NOT cancelled AND valid_to IS NULL GROUP BY district_id) c

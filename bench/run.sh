@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark attachd against its baselines in one run and print the ratios (bench/README.md).
 #
-#   bench/run.sh              build Release into build-bench/, run every scenario, print the table
+#   bench/run.sh              build Release into build-bench/, run every scenario (campaign-day and
+#                             the register reads only when named), print the table
 #   bench/run.sh SCENARIO...  run only these (names as in the table, e.g. district-get)
 #   bench/run.sh import      the register import: psql \copy vs attachd import (bench/import.sh)
 #   bench/run.sh --list       list the scenarios with their baseline and bar
@@ -36,6 +37,13 @@
 #   BENCH_CAMPAIGN_MIN_SECONDS [30]  campaign-day's least-SQL baseline: auto-approvals alone, attachd
 #                             vs bench/pgbench/campaign_day_min.sql, seconds per side (0: left out)
 #   BENCH_KEEP [0]  1: leave attachd, bare_mhd and PostgreSQL running at the end (for perf)
+#   BENCH_REGISTER_ROWS [20000000]  people in the register of the read scenarios
+#                        (person-attachment-get, population-page; only run when named, and
+#                        not with the others: they use their own cluster, kept in
+#                        build-bench/pg-register-ROWS and loaded again only when its rows or
+#                        bench/register.sql changed)
+#   BENCH_REGISTER_SHARED_BUFFERS [2GB]  PostgreSQL's shared_buffers for that cluster
+#   BENCH_PAGE [50]  population-page's page size (limit)
 #   BENCH_BUILD_DIR [build-bench]
 set -euo pipefail
 # The braces make bash read the whole script before running it, so editing it during a run
@@ -88,6 +96,18 @@ scenario application-post 0.8 pgbench post_application.lua /v1/applications appl
 # Not a ratio: a campaign day as the portal sends it, measured alone and checked afterwards
 # (campaign_day below). Only run when named; it forces a durable PostgreSQL.
 scenario campaign-day 1700 none campaign_day.lua /v1/applications
+# Reads on a register of BENCH_REGISTER_ROWS people (bench/register.sql): only run when named,
+# on their own cluster (register_prepare below).
+REGISTER_SCENARIOS=(person-attachment-get population-page)
+scenario person-attachment-get 0.8 pgbench person_attachment.lua '/v1/persons/{iin}/attachment' \
+    person_attachment_get.sql
+scenario population-page 0.8 pgbench population_page.lua '/v1/polyclinics/{id}/attachments' \
+    population_page.sql
+is_register_scenario() {
+    local r
+    for r in "${REGISTER_SCENARIOS[@]}"; do [ "$r" = "$1" ] && return 0; done
+    return 1
+}
 
 # ids TABLE: "id_min=.." and "id_max=.." of TABLE. The ids must be contiguous, so that pgbench's
 # random(min, max) draws from exactly the set wrk draws from.
@@ -110,6 +130,7 @@ SAMPLE_ADDRESS='ул. Абая, 10, кв. 5'
 scenario_vars() {
     case $1 in
     district-get) ids districts ;;
+    person-attachment-get | population-page) register_vars "$1" ;;
     polyclinic-get) ids polyclinics ;;
     application-post)
         # A polyclinic of the demo city that takes applications and leaves them pending.
@@ -150,6 +171,7 @@ sample_request() {
             '{"person":'"$SAMPLE_PERSON"',"settlement":"751110000","address":"'"$SAMPLE_ADDRESS"'","polyclinic_id":'"$poly"',"channel":"egov","grounds":"relocation"}' \
             "http://127.0.0.1:$PORT$path"
         ;;
+    person-attachment-get | population-page) register_sample "$1" ;;
     *)
         local id
         id=$(sed -n 's/^id_max=//p' <<<"$vars")
@@ -166,7 +188,7 @@ expected_status() {
     esac
 }
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo pipefail/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
 # import: the register import bench, a setup of its own (bench/import.sh); never part of the
 # default run (20 M rows take several minutes).
@@ -196,9 +218,22 @@ for arg in "$@"; do
 done
 if [ ${#SELECTED[@]} -eq 0 ]; then
     for name in "${SCENARIO_NAMES[@]}"; do
-        [ "$name" = campaign-day ] || SELECTED+=("$name")
+        [ "$name" = campaign-day ] || is_register_scenario "$name" || SELECTED+=("$name")
     done
 fi
+REGISTER=0
+for name in "${SELECTED[@]}"; do
+    if is_register_scenario "$name"; then REGISTER=1; fi
+done
+if [ "$REGISTER" = 1 ]; then
+    for name in "${SELECTED[@]}"; do
+        is_register_scenario "$name" ||
+            die "$name and the register scenarios (${REGISTER_SCENARIOS[*]}) run on different databases: run them apart"
+    done
+fi
+REGISTER_ROWS=${BENCH_REGISTER_ROWS:-20000000}
+PAGE=${BENCH_PAGE:-50}
+[ "$REGISTER" = 0 ] || PGDIR=$BUILD/pg-register-$REGISTER_ROWS
 CAMPAIGN_DAY=0
 RATIO_SCENARIOS=()
 for name in "${SELECTED[@]}"; do
@@ -421,6 +456,74 @@ check_sql() {
         "$OUT/$name.live.sql" 2>"$OUT/$name.sqlcheck"
 }
 
+# ---- the register of the read scenarios -------------------------------------------------------
+# register_prepare: the cluster in $PGDIR (build-bench/pg-register-ROWS) holds the register of
+# bench/register.sql with REGISTER_ROWS people, loaded by this very script (its md5), or it is
+# made afresh and loaded: minutes for 20 M rows, so a second run reuses it. shared_buffers is
+# set to BENCH_REGISTER_SHARED_BUFFERS (a restart), as a server holding such a register would be.
+register_prepare() {
+    local md5 have buffers=${BENCH_REGISTER_SHARED_BUFFERS:-2GB} t0
+    md5=$(md5sum "$BENCH/register.sql" | cut -d ' ' -f 1)
+    have=$(attachd_psql -At -c "SELECT rows || ' ' || script_md5 FROM bench_register" 2>/dev/null || true)
+    if [ "$have" != "$REGISTER_ROWS $md5" ]; then
+        if [ -n "$have" ] || [ -n "$(attachd_psql -At -c 'SELECT 1 FROM attachments LIMIT 1')" ]; then
+            log "$PGDIR holds another register ($have): making it afresh"
+            pg_local_destroy "$PGDIR" >/dev/null 2>&1 || fail_setup "cannot delete $PGDIR"
+            PG_LOCAL_FAST=1 pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd || fail_setup "PostgreSQL did not start"
+            "$BIN" migrate >"$OUT/migrate.log" 2>&1 || fail_setup "attachd migrate failed; see $OUT/migrate.log"
+        fi
+        attachd_psql -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c 'SELECT pg_reload_conf()' >/dev/null
+        log "loading a register of $REGISTER_ROWS people (bench/register.sql; log: $OUT/register-load.log)"
+        t0=$(date +%s)
+        attachd_psql -v rows="$REGISTER_ROWS" -v script_md5="$md5" -f "$BENCH/register.sql" \
+            >"$OUT/register-load.log" 2>&1 || {
+            tail -n 20 "$OUT/register-load.log" >&2
+            fail_setup "loading the register failed"
+        }
+        log "register loaded in $(($(date +%s) - t0)) s; $(attachd_psql -At -c \
+            "SELECT pg_size_pretty(pg_database_size(current_database()))") on disk"
+    else
+        log "reusing the register of $REGISTER_ROWS people in $PGDIR"
+    fi
+    if [ "$(attachd_psql -At -c 'SHOW shared_buffers')" != "$buffers" ]; then
+        attachd_psql -c "ALTER SYSTEM SET shared_buffers = '$buffers'" >/dev/null
+        pg_local_stop "$PGDIR" >/dev/null
+        PG_LOCAL_FAST=1 pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd || fail_setup "PostgreSQL did not restart"
+    fi
+    # Warm the caches with what both sides read (the same for both, and a warm-up round follows):
+    # the indexes into shared buffers, the attachments' heap (a person's current attachment is
+    # read from it) into the OS cache, where other work on this machine may have evicted it.
+    attachd_psql -c 'CREATE EXTENSION IF NOT EXISTS pg_prewarm' \
+        -c "SELECT pg_prewarm('attachments', 'read')" \
+        -c "SELECT pg_prewarm(c) FROM unnest(ARRAY['attachments_by_iin', 'attachments_population',
+            'applications_pkey', 'districts', 'polyclinics']::regclass[]) c" >/dev/null 2>&1 ||
+        warn "pg_prewarm failed (caches start cold)"
+}
+
+# register_vars NAME: the read scenarios' variables (bench/wrk/*.lua and bench/pgbench/*.sql).
+register_vars() {
+    case $1 in
+    person-attachment-get) printf 'rows=%s\n' "$REGISTER_ROWS" ;;
+    population-page)
+        attachd_psql -At -c "SELECT 'polyclinics=' || polyclinics FROM bench_register"
+        attachd_psql -At -c "SELECT 'id_max=' || max(id) FROM attachments"
+        printf '%s\n' districts_each=20 "page=$PAGE" "fetch=$((PAGE + 1))"
+        ;;
+    esac
+}
+
+# register_sample NAME: curl arguments of a sample request of a read scenario.
+register_sample() {
+    local url
+    case $1 in
+    person-attachment-get)
+        url=/v1/persons/$(attachd_psql -At -c 'SELECT iin FROM attachments ORDER BY id DESC LIMIT 1')/attachment ;;
+    population-page)
+        url="/v1/polyclinics/1/attachments?limit=$PAGE&cursor=2.$(attachd_psql -At -c 'SELECT max(id) / 2 FROM attachments')" ;;
+    esac
+    printf '%s\n' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$url"
+}
+
 # ---- setup ------------------------------------------------------------------------------------
 ensure_packages wrk
 PGBENCH=$(pg_bindir)/pgbench
@@ -443,7 +546,7 @@ BARE=$BUILD/bench/bare_mhd
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-pg_local_destroy "$PGDIR" >/dev/null 2>&1 || true
+[ "$REGISTER" = 1 ] || pg_local_destroy "$PGDIR" >/dev/null 2>&1 || true
 if [ "${BENCH_PG_DURABLE:-0}" = 1 ] || [ "$CAMPAIGN_DAY" = 1 ]; then
     pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd || fail_setup "PostgreSQL did not start"
 else
@@ -453,8 +556,12 @@ PGLOG=$(_pg_base "$PGDIR")/log
 PGDATA_DIR=$(_pg_base "$PGDIR")/data
 HZ=$(getconf CLK_TCK)
 "$BIN" migrate >"$OUT/migrate.log" 2>&1 || fail_setup "attachd migrate failed; see $OUT/migrate.log"
-attachd_psql -f "$ROOT/scripts/demo-seed.sql" >/dev/null || fail_setup "scripts/demo-seed.sql failed"
-attachd_psql -c 'VACUUM ANALYZE' >/dev/null
+if [ "$REGISTER" = 1 ]; then
+    register_prepare
+else
+    attachd_psql -f "$ROOT/scripts/demo-seed.sql" >/dev/null || fail_setup "scripts/demo-seed.sql failed"
+    attachd_psql -c 'VACUUM ANALYZE' >/dev/null
+fi
 TOKEN=$(attachd_token_create "$BIN" admin bench) || fail_setup "cannot create the admin token"
 PORTAL_TOKEN=$(attachd_token_create "$BIN" portal bench-portal) || fail_setup "cannot create the portal token"
 (umask 077 && printf 'BENCH_TOKEN=%s\nBENCH_PORTAL_TOKEN=%s\n' "$TOKEN" "$PORTAL_TOKEN" >"$OUT/tokens")

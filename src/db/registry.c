@@ -11,14 +11,37 @@
     " (v.polyclinic_id = $3 AND NOT v.cancelled))) OR EXISTS (SELECT 1 FROM applications w"        \
     " WHERE w.iin = $1 AND ($3::bigint IS NULL OR w.polyclinic_id = $3)))"
 
-static struct db_stmt q_attachment = DB_STMT(
-    "SELECT json_build_object('iin', $1::text, 'on', to_char(d.day, 'YYYY-MM-DD'),"
-    " 'attachment', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = $1"
-    " AND NOT a.cancelled AND a.valid_from <= d.day AND (a.valid_to IS NULL OR a.valid_to > d.day)"
-    " ORDER BY a.valid_from DESC LIMIT 1),"
-    " 'upcoming', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = $1"
-    " AND NOT a.cancelled AND a.valid_from > d.day ORDER BY a.valid_from LIMIT 1))::text"
-    " FROM (SELECT coalesce($2::date, current_date) AS day) d WHERE " PERSON_VISIBLE);
+/* The current and the upcoming attachment on a day: one statement per case, so that no
+ * parameter is ever sent as NULL. With "($3 IS NULL OR ...)" and "coalesce($2, current_date)"
+ * the generic plan PostgreSQL keeps for a prepared statement could not drop what a NULL makes
+ * moot: it read every candidate row's heap tuple to test the registrar's polyclinic even for an
+ * admin (bench/README.md, "Reads on a 20 M register"). $1 iin; then the day (when `on` is given)
+ * and the registrar's polyclinic (for a registrar), in that order. */
+#define ATTACHMENT_ON(day, visible)                                                                \
+    "SELECT json_build_object('iin', $1::text, 'on', to_char(d.day, 'YYYY-MM-DD'),"                \
+    " 'attachment', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = $1"                \
+    " AND NOT a.cancelled AND a.valid_from <= d.day"                                               \
+    " AND (a.valid_to IS NULL OR a.valid_to > d.day) ORDER BY a.valid_from DESC LIMIT 1),"         \
+    " 'upcoming', (SELECT attachment_json(a) FROM attachments a WHERE a.iin = $1"                  \
+    " AND NOT a.cancelled AND a.valid_from > d.day ORDER BY a.valid_from LIMIT 1))::text"          \
+    " FROM (SELECT " day " AS day) d WHERE " visible
+/* On record for anyone but a registrar: an attachment or an application names the person. */
+#define VISIBLE_TO_ANY                                                                             \
+    "(EXISTS (SELECT 1 FROM attachments v WHERE v.iin = $1)"                                       \
+    " OR EXISTS (SELECT 1 FROM applications w WHERE w.iin = $1))"
+/* For a registrar: one of those at its polyclinic (poly: the parameter holding it). */
+#define VISIBLE_TO_REGISTRAR(poly)                                                                 \
+    "(EXISTS (SELECT 1 FROM attachments v WHERE v.iin = $1 AND v.polyclinic_id = " poly            \
+    " AND NOT v.cancelled) OR EXISTS (SELECT 1 FROM applications w WHERE w.iin = $1"               \
+    " AND w.polyclinic_id = " poly "))"
+
+/* [registrar?][on given?] */
+static struct db_stmt q_attachment[2][2] = {
+    {DB_STMT(ATTACHMENT_ON("current_date", VISIBLE_TO_ANY)),
+     DB_STMT(ATTACHMENT_ON("$2::date", VISIBLE_TO_ANY))},
+    {DB_STMT(ATTACHMENT_ON("current_date", VISIBLE_TO_REGISTRAR("$2::bigint"))),
+     DB_STMT(ATTACHMENT_ON("$2::date", VISIBLE_TO_REGISTRAR("$3::bigint")))},
+};
 
 static struct db_stmt q_attachments = DB_STMT(
     "SELECT json_build_object('iin', $1::text, 'items', coalesce((SELECT json_agg("
@@ -54,9 +77,15 @@ static void person_params(const struct person_query *q, char poly[24], const cha
 enum db_status person_attachment(struct db_pool *pool, const struct person_query *q, char **json)
 {
     char poly[24];
-    const char *p[3];
-    person_params(q, poly, p);
-    return db_run_json(pool, &q_attachment, 3, p, json);
+    snprintf(poly, sizeof poly, "%lld", q->registrar_polyclinic_id);
+    bool registrar = q->registrar_polyclinic_id != 0, on = q->on != NULL;
+    const char *p[3] = {q->iin};
+    int n = 1;
+    if (on)
+        p[n++] = q->on;
+    if (registrar)
+        p[n++] = poly;
+    return db_run_json(pool, &q_attachment[registrar][on], n, p, json);
 }
 
 enum db_status person_attachments(struct db_pool *pool, const struct person_query *q, char **json)

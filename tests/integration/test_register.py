@@ -103,6 +103,11 @@ class PersonAttachmentTest(AppTestCase):
                 self.assertProblem(call("GET", attachment_path(p["iin"]), token=other.reg), 404)
                 self.assertProblem(call("GET", "/v1/persons/%s/attachments" % p["iin"],
                                         token=other.reg), 404)
+                # with `on`: the registrar's statement of its own (src/db/registry.c)
+                on = iso(today())
+                self.assertJson(call("GET", attachment_path(p["iin"], on), token=c.reg), 200)
+                self.assertProblem(call("GET", attachment_path(p["iin"], on), token=other.reg),
+                                   404)
         self.assertProblem(call("GET", attachment_path(stranger["iin"]), token=c.reg), 404)
         self.assertJson(call("GET", attachment_path(stranger["iin"]), token=other.reg), 200)
 
