@@ -32,14 +32,15 @@ void civil_from_days(day_t z, int *year, int *month, int *day)
 
 bool date_parse(const char *s, day_t *out)
 {
-    int y, m, d;
-    char tail;
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
         return false;
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
             return false;
-    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1)
+    /* Digits checked above: read them directly (the importer parses two dates a row). */
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (m < 1 || m > 12 || d < 1)
         return false;
     day_t v = days_from_civil(y, m, d);
     int yy, mm, dd;
