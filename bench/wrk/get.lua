@@ -6,6 +6,9 @@
 -- the same against attachd and against the bare responder. done() prints one line, BENCH ...,
 -- that run.sh reads (latencies in microseconds).
 
+-- bench/wrk/common.lua (setup, done, check_digit), found beside this script.
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local common = require("common")
 local path = os.getenv("BENCH_PATH") or "/"
 local token = os.getenv("BENCH_TOKEN")
 local id_min = tonumber(os.getenv("BENCH_ID_MIN") or "1")
@@ -17,14 +20,9 @@ if token and token ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. token
 end
 
-local threads_made = 0
-function setup(thread)
-    threads_made = threads_made + 1
-    thread:set("seed", threads_made)
-end
 
 function init(args)
-    math.randomseed(os.time() * 1000 + (seed or 0))
+    math.randomseed(os.time() * 1000 + (thread_index or 0) + 1)
 end
 
 if path:find("{id}", 1, true) then
@@ -34,11 +32,3 @@ if path:find("{id}", 1, true) then
     end
 end
 
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d " ..
-        "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
-        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        e.connect, e.read, e.write, e.status, e.timeout))
-end

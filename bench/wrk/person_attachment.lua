@@ -7,6 +7,9 @@
 -- Person k's IIN is computed as bench/register.sql and bench/pgbench/person_attachment_get.sql
 -- compute it (the arithmetic is explained there). done() prints the BENCH line run.sh reads.
 
+-- bench/wrk/common.lua (setup, done, check_digit), found beside this script.
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local common = require("common")
 local path = os.getenv("BENCH_PATH") or "/v1/persons/{iin}/attachment"
 local token = os.getenv("BENCH_TOKEN")
 local rows = tonumber(os.getenv("BENCH_ROWS") or "1")
@@ -17,14 +20,9 @@ if token and token ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. token
 end
 
-local threads_made = 0
-function setup(thread)
-    threads_made = threads_made + 1
-    thread:set("seed", threads_made)
-end
 
 function init(args)
-    math.randomseed(os.time() * 1000 + (seed or 0))
+    math.randomseed(os.time() * 1000 + (thread_index or 0) + 1)
 end
 
 local floor = math.floor
@@ -61,11 +59,3 @@ function request()
     return wrk.format(nil, prefix .. iin_of(math.random(0, rows - 1)) .. suffix)
 end
 
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d " ..
-        "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
-        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        e.connect, e.read, e.write, e.status, e.timeout))
-end

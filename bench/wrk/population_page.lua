@@ -8,6 +8,9 @@
 --   BENCH_ID_MAX   the largest attachment id     BENCH_PAGE  the page size (limit)
 --   BENCH_TOKEN    sent as "Authorization: Bearer <token>"
 
+-- bench/wrk/common.lua (setup, done, check_digit), found beside this script.
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local common = require("common")
 local path = os.getenv("BENCH_PATH") or "/v1/polyclinics/{id}/attachments"
 local token = os.getenv("BENCH_TOKEN")
 local polyclinics = tonumber(os.getenv("BENCH_POLYCLINICS") or "1")
@@ -21,14 +24,9 @@ if token and token ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. token
 end
 
-local threads_made = 0
-function setup(thread)
-    threads_made = threads_made + 1
-    thread:set("seed", threads_made)
-end
 
 function init(args)
-    math.randomseed(os.time() * 1000 + (seed or 0))
+    math.randomseed(os.time() * 1000 + (thread_index or 0) + 1)
 end
 
 function request()
@@ -40,11 +38,3 @@ function request()
     return wrk.format(nil, prefix .. p .. suffix .. q)
 end
 
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d " ..
-        "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
-        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        e.connect, e.read, e.write, e.status, e.timeout))
-end

@@ -11,6 +11,9 @@
 -- birth dates, so the IINs of one run never repeat. bench/run.sh empties applications before
 -- each measurement. done() prints the BENCH line run.sh reads, as get.lua does.
 
+-- bench/wrk/common.lua (setup, done, check_digit), found beside this script.
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local common = require("common")
 local path = os.getenv("BENCH_PATH") or "/v1/applications"
 local token = os.getenv("BENCH_PORTAL_TOKEN") or ""
 local polyclinic = os.getenv("BENCH_POLYCLINIC_ID") or "1"
@@ -21,29 +24,9 @@ wrk.path = path
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. token
 
-local threads_made = 0
-function setup(thread)
-    thread:set("thread_index", threads_made)
-    threads_made = threads_made + 1
-end
 
 local counter = 0
 local first_day = os.time({year = 1950, month = 1, day = 1, hour = 12})
-
--- The IIN check digit (src/domain/kzid.c), or nil when none exists for these 11 digits.
-local function check_digit(d)
-    local sum = 0
-    for i = 1, 11 do sum = sum + d[i] * i end
-    local k = sum % 11
-    if k == 10 then
-        local second = {3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2}
-        sum = 0
-        for i = 1, 11 do sum = sum + d[i] * second[i] end
-        k = sum % 11
-        if k == 10 then return nil end
-    end
-    return k
-end
 
 -- The next person of this thread: IIN, birth date, sex.
 local function next_person()
@@ -58,7 +41,7 @@ local function next_person()
         local s = string.format("%02d%02d%02d%d%04d", t.year % 100, t.month, t.day, century, serial)
         local d = {}
         for i = 1, 11 do d[i] = tonumber(s:sub(i, i)) end
-        local c = check_digit(d)
+        local c = common.check_digit(d)
         if c then
             return s .. c, string.format("%04d-%02d-%02d", t.year, t.month, t.day),
                 male and "male" or "female"
@@ -76,11 +59,3 @@ function request()
     return wrk.format(nil, nil, nil, body)
 end
 
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d " ..
-        "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
-        summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        e.connect, e.read, e.write, e.status, e.timeout))
-end
