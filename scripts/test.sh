@@ -539,6 +539,23 @@ SQL
         warn "attachments lacks indexes or foreign keys after the rebuild"
         return 1
     }
+    # migrations/0016: the primary key and the foreign keys that refer to attachments were
+    # dropped and rebuilt too, and the triggers disabled for the load are enabled again.
+    grep -q "rebuilt attachments_pkey in" "$dir/register.err" || {
+        warn "the rebuild did not build the primary key: $(cat "$dir/register.err")"
+        return 1
+    }
+    facts=$(attachd_psql -At -F ' ' <<'SQL'
+SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid = 'attachments'::regclass AND contype = 'p'),
+       (SELECT count(*) FROM pg_constraint WHERE confrelid = 'attachments'::regclass AND contype = 'f'),
+       (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'attachments'::regclass AND tgenabled = 'D');
+SQL
+    ) || return 1
+    [ "$facts" = "1 1 0" ] || {
+        warn "after the rebuild: primary keys, foreign keys to attachments, disabled triggers" \
+            "= $facts; expected 1 1 0"
+        return 1
+    }
 }
 
 # The OpenAPI document against the linters and a generated TypeScript client (SPEC §12):

@@ -13,9 +13,10 @@
  * attachd.bulk_load = 'on', which skips the per-row triggers keeping districts.nopen (and its
  * capacity backstop) and checking overlaps (migrations/0010); nopen is brought up to date for the
  * districts touched and the capacity checked again, before COMMIT. When the register holds at
- * most twice the file's rows, the secondary indexes and the foreign keys of attachments are
- * dropped before the insert and built (checked) again after it, in the same transaction. Each
- * step's duration is logged.
+ * most twice the file's rows, the indexes (the primary key included) and the foreign keys of
+ * attachments and to it are dropped before the insert and built (checked) again after it, in the
+ * same transaction, and the per-row triggers that skip bulk rows are disabled for the insert
+ * (migrations/0016). Each step's duration is logged, and each index and key of the rebuild.
  *
  * Concurrency: before the set-wise checks, attachments is locked against every other writer until
  * COMMIT (SHARE ROW EXCLUSIVE; ACCESS EXCLUSIVE, which blocks readers too, when the indexes are
@@ -62,7 +63,8 @@ struct import_problem {
 
 struct known_district {
     long long polyclinic_id, id;
-    char number[17]; /* districts.number is at most 16 characters */
+    char number[17];        /* districts.number is at most 16 characters */
+    long long nrows, nopen; /* the file's rows in it, and its open-ended ones (first pass) */
 };
 
 struct import_run {
@@ -82,6 +84,9 @@ struct import_run {
     long long nrows;
     uint64_t hash; /* of the rows copied into the staging table (copy_row) */
     long long ndistricts;
+    /* The districts the file names, as array literals for the SQL below ("{id,...}") with, in
+     * the same order, the file's open-ended rows in each: built after the first pass. */
+    char *district_ids, *district_nopen;
     bool rebuild;     /* indexes and foreign keys dropped, built again after the load */
     char error[1024]; /* what failed, for IMPORT_FAILED and IMPORT_DB_UNAVAILABLE */
 };
@@ -131,10 +136,11 @@ static const char sql_analyze[] = "ANALYZE import_checked";
     "SELECT line, split_part(problem, ': ', 1), substr(problem, strpos(problem, ': ') + 2),"       \
     " count(*) OVER () FROM " from " ORDER BY line LIMIT 20"
 
-/* The districts of the file, locked before their load is read (see the top of the file). */
+/* The districts of the file, locked before their load is read (see the top of the file). C
+ * knows them from the first pass ($1, run->district_ids): a semi-join of the staging table would
+ * read every row of it again (9 s of a 20 M-row import). */
 static const char sql_lock_districts[] =
-    "SELECT id FROM districts WHERE id IN (SELECT district_id FROM import_checked)"
-    " ORDER BY id FOR UPDATE";
+    "SELECT id FROM districts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE";
 
 /* The rows together; each CTE yields (line, problem).
  *  in_file: periods of one IIN in the file that overlap. Sorted by valid_from, the first period
@@ -184,9 +190,14 @@ static const char sql_set_problems[] =
  * new row and grows with the table (random pages of the indexes not led by iin). Rebuilding wins
  * while the table holds at most twice the file's rows: a first load, or a second of the same size
  * (README "Decisions"). Counting stops there, so a large register is not counted in full. */
-static const char sql_choose_rebuild[] = "SELECT (SELECT count(*) FROM (SELECT 1 FROM attachments"
-                                         " LIMIT (SELECT 2 * count(*) + 1 FROM import_checked)) x)"
-                                         " <= 2 * (SELECT count(*) FROM import_checked)";
+/* The register's size is the planner's estimate (pg_class.reltuples, kept by ANALYZE, which
+ * every import runs at its end, and by autovacuum), counted only when the table was never
+ * analysed: counting a 20 M-row register took 30 s of a second import. The choice is about
+ * speed only; both ways load and check the same rows. $1: the file's rows. */
+static const char sql_choose_rebuild[] =
+    "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples <= 2 * $1::float8"
+    " ELSE (SELECT count(*) FROM (SELECT 1 FROM attachments LIMIT 2 * $1::bigint + 1) x)"
+    " <= 2 * $1::bigint END FROM pg_class c WHERE c.oid = 'attachments'::regclass";
 
 /* Other writers of attachments are kept out from before the set-wise checks until COMMIT, so
  * the checks stay true and the per-row overlap trigger may be skipped (migrations/0010). A
@@ -199,7 +210,16 @@ static const char sql_lock_maintain[] = "LOCK TABLE attachments IN SHARE ROW EXC
 static const char sql_drop_indexes[] = "SET LOCAL maintenance_work_mem = '1GB';"
                                        "SET LOCAL max_parallel_maintenance_workers = 2;"
                                        "SELECT attachments_bulk_drop()";
-static const char sql_rebuild[] = "SELECT attachments_bulk_rebuild()";
+/* Each index and constraint rebuilt is reported in a NOTICE with its duration (migrations/0016),
+ * which log_notice writes to the import's log. */
+static const char sql_rebuild[] = "SET LOCAL client_min_messages = notice;"
+                                  "SELECT attachments_bulk_rebuild();"
+                                  "SET LOCAL client_min_messages = warning";
+
+/* The per-row triggers that do nothing in bulk, disabled for the load alone (migrations/0016:
+ * their WHEN costs a call per row and trigger). */
+static const char sql_triggers_off[] = "SELECT attachments_bulk_triggers(false)";
+static const char sql_triggers_on[] = "SELECT attachments_bulk_triggers(true)";
 
 /* No transfers: the register is where people are, not moves. When the indexes are maintained,
  * rows go in sorted by IIN (iin_n sorts as iin does: 12 digits), so that consecutive inserts
@@ -220,18 +240,18 @@ static const char sql_analyze_attachments[] = "ANALYZE attachments";
 /* What the skipped trigger would have kept: nopen plus the file's open-ended rows, for every
  * district the file touches. The table lock kept every other writer out since the checks, so
  * nopen was exact before the insert and the file's rows are the only change. Then the capacity
- * once more, as the trigger's backstop would have. */
-static const char sql_recount[] =
-    "SET LOCAL attachd.bulk_load = 'off';"
-    "UPDATE districts d SET nopen = d.nopen + f.n"
-    " FROM (SELECT district_id, count(*) FILTER (WHERE valid_to IS NULL) AS n"
-    "  FROM import_checked GROUP BY district_id) f"
-    " WHERE d.id = f.district_id";
+ * once more, as the trigger's backstop would have. The counts per district come from C's first
+ * pass ($1 the districts, $2 their open-ended rows: run->district_ids and district_nopen), the
+ * rows of the staging table, which the second pass's hash proved to be the rows loaded: no scan
+ * of the staging table. */
+static const char sql_bulk_off[] = "SET LOCAL attachd.bulk_load = 'off'";
+static const char sql_recount[] = "UPDATE districts d SET nopen = d.nopen + f.n"
+                                  " FROM unnest($1::bigint[], $2::bigint[]) AS f(id, n)"
+                                  " WHERE d.id = f.id";
 
 static const char sql_over_capacity[] =
     "SELECT d.id, d.capacity, district_load(d) FROM districts d"
-    " WHERE d.id IN (SELECT district_id FROM import_checked) AND district_load(d) > d.capacity"
-    " LIMIT 1";
+    " WHERE d.id = ANY($1::bigint[]) AND district_load(d) > d.capacity LIMIT 1";
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -280,11 +300,10 @@ static void row_problem_add(struct import_run *run, long long line, const char *
     va_end(ap);
 }
 
-/* Runs sql; on success *out (when given) is the result to PQclear. On failure records what
- * failed, with the server's message, in run->error. */
-static bool exec_ok(struct import_run *run, const char *sql, const char *what, PGresult **out)
+/* Checks the result r of a statement; on success *out (when given) is the result to PQclear.
+ * On failure records what failed, with the server's message, in run->error. */
+static bool result_ok(struct import_run *run, PGresult *r, const char *what, PGresult **out)
 {
-    PGresult *r = PQexec(run->pg, sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok) {
@@ -306,6 +325,19 @@ static bool exec_ok(struct import_run *run, const char *sql, const char *what, P
     else
         PQclear(r);
     return ok;
+}
+
+/* Runs sql (static text, maybe several statements): see result_ok. */
+static bool exec_ok(struct import_run *run, const char *sql, const char *what, PGresult **out)
+{
+    return result_ok(run, PQexec(run->pg, sql), what, out);
+}
+
+/* Runs one statement with n text parameters: see result_ok. */
+static bool exec_params_ok(struct import_run *run, const char *sql, int n,
+                           const char *const *params, const char *what, PGresult **out)
+{
+    return result_ok(run, PQexecParams(run->pg, sql, n, NULL, params, NULL, NULL, 0), what, out);
 }
 
 /* Reads a result of SQL_SHOW_PROBLEMS into run's problems. */
@@ -416,25 +448,25 @@ static bool polyclinic_known(const struct import_run *run, long long id)
     return false;
 }
 
-/* The id of polyclinic_id's district `number`, or 0. */
-static long long district_known(const struct import_run *run, long long polyclinic_id,
-                                const char *number)
+/* polyclinic_id's district `number`, or NULL. */
+static struct known_district *district_known(struct import_run *run, long long polyclinic_id,
+                                             const char *number)
 {
     size_t lo = 0, hi = run->ndistricts_known;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct known_district *d = &run->districts[mid];
+        struct known_district *d = &run->districts[mid];
         int c = d->polyclinic_id < polyclinic_id   ? -1
                 : d->polyclinic_id > polyclinic_id ? 1
                                                    : strcmp(d->number, number);
         if (c == 0)
-            return d->id;
+            return d;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return 0;
+    return NULL;
 }
 
 static bool digits(const char *s, size_t n)
@@ -465,7 +497,7 @@ static bool valid_date(const char *t)
  * false) is accepted: it is closed to new attachments, and the register holds the people it
  * already had. On success *polyclinic_id and *district_id are the row's. */
 static bool check_values(struct import_run *run, long long line, char *const *f,
-                         long long *polyclinic_id, long long *district_id)
+                         long long *polyclinic_id, struct known_district **district)
 {
     size_t plen = strlen(f[1]);
     if (plen < 1 || plen > 18 || !digits(f[1], plen)) {
@@ -477,10 +509,10 @@ static bool check_values(struct import_run *run, long long line, char *const *f,
         row_problem_add(run, line, columns[1], "no polyclinic %lld", *polyclinic_id);
         return false;
     }
-    *district_id = strlen(f[2]) < sizeof run->districts[0].number
-                       ? district_known(run, *polyclinic_id, f[2])
-                       : 0;
-    if (*district_id == 0) {
+    *district = strlen(f[2]) < sizeof run->districts[0].number
+                    ? district_known(run, *polyclinic_id, f[2])
+                    : NULL;
+    if (!*district) {
         row_problem_add(run, line, columns[2], "polyclinic %lld has no district \"%.40s\"",
                         *polyclinic_id, f[2]);
         return false;
@@ -609,17 +641,20 @@ static enum import_status copy_file(struct import_run *run, FILE *in, bool to_re
         if (len == 0)
             continue;
         char *fields[IMPORT_NCOLUMNS];
-        long long polyclinic_id, district_id;
+        long long polyclinic_id;
+        struct known_district *district;
         if (!split_line(run, lineno, line, (size_t)len, fields) || run->nproblems > 0 ||
-            !check_values(run, lineno, fields, &polyclinic_id, &district_id) ||
-            run->nrow_problems > 0)
+            !check_values(run, lineno, fields, &polyclinic_id, &district) || run->nrow_problems > 0)
             continue;
-        if (!copy_row(b, lineno, fields[0], polyclinic_id, district_id, fields[3], fields[4])) {
+        if (!copy_row(b, lineno, fields[0], polyclinic_id, district->id, fields[3], fields[4])) {
             snprintf(run->error, sizeof run->error, "COPY: %s", PQerrorMessage(run->pg));
             goto out;
         }
-        if (!to_register)
+        if (!to_register) {
             run->nrows++;
+            district->nrows++;
+            district->nopen += fields[4][0] == '\0';
+        }
     }
     if (ferror(in)) {
         snprintf(run->error, sizeof run->error, "reading the file: %s", strerror(errno));
@@ -668,6 +703,34 @@ out:
     return result;
 }
 
+/* run->district_ids and district_nopen from the counts of the first pass. */
+static bool district_arrays(struct import_run *run)
+{
+    size_t cap = 3 + run->ndistricts_known * 21; /* "{", up to 20 characters and "," each, "}" */
+    char *ids = malloc(cap), *nopen = malloc(cap);
+    if (!ids || !nopen) {
+        free(ids);
+        free(nopen);
+        snprintf(run->error, sizeof run->error, "out of memory");
+        return false;
+    }
+    size_t li = 0, ln = 0;
+    ids[li++] = '{';
+    nopen[ln++] = '{';
+    for (size_t i = 0; i < run->ndistricts_known; i++) {
+        const struct known_district *d = &run->districts[i];
+        if (d->nrows == 0)
+            continue;
+        li += (size_t)snprintf(ids + li, cap - li, "%s%lld", li > 1 ? "," : "", d->id);
+        ln += (size_t)snprintf(nopen + ln, cap - ln, "%s%lld", ln > 1 ? "," : "", d->nopen);
+    }
+    snprintf(ids + li, cap - li, "}");
+    snprintf(nopen + ln, cap - ln, "}");
+    run->district_ids = ids;
+    run->district_nopen = nopen;
+    return true;
+}
+
 /* ---- the transaction --------------------------------------------------------------------- */
 
 /* Logs how long the step that began at *since took, and starts the next one. */
@@ -701,14 +764,18 @@ static enum import_status lock_for_load(struct import_run *run)
     } else if (choice && strcmp(choice, "maintain") == 0) {
         run->rebuild = false;
     } else {
-        if (!exec_ok(run, sql_choose_rebuild, "counting the register", &r))
+        char n[24];
+        snprintf(n, sizeof n, "%lld", run->nrows);
+        const char *params[1] = {n};
+        if (!exec_params_ok(run, sql_choose_rebuild, 1, params, "counting the register", &r))
             return IMPORT_FAILED;
         run->rebuild = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
         PQclear(r);
     }
     if (!exec_ok(run, run->rebuild ? sql_lock_rebuild : sql_lock_maintain, "locking attachments",
                  NULL) ||
-        !exec_ok(run, sql_lock_districts, "locking the districts", NULL))
+        !exec_params_ok(run, sql_lock_districts, 1, (const char *const[]){run->district_ids},
+                        "locking the districts", NULL))
         return IMPORT_FAILED;
     step_done(run->rebuild ? "attachments locked (ACCESS EXCLUSIVE: indexes rebuilt after the load)"
                            : "attachments locked (SHARE ROW EXCLUSIVE: indexes maintained)",
@@ -737,7 +804,8 @@ static enum import_status insert_rows(struct import_run *run, FILE *in, bool see
     PGresult *r = NULL;
     double t = now_seconds();
     if (run->rebuild) {
-        if (!exec_ok(run, sql_drop_indexes, "dropping the indexes and foreign keys", NULL))
+        if (!exec_ok(run, sql_drop_indexes, "dropping the indexes and foreign keys", NULL) ||
+            !exec_ok(run, sql_triggers_off, "disabling the bulk-skipped triggers", NULL))
             return IMPORT_FAILED;
         step_done("secondary indexes and foreign keys dropped", &t);
     }
@@ -775,16 +843,20 @@ static enum import_status insert_rows(struct import_run *run, FILE *in, bool see
         step_done("rows inserted from the staging table", &t);
     }
     if (run->rebuild) {
-        if (!exec_ok(run, sql_rebuild, "building the indexes and checking the foreign keys", NULL))
+        if (!exec_ok(run, sql_triggers_on, "enabling the bulk-skipped triggers", NULL) ||
+            !exec_ok(run, sql_rebuild, "building the indexes and checking the foreign keys", NULL))
             return IMPORT_FAILED;
         step_done("indexes built, foreign keys added and checked", &t);
     }
+    const char *counts[2] = {run->district_ids, run->district_nopen};
     if (!exec_ok(run, sql_analyze_attachments, "ANALYZE attachments", NULL) ||
-        !exec_ok(run, sql_recount, "recounting districts.nopen", &r))
+        !exec_ok(run, sql_bulk_off, "bulk load off", NULL) ||
+        !exec_params_ok(run, sql_recount, 2, counts, "recounting districts.nopen", &r))
         return IMPORT_FAILED;
     run->ndistricts = strtoll(PQcmdTuples(r), NULL, 10);
     PQclear(r);
-    if (!exec_ok(run, sql_over_capacity, "checking capacity after the insert", &r))
+    if (!exec_params_ok(run, sql_over_capacity, 1, counts, "checking capacity after the insert",
+                        &r))
         return IMPORT_FAILED;
     bool over = PQntuples(r) > 0;
     if (over)
@@ -795,6 +867,14 @@ static enum import_status insert_rows(struct import_run *run, FILE *in, bool see
     PQclear(r);
     step_done("analysed, districts.nopen recounted, capacity checked again", &t);
     return over ? IMPORT_FAILED : IMPORT_OK;
+}
+
+/* PostgreSQL's notices (the rebuild's durations) into the import's log, on one line. */
+static void log_notice(void *arg, const PGresult *r)
+{
+    (void)arg;
+    const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    log_info("import: %s", m ? m : "(notice)");
 }
 
 static PGconn *connect_db(const char *conninfo)
@@ -810,7 +890,10 @@ static PGconn *connect_db(const char *conninfo)
                           " -c work_mem=256MB -c temp_buffers=256MB",
                           conninfo ? conninfo : "",
                           NULL};
-    return PQconnectdbParams(keys, vals, 1);
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg)
+        PQsetNoticeReceiver(pg, log_notice, NULL);
+    return pg;
 }
 
 /* Runs the whole import on run->pg; the caller has opened the file. Nothing is written unless
@@ -826,6 +909,8 @@ static enum import_status import_run(struct import_run *run, FILE *in, bool seek
     if (!load_catalogue(run))
         goto out;
     st = copy_file(run, in, false, 0);
+    if (st == IMPORT_OK && !district_arrays(run))
+        st = IMPORT_FAILED;
     if (st != IMPORT_OK)
         goto out;
     log_info("import: %lld rows read, checked one by one and copied into the staging table in "
@@ -915,6 +1000,8 @@ int import_attachments_cmd(const char *conninfo, const char *path)
     }
     free(run->polyclinics);
     free(run->districts);
+    free(run->district_ids);
+    free(run->district_nopen);
     free(run);
     return rc;
 }
