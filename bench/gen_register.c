@@ -2,46 +2,32 @@
  *
  *   gen_register bins N
  *       N valid, distinct BINs (SPEC §4: YYMM, '40', a 5-digit serial, the check digit), one a
- * line. gen_register rows DISTRICTS ROWS PART an `attachd import attachments` CSV of ROWS rows on
- * standard output. DISTRICTS is a file of "polyclinic_id,district_number,capacity" lines. Every row
- * is a different person with a valid IIN (check digit as src/domain/kzid.c, 5th digit 0-3); PART (0
- * or 1) picks half of the serials, so the files of parts 0 and 1 share no IIN. Each district gets
- * rows in proportion to its capacity (a low-discrepancy sequence over the cumulated capacities), so
- *       two files of ROWS fit when 2 * ROWS * 0.9 is under the total capacity. One row in ten is a
- *       closed period in the past (it does not count in a district's load), the rest open-ended.
+ *       line.
+ *   gen_register rows DISTRICTS ROWS PART
+ *       an `attachd import attachments` CSV of ROWS rows on standard output. DISTRICTS is a file
+ *       of "polyclinic_id,district_number,capacity" lines. Every row is a different person with
+ *       a valid IIN (5th digit 0-3); PART (0 or 1) picks half of the serials, so the files of
+ *       parts 0 and 1 share no IIN. Each district gets rows in proportion to its capacity (a
+ *       low-discrepancy sequence over the cumulated capacities), so two files of ROWS fit when
+ *       2 * ROWS * 0.9 is under the total capacity. One row in ten is a closed period in the
+ *       past (it does not count in a district's load), the rest open-ended.
  *
- * The check digit is computed as src/domain/kzid.c checks it (copied: this tool must not link
- * the service; a wrong copy shows at once, as the import refuses the file). */
+ * The check digit and the calendar are those of src/domain (kzid.c, dates.c), linked in. */
+
+#include "attachd/dates.h"
+#include "attachd/kzid.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The check digit of the first 11 digits, or -1 when none is issued (10 twice). */
-static int check_digit(const char *s)
-{
-    static const int second[11] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2};
-    int sum = 0;
-    for (int i = 0; i < 11; i++)
-        sum += (s[i] - '0') * (i + 1);
-    int k = sum % 11;
-    if (k == 10) {
-        sum = 0;
-        for (int i = 0; i < 11; i++)
-            sum += (s[i] - '0') * second[i];
-        k = sum % 11;
-        if (k == 10)
-            return -1;
-    }
-    return k;
-}
 
 static int bins(long n)
 {
     char b[32];
     for (long serial = 0; n > 0 && serial < 100000; serial++) {
         snprintf(b, sizeof b, "%02d%02d40%05ld", 20, 1, serial);
-        int k = check_digit(b);
+        int k = kz_check_digit(b);
         if (k < 0)
             continue;
         printf("%s%d\n", b, k);
@@ -55,31 +41,6 @@ struct district {
     char number[20];
     double upto; /* cumulated capacity */
 };
-
-/* Days from 1940-01-01 for a date; and back. Civil-from-days (H. Hinnant). */
-static void civil(long z, int *y, int *m, int *d)
-{
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long yy = yoe + era * 400;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yy + (*m <= 2));
-}
-
-static long days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static int rows(const char *districts_path, long nrows, int part)
 {
@@ -138,10 +99,10 @@ static int rows(const char *districts_path, long nrows, int part)
             return 1;
         }
         int y, m, d;
-        civil(day, &y, &m, &d);
+        civil_from_days(day, &y, &m, &d);
         int century = y >= 2000 ? (male ? 5 : 6) : (male ? 3 : 4);
         snprintf(iin, sizeof iin, "%02d%02d%02d%d%04ld", y % 100, m, d, century, serial);
-        int k = check_digit(iin);
+        int k = kz_check_digit(iin);
         if (k < 0)
             continue;
         /* the district: where x falls among the cumulated capacities */
@@ -161,11 +122,11 @@ static int rows(const char *districts_path, long nrows, int part)
         if (from < day)
             from = day;
         int fy, fm, fd;
-        civil(from, &fy, &fm, &fd);
+        civil_from_days(from, &fy, &fm, &fd);
         long to = from + 30 + (long)(c % 700);
         if (c % 10 == 3 && to < days_from_civil(2025, 1, 1)) { /* a closed period, in the past */
             int ty, tm, td;
-            civil(to, &ty, &tm, &td);
+            civil_from_days(to, &ty, &tm, &td);
             printf("%s%d,%ld,%s,%04d-%02d-%02d,%04d-%02d-%02d\n", iin, k, ds[lo].polyclinic,
                    ds[lo].number, fy, fm, fd, ty, tm, td);
         } else {

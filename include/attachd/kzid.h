@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 
+/* The check digit of an IIN's or BIN's first 11 digits (s holds at least 11 digits), or -1
+ * when the rule gives none (such numbers are never issued). */
+int kz_check_digit(const char *s);
 /* True when s is 12 ASCII digits and its 12th digit is the check digit of the first 11. */
 bool kz_checksum_ok(const char *s);
 /* An individual's IIN: valid checksum and a 5th digit of 0..3 (the tens of the birth day,

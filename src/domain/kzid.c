@@ -12,11 +12,9 @@ static bool all_digits(const char *s, size_t n)
     return true;
 }
 
-bool kz_checksum_ok(const char *s)
+int kz_check_digit(const char *s)
 {
     static const int second[11] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2};
-    if (!all_digits(s, 12))
-        return false;
     int sum = 0;
     for (int i = 0; i < 11; i++)
         sum += (s[i] - '0') * (i + 1);
@@ -27,9 +25,14 @@ bool kz_checksum_ok(const char *s)
             sum += (s[i] - '0') * second[i];
         k = sum % 11;
         if (k == 10)
-            return false; /* never issued */
+            return -1; /* never issued */
     }
-    return k == s[11] - '0';
+    return k;
+}
+
+bool kz_checksum_ok(const char *s)
+{
+    return all_digits(s, 12) && kz_check_digit(s) == s[11] - '0';
 }
 
 bool iin_valid(const char *s)
