@@ -415,7 +415,7 @@ static bool load_catalogue(struct import_run *run)
     if (!exec_ok(run, sql_districts, "reading the districts", &r))
         return false;
     n = PQntuples(r);
-    run->districts = malloc(((size_t)n + 1) * sizeof *run->districts);
+    run->districts = calloc((size_t)n + 1, sizeof *run->districts); /* counts start at 0 */
     if (!run->districts)
         goto oom;
     for (int i = 0; i < n; i++) {
