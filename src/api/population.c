@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attachd/api.h"
-#include "attachd/csv.h"
 #include "attachd/db_population.h"
 #include "attachd/jfields.h"
+#include "attachd/text_buf.h"
 
 #define PAGE_DEFAULT 50
 #define PAGE_MAX     500
@@ -72,86 +72,57 @@ static void read_list_query(const struct request *req, struct response *res,
  * afterwards: building and dumping one object per row cost about 5 us a row, most of attachd's
  * CPU per page (bench/README.md, "Reads on a 20 M register"). The text is what json_dumps
  * (JSON_COMPACT) wrote: the same keys in the same order, the same escapes. */
-struct json_text {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-};
-
-static void jt_raw(struct json_text *t, const char *s, size_t n)
-{
-    if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 16 * 1024;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *b = realloc(t->buf, cap);
-        if (!b) {
-            t->failed = true;
-            return;
-        }
-        t->buf = b;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
-}
-
-#define JT_LIT(t, lit) jt_raw((t), (lit), sizeof(lit) - 1)
-
 /* s as a JSON string (null when NULL). The database's text is UTF-8 and passes as it is; what
  * JSON must escape is escaped as jansson does: \" \\ \b \f \n \r \t, other control characters
  * as \u00XX. */
-static void jt_string(struct json_text *t, const char *s)
+static void jt_string(struct text_buf *t, const char *s)
 {
     if (!s) {
-        JT_LIT(t, "null");
+        TEXT_LIT(t, "null");
         return;
     }
-    JT_LIT(t, "\"");
+    TEXT_LIT(t, "\"");
     const char *run = s;
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        jt_raw(t, run, (size_t)(p - run));
+        text_append(t, run, (size_t)(p - run));
         run = p + 1;
         char esc[8];
         switch (c) {
         case '"':
-            JT_LIT(t, "\\\"");
+            TEXT_LIT(t, "\\\"");
             break;
         case '\\':
-            JT_LIT(t, "\\\\");
+            TEXT_LIT(t, "\\\\");
             break;
         case '\b':
-            JT_LIT(t, "\\b");
+            TEXT_LIT(t, "\\b");
             break;
         case '\f':
-            JT_LIT(t, "\\f");
+            TEXT_LIT(t, "\\f");
             break;
         case '\n':
-            JT_LIT(t, "\\n");
+            TEXT_LIT(t, "\\n");
             break;
         case '\r':
-            JT_LIT(t, "\\r");
+            TEXT_LIT(t, "\\r");
             break;
         case '\t':
-            JT_LIT(t, "\\t");
+            TEXT_LIT(t, "\\t");
             break;
         default:
             snprintf(esc, sizeof esc, "\\u%04X", c);
-            jt_raw(t, esc, 6);
+            text_append(t, esc, 6);
         }
     }
-    jt_raw(t, run, strlen(run));
-    JT_LIT(t, "\"");
+    text_append(t, run, strlen(run));
+    TEXT_LIT(t, "\"");
 }
 
 /* A non-negative id in decimal (snprintf per row was most of the rest of a page's cost). */
-static void jt_id(struct json_text *t, long long v)
+static void jt_id(struct text_buf *t, long long v)
 {
     char num[24];
     size_t n = sizeof num;
@@ -160,12 +131,12 @@ static void jt_id(struct json_text *t, long long v)
         num[--n] = (char)('0' + u % 10);
         u /= 10;
     } while (u);
-    jt_raw(t, num + n, sizeof num - n);
+    text_append(t, num + n, sizeof num - n);
 }
 
 struct json_page {
-    struct json_text text; /* {"items":[ and the items so far */
-    size_t wanted, n;      /* the page size (one row more is fetched); items written */
+    struct text_buf text; /* {"items":[ and the items so far */
+    size_t wanted, n;     /* the page size (one row more is fetched); items written */
     long long cursor_district, cursor_id; /* keyset position of the last row of the page */
 };
 
@@ -174,30 +145,30 @@ static bool add_json_item(void *ctx, const struct attached_row *row)
     struct json_page *page = ctx;
     if (page->n == page->wanted)
         return true; /* the extra row: there is a next page */
-    struct json_text *t = &page->text;
+    struct text_buf *t = &page->text;
     if (page->n++)
-        JT_LIT(t, ",");
-    JT_LIT(t, "{\"iin\":");
+        TEXT_LIT(t, ",");
+    TEXT_LIT(t, "{\"iin\":");
     jt_string(t, row->iin);
-    JT_LIT(t, ",\"last_name\":");
+    TEXT_LIT(t, ",\"last_name\":");
     jt_string(t, row->last_name);
-    JT_LIT(t, ",\"first_name\":");
+    TEXT_LIT(t, ",\"first_name\":");
     jt_string(t, row->first_name);
-    JT_LIT(t, ",\"middle_name\":");
+    TEXT_LIT(t, ",\"middle_name\":");
     jt_string(t, row->middle_name);
-    JT_LIT(t, ",\"birth_date\":");
+    TEXT_LIT(t, ",\"birth_date\":");
     jt_string(t, row->birth_date);
-    JT_LIT(t, ",\"sex\":");
+    TEXT_LIT(t, ",\"sex\":");
     jt_string(t, row->sex);
-    JT_LIT(t, ",\"district_id\":");
+    TEXT_LIT(t, ",\"district_id\":");
     jt_id(t, row->district_id);
-    JT_LIT(t, ",\"district_number\":");
+    TEXT_LIT(t, ",\"district_number\":");
     jt_string(t, row->district_number);
-    JT_LIT(t, ",\"valid_from\":");
+    TEXT_LIT(t, ",\"valid_from\":");
     jt_string(t, row->valid_from);
-    JT_LIT(t, ",\"valid_to\":");
+    TEXT_LIT(t, ",\"valid_to\":");
     jt_string(t, row->valid_to);
-    JT_LIT(t, "}");
+    TEXT_LIT(t, "}");
     page->cursor_district = row->district_id;
     page->cursor_id = row->id;
     return !t->failed;
@@ -209,7 +180,7 @@ static enum api_status answer_json_page(struct request *req, struct response *re
                                         struct population_query *q)
 {
     struct json_page page = {.wanted = (size_t)q->limit};
-    JT_LIT(&page.text, "{\"items\":[");
+    TEXT_LIT(&page.text, "{\"items\":[");
     q->limit++;
     size_t n = 0;
     enum db_status st =
@@ -221,11 +192,11 @@ static enum api_status answer_json_page(struct request *req, struct response *re
     if (n > page.wanted) {
         char cursor[64];
         snprintf(cursor, sizeof cursor, "%lld.%lld", page.cursor_district, page.cursor_id);
-        JT_LIT(&page.text, "],\"next_cursor\":");
+        TEXT_LIT(&page.text, "],\"next_cursor\":");
         jt_string(&page.text, cursor);
-        JT_LIT(&page.text, "}");
+        TEXT_LIT(&page.text, "}");
     } else {
-        JT_LIT(&page.text, "],\"next_cursor\":null}");
+        TEXT_LIT(&page.text, "],\"next_cursor\":null}");
     }
     if (page.text.failed) {
         free(page.text.buf);
@@ -243,32 +214,16 @@ struct csv_download {
     struct db_pool *pool;
     struct population_query q;
     char on[11];
-    char *buf;
-    size_t len, pos, cap;
+    struct text_buf text; /* the current page's CSV */
+    size_t pos;           /* sent up to here */
     bool end;
 };
 
 static void csv_download_free(void *ctx)
 {
     struct csv_download *d = ctx;
-    free(d->buf);
+    free(d->text.buf);
     free(d);
-}
-
-/* Makes room for `more` bytes at the end of the buffer. */
-static bool csv_reserve(struct csv_download *d, size_t more)
-{
-    if (d->len + more <= d->cap)
-        return true;
-    size_t cap = d->cap ? d->cap : 64 * 1024;
-    while (cap < d->len + more)
-        cap *= 2;
-    char *p = realloc(d->buf, cap);
-    if (!p)
-        return false;
-    d->buf = p;
-    d->cap = cap;
-    return true;
 }
 
 static bool add_csv_line(void *ctx, const struct attached_row *row)
@@ -279,20 +234,9 @@ static bool add_csv_line(void *ctx, const struct attached_row *row)
     const char *fields[] = {row->iin,        row->last_name, row->first_name, row->middle_name,
                             row->birth_date, row->sex,       district_id,     row->district_number,
                             row->valid_from, row->valid_to};
-    size_t nfields = sizeof fields / sizeof fields[0], need = nfields + 2;
-    for (size_t i = 0; i < nfields; i++)
-        need += csv_field_size(fields[i]);
-    if (!csv_reserve(d, need))
+    text_csv_line(&d->text, fields, sizeof fields / sizeof fields[0]);
+    if (d->text.failed)
         return false;
-    char *out = d->buf + d->len;
-    for (size_t i = 0; i < nfields; i++) {
-        if (i)
-            *out++ = ',';
-        out = csv_put_field(out, fields[i]);
-    }
-    *out++ = '\r';
-    *out++ = '\n';
-    d->len = (size_t)(out - d->buf);
     d->q.after_district = row->district_id;
     d->q.after_id = row->id;
     return true;
@@ -301,7 +245,7 @@ static bool add_csv_line(void *ctx, const struct attached_row *row)
 /* Replaces the buffer with the CSV of the next page; false when the query fails. */
 static bool csv_next_page(struct csv_download *d)
 {
-    d->len = d->pos = 0;
+    d->text.len = d->pos = 0;
     size_t n = 0;
     if (population_page(d->pool, &d->q, add_csv_line, d, &n) != DB_OK)
         return false;
@@ -312,14 +256,14 @@ static bool csv_next_page(struct csv_download *d)
 static long csv_read(void *ctx, char *buf, size_t max)
 {
     struct csv_download *d = ctx;
-    while (d->pos == d->len) {
+    while (d->pos == d->text.len) {
         if (d->end)
             return 0;
         if (!csv_next_page(d))
             return -1; /* the client sees the body end early: better than a silent short list */
     }
-    size_t n = d->len - d->pos < max ? d->len - d->pos : max;
-    memcpy(buf, d->buf + d->pos, n);
+    size_t n = d->text.len - d->pos < max ? d->text.len - d->pos : max;
+    memcpy(buf, d->text.buf + d->pos, n);
     d->pos += n;
     return (long)n;
 }
@@ -331,7 +275,9 @@ static enum api_status answer_csv(struct request *req, struct response *res,
                                   const struct population_query *q, const char *today)
 {
     struct csv_download *d = calloc(1, sizeof *d);
-    if (!d || !csv_reserve(d, sizeof csv_header)) {
+    if (d)
+        TEXT_LIT(&d->text, csv_header);
+    if (!d || d->text.failed) {
         if (d)
             csv_download_free(d);
         return res_problem(res, API_INTERNAL, NULL);
@@ -343,8 +289,6 @@ static enum api_status answer_csv(struct request *req, struct response *res,
     d->q.after_id = 0;
     snprintf(d->on, sizeof d->on, "%s", q->on ? q->on : today);
     d->q.on = d->on;
-    memcpy(d->buf, csv_header, sizeof csv_header - 1);
-    d->len = sizeof csv_header - 1;
     return res_stream(res, "text/csv; charset=utf-8", csv_read, d, csv_download_free);
 }
 

@@ -6,61 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "attachd/api.h"
-#include "attachd/csv.h"
 #include "attachd/db_population.h"
 #include "attachd/db_registry.h"
 #include "attachd/jfields.h"
 #include "attachd/kzid.h"
+#include "attachd/text_buf.h"
 
 #define CSV_TYPE "text/csv; charset=utf-8"
 
-/* A growing text buffer for a CSV answer (reports are small: a line per polyclinic at most). */
-struct text {
-    char *s;
-    size_t len, cap;
-    bool failed;
-};
-
-static void text_fields(struct text *t, const char *const *fields, size_t n)
-{
-    size_t need = n + 3;
-    for (size_t i = 0; i < n; i++)
-        need += csv_field_size(fields[i]);
-    if (t->failed)
-        return;
-    if (t->len + need > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < t->len + need)
-            cap *= 2;
-        char *p = realloc(t->s, cap);
-        if (!p) {
-            t->failed = true;
-            return;
-        }
-        t->s = p;
-        t->cap = cap;
-    }
-    char *out = t->s + t->len;
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *out++ = ',';
-        out = csv_put_field(out, fields[i]);
-    }
-    *out++ = '\r';
-    *out++ = '\n';
-    *out = '\0';
-    t->len = (size_t)(out - t->s);
-}
-
 /* Answers the text as CSV, taking it. */
-static enum api_status text_reply(struct response *res, struct text *t)
+static enum api_status text_reply(struct response *res, struct text_buf *t)
 {
-    if (t->failed || !t->s) {
-        free(t->s);
+    if (t->failed || !t->buf) {
+        free(t->buf);
         return res_problem(res, API_INTERNAL, NULL);
     }
     res->content_type = CSV_TYPE;
-    return res_json_text(res, 200, t->s);
+    return res_json_text(res, 200, t->buf);
 }
 
 /* A JSON scalar as CSV text (null: empty); buf holds numbers. */
@@ -83,7 +45,7 @@ static const char *scalar_text(json_t *v, char buf[48])
 
 /* One line "metric,value" per scalar of the document, the metric named by its dotted path
  * (applications.by_status.approved), in the document's order. */
-static void flatten(struct text *t, json_t *doc, const char *prefix)
+static void flatten(struct text_buf *t, json_t *doc, const char *prefix)
 {
     const char *key;
     json_t *v;
@@ -96,39 +58,39 @@ static void flatten(struct text *t, json_t *doc, const char *prefix)
             continue;
         }
         const char *line[2] = {path, scalar_text(v, num)};
-        text_fields(t, line, 2);
+        text_csv_line(t, line, 2);
     }
 }
 
 /* Parses the JSON a report query rendered (taking it) and writes it as CSV with `write`. */
 static enum api_status csv_from_json(struct response *res, char *json,
-                                     void (*write)(struct text *t, json_t *doc))
+                                     void (*write)(struct text_buf *t, json_t *doc))
 {
     json_error_t jerr;
     json_t *doc = json_loads(json, 0, &jerr);
     free(json);
     if (!doc)
         return res_problem(res, API_INTERNAL, NULL);
-    struct text t = {0};
+    struct text_buf t = {0};
     write(&t, doc);
     json_decref(doc);
     return text_reply(res, &t);
 }
 
-static void write_campaign_csv(struct text *t, json_t *doc)
+static void write_campaign_csv(struct text_buf *t, json_t *doc)
 {
     const char *header[2] = {"metric", "value"};
-    text_fields(t, header, 2);
+    text_csv_line(t, header, 2);
     flatten(t, doc, "");
 }
 
 /* One line per polyclinic: settlement, its names, the polyclinic, its names, ownership, count.
  * The totals are the sums (the JSON carries them too). */
-static void write_attached_csv(struct text *t, json_t *doc)
+static void write_attached_csv(struct text_buf *t, json_t *doc)
 {
     const char *header[] = {"on",      "settlement", "settlement_name_ru", "polyclinic_id",
                             "name_ru", "name_kk",    "ownership",          "attached"};
-    text_fields(t, header, sizeof header / sizeof header[0]);
+    text_csv_line(t, header, sizeof header / sizeof header[0]);
     const char *on = json_string_value(json_object_get(doc, "on"));
     size_t i, j;
     json_t *s, *p;
@@ -145,7 +107,7 @@ static void write_attached_csv(struct text *t, json_t *doc)
                                   json_string_value(json_object_get(p, "name_kk")),
                                   json_string_value(json_object_get(p, "ownership")),
                                   scalar_text(json_object_get(p, "attached"), attached)};
-            text_fields(t, line, sizeof line / sizeof line[0]);
+            text_csv_line(t, line, sizeof line / sizeof line[0]);
         }
     }
 }

@@ -1,7 +1,11 @@
 /* Splitting one CSV line (the import of attachments): plain and quoted fields, empty fields,
  * counting fields beyond the caller's array, and the two ways a quoted field can be broken. */
 #include <string.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "attachd/csv.h"
+#include "attachd/text_buf.h"
 #include "unit.h"
 
 START_TEST(test_plain_fields_are_split_at_commas)
@@ -141,6 +145,28 @@ START_TEST(test_written_field_is_quoted_only_when_it_holds_a_comma_or_quote)
 }
 END_TEST
 
+/* A CSV answer's lines: fields joined by commas, quoted as csv_put_field quotes, CRLF, NULL
+ * empty; the buffer grows past its first allocation and stays NUL-terminated. */
+START_TEST(test_text_csv_lines_join_quote_and_grow)
+{
+    struct text_buf t = {0};
+    const char *line[] = {"a", NULL, "b,c", "say \"hi\""};
+    text_csv_line(&t, line, 4);
+    ck_assert_str_eq(t.buf, "a,,\"b,c\",\"say \"\"hi\"\"\"\r\n");
+    char big[40000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    const char *one[] = {big};
+    text_csv_line(&t, one, 1);
+    ck_assert(!t.failed);
+    ck_assert_uint_eq(t.len, strlen(t.buf));
+    ck_assert_uint_eq(t.len, 23 + sizeof big - 1 + 2); /* the first line is 23 bytes */
+    TEXT_LIT(&t, "end");
+    ck_assert_str_eq(t.buf + t.len - 3, "end");
+    free(t.buf);
+}
+END_TEST
+
 START_TEST(test_written_field_with_a_line_break_is_quoted)
 {
     char out[16];
@@ -166,6 +192,7 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, test_quote_inside_unquoted_field_is_kept);
     tcase_add_test(tc, test_written_field_is_quoted_only_when_it_holds_a_comma_or_quote);
     tcase_add_test(tc, test_written_field_with_a_line_break_is_quoted);
+    tcase_add_test(tc, test_text_csv_lines_join_quote_and_grow);
     suite_add_tcase(s, tc);
     return s;
 }
