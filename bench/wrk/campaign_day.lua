@@ -35,35 +35,11 @@ function init(args)
     math.randomseed(1000 + (thread_index or 0))
 end
 
--- A stream of people born from first_day on: counter -> IIN, birth date, sex. century_male is
--- the 7th digit of a man (3: 1900s, 5: 2000s); a woman's is one more.
-local function stream(first_day, century_male)
-    local counter = 0
-    return function()
-        while true do
-            counter = counter + 1
-            local serial = counter % 10000
-            local day = math.floor(counter / 10000) * 8 + (thread_index or 0) % 8
-            local t = os.date("*t", first_day + day * 86400)
-            local male = serial % 2 == 0
-            local s = string.format("%02d%02d%02d%d%04d", t.year % 100, t.month, t.day,
-                male and century_male or century_male + 1, serial)
-            local d = {}
-            for i = 1, 11 do d[i] = tonumber(s:sub(i, i)) end
-            local c = common.check_digit(d)
-            if c then
-                return s .. c, string.format("%04d-%02d-%02d", t.year, t.month, t.day),
-                    male and "male" or "female"
-            end
-        end
-    end
-end
-
 -- BENCH_IIN_STREAM=1 (the warm-up) draws from other birth years than the measured run (0), so
 -- the two never submit the same person.
 local second = (os.getenv("BENCH_IIN_STREAM") or "0") == "1"
-local next_adult = stream(os.time({year = second and 1975 or 1950, month = 1, day = 1, hour = 12}), 3)
-local next_minor = stream(os.time({year = second and 2015 or 2010, month = 1, day = 1, hour = 12}), 5)
+local next_adult = common.stream(os.time({year = second and 1975 or 1950, month = 1, day = 1, hour = 12}), 3)
+local next_minor = common.stream(os.time({year = second and 2015 or 2010, month = 1, day = 1, hour = 12}), 5)
 local nrequests = 0
 
 function request()

@@ -3,6 +3,7 @@
 --   done()        prints the one BENCH line bench/run.sh reads (requests, duration, p50/p99,
 --                 errors by kind)
 --   check_digit() the IIN/BIN check digit of src/domain/kzid.c for 11 digits, nil when none
+--   stream()      a generator of distinct people with valid IINs
 local common = {}
 
 local threads_made = 0
@@ -33,6 +34,32 @@ function common.check_digit(d)
         if k == 10 then return nil end
     end
     return k
+end
+
+-- A stream of people born from first_day on: each call gives the next IIN (valid check digit),
+-- birth date and sex; 8 interleaved streams of birth dates, thread_index (0..7) picks one, so
+-- wrk's threads never draw the same person. century_male is the 7th digit of a man (3: 1900s,
+-- 5: 2000s); a woman's is one more.
+function common.stream(first_day, century_male)
+    local counter = 0
+    return function()
+        while true do
+            counter = counter + 1
+            local serial = counter % 10000
+            local day = math.floor(counter / 10000) * 8 + (thread_index or 0) % 8
+            local t = os.date("*t", first_day + day * 86400)
+            local male = serial % 2 == 0
+            local s = string.format("%02d%02d%02d%d%04d", t.year % 100, t.month, t.day,
+                male and century_male or century_male + 1, serial)
+            local d = {}
+            for i = 1, 11 do d[i] = tonumber(s:sub(i, i)) end
+            local c = common.check_digit(d)
+            if c then
+                return s .. c, string.format("%04d-%02d-%02d", t.year, t.month, t.day),
+                    male and "male" or "female"
+            end
+        end
+    end
 end
 
 return common

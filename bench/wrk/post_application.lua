@@ -25,29 +25,8 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. token
 
 
-local counter = 0
-local first_day = os.time({year = 1950, month = 1, day = 1, hour = 12})
-
--- The next person of this thread: IIN, birth date, sex.
-local function next_person()
-    while true do
-        counter = counter + 1
-        local serial = counter % 10000
-        -- 8 interleaved streams of birth dates: thread_index (0..7) picks one.
-        local day = math.floor(counter / 10000) * 8 + (thread_index or 0) % 8
-        local t = os.date("*t", first_day + day * 86400)
-        local male = serial % 2 == 0
-        local century = male and 3 or 4 -- born 1900-1999
-        local s = string.format("%02d%02d%02d%d%04d", t.year % 100, t.month, t.day, century, serial)
-        local d = {}
-        for i = 1, 11 do d[i] = tonumber(s:sub(i, i)) end
-        local c = common.check_digit(d)
-        if c then
-            return s .. c, string.format("%04d-%02d-%02d", t.year, t.month, t.day),
-                male and "male" or "female"
-        end
-    end
-end
+-- The next person of this thread: IIN, birth date, sex (born from 1950 on, 1900s IINs).
+local next_person = common.stream(os.time({year = 1950, month = 1, day = 1, hour = 12}), 3)
 
 function request()
     local iin, birth, sex = next_person()
