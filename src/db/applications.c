@@ -118,10 +118,10 @@ enum {
     " warnings, campaign_year, decision_due_at, decided_at, decided_by, idempotency_key,"          \
     " request_hash, submitted_by"
 #define APPLICATION_VALUES                                                                         \
-    "$1, $2::jsonb, $3::date, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12::text[], $13, $14,"     \
-    " $15::text[], $16, ($17::date + time '18:00') AT TIME ZONE 'Asia/Almaty',"                    \
-    " CASE WHEN $13 <> 'pending' THEN now() END, CASE WHEN $13 <> 'pending' THEN $18 END, $19,"    \
-    " $20::bytea, $21"
+    "$1, $2::jsonb, $3::date, $4, $5, $6, $7, $8, $9::text, $10::jsonb, $11, $12::text[],"         \
+    " $13::text, $14, $15::text[], $16, ($17::date + time '18:00') AT TIME ZONE 'Asia/Almaty',"    \
+    " CASE WHEN $13::text <> 'pending' THEN now() END,"                                            \
+    " CASE WHEN $13::text <> 'pending' THEN $18 END, $19, $20::bytea, $21"
 static struct db_stmt q_insert =
     DB_WRITE("INSERT INTO applications AS a (" APPLICATION_COLUMNS ") VALUES (" APPLICATION_VALUES
              ") RETURNING a.id, application_json(a)::text");
@@ -136,8 +136,8 @@ static struct db_stmt q_insert_approved = DB_WRITE(
     " application_id) SELECT $1, $6, $22, $23::date, n.id FROM n),"
     " tr AS (INSERT INTO transfers (iin, from_polyclinic_id, from_district_id, to_polyclinic_id,"
     " to_district_id, effective_on, grounds, application_id, campaign_year, counts_as_change,"
-    " from_ownership, to_ownership) SELECT $1, $24, $25, $6, $22, $23::date, $9, n.id, $16,"
-    " $9 = 'campaign' AND $26::boolean, f.ownership, p.ownership FROM n"
+    " from_ownership, to_ownership) SELECT $1, $24, $25, $6, $22, $23::date, $9::text, n.id,"
+    " $16, $9::text = 'campaign' AND $26::boolean, f.ownership, p.ownership FROM n"
     " JOIN polyclinics p ON p.id = $6 LEFT JOIN polyclinics f ON f.id = $24)"
     " INSERT INTO applications AS a (id, " APPLICATION_COLUMNS ", district_id, effective_on)"
     " OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES ", $22, $23::date FROM n"

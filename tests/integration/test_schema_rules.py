@@ -1,0 +1,107 @@
+"""The one-column rules of the register, held by the database under every writer (migrations/0017
+made them domains: iin_text, kato_text, application_status, event_type, ...). Each test writes
+a row straight into the database, as an operator's psql session would, first with every value
+valid (it must be accepted, so a failure below is the rule's and nothing else's), then with one
+value breaking one rule (it must be refused with SQLSTATE 23514, check_violation). Every write
+is rolled back. Skipped without DATABASE_URL (scripts/test.sh gives it)."""
+
+import os
+import subprocess
+import unittest
+
+from apphelpers import NO_DB, _psql_binary, db_available, make_clinic, unused_iin
+from client import ApiTestCase
+
+CHECK_VIOLATION = "23514"
+
+
+def run_rolled_back(sql):
+    """Runs sql in a transaction that is rolled back; returns (ok, output)."""
+    r = subprocess.run([_psql_binary(), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
+                        "-v", "VERBOSITY=verbose", "-d", os.environ["DATABASE_URL"]],
+                       input="BEGIN;\n%s;\nROLLBACK;\n" % sql, capture_output=True, text=True,
+                       timeout=30)
+    return r.returncode == 0, r.stdout + r.stderr
+
+
+@unittest.skipUnless(db_available(), NO_DB)
+class SchemaRulesTest(ApiTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.clinic = make_clinic((("gp", 50),))
+        cls.district = cls.clinic.district()["id"]
+
+    def rows(self, **bad):
+        """The INSERT statements of a valid application, attachment, transfer and event, with
+        the values named in bad (column=SQL literal) put in place of the valid ones."""
+        v = {"iin": "'%s'" % unused_iin(), "settlement": "'%s'" % self.clinic.body["settlement"],
+             "channel": "'egov'", "grounds": "'relocation'", "status": "'pending'",
+             "warnings": "'{IIN_SEX_MISMATCH}'", "transfer_grounds": "'import'",
+             "to_ownership": "'public'", "from_ownership": "'private'", "type":
+             "'application.submitted'", "pos": "NULL"}
+        v.update(bad)
+        p, d = self.clinic.id, self.district
+        return ";\n".join([
+            "INSERT INTO applications (iin, person, birth_date, settlement, polyclinic_id,"
+            " channel, grounds, status, warnings, campaign_year) VALUES (%s, '{}', DATE"
+            " '1990-01-01', %s, %d, %s, %s, %s, %s, 2026)"
+            % (v["iin"], v["settlement"], p, v["channel"], v["grounds"], v["status"],
+               v["warnings"]),
+            "INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from) VALUES"
+            " (%s, %d, %d, DATE '2020-01-01')" % (v["iin"], p, d),
+            "INSERT INTO transfers (iin, from_polyclinic_id, from_district_id, from_ownership,"
+            " to_polyclinic_id, to_district_id, effective_on, grounds, campaign_year,"
+            " counts_as_change, to_ownership) VALUES (%s, %d, %d, %s, %d, %d, DATE"
+            " '2020-01-01', %s, 2020, false, %s)"
+            % (v["iin"], p, d, v["from_ownership"], p, d, v["transfer_grounds"],
+               v["to_ownership"]),
+            "INSERT INTO events (type, iin, polyclinic_id, pos) VALUES (%s, %s, %d, %s)"
+            % (v["type"], v["iin"], p, v["pos"]),
+        ])
+
+    def assertRefused(self, sql, rule):
+        ok, out = run_rolled_back(sql)
+        self.assertFalse(ok, "%s: accepted, must be refused" % rule)
+        self.assertIn(CHECK_VIOLATION, out, "%s: %s" % (rule, out))
+        self.assertIn(rule, out, out)
+
+    def test_valid_rows_are_accepted(self):
+        ok, out = run_rolled_back(self.rows())
+        self.assertTrue(ok, out)
+        ok, out = run_rolled_back("UPDATE districts SET nopen = 0, number = 'A-7/1', capacity = 5"
+                                  " WHERE id = %d" % self.district)
+        self.assertTrue(ok, out)
+
+    def test_iin_is_twelve_digits_everywhere(self):
+        for bad in ("'12345678901'", "'1234567890123'", "'12345678901x'", "' 12345678901'"):
+            self.assertRefused(self.rows(iin=bad), "iin_text_check")
+
+    def test_settlement_is_a_nine_digit_kato(self):
+        self.assertRefused(self.rows(settlement="'75111000'"), "kato_text_check")
+
+    def test_application_channel_grounds_status_and_warnings_are_the_known_ones(self):
+        self.assertRefused(self.rows(channel="'fax'"), "application_channel_check")
+        self.assertRefused(self.rows(grounds="'import'"), "application_grounds_check")
+        self.assertRefused(self.rows(status="'lost'"), "application_status_check")
+        self.assertRefused(self.rows(warnings="'{IIN_SEX_MISMATCH,MAYBE}'"),
+                           "application_warnings_known")
+
+    def test_transfer_grounds_and_ownership_are_the_known_ones(self):
+        self.assertRefused(self.rows(transfer_grounds="'whim'"), "transfer_grounds_check")
+        self.assertRefused(self.rows(to_ownership="'state'"), "ownership_kind_check")
+        self.assertRefused(self.rows(from_ownership="'state'"), "ownership_kind_check")
+
+    def test_event_type_is_known_and_its_position_positive(self):
+        self.assertRefused(self.rows(type="'application.lost'"), "event_type_check")
+        self.assertRefused(self.rows(pos="0"), "event_pos_positive")
+
+    def test_district_number_capacity_and_open_count(self):
+        for sets, rule in (("number = 'A 7'", "district_number_check"),
+                           ("capacity = 0", "district_capacity_check"),
+                           ("nopen = -1", "district_count_check")):
+            self.assertRefused("UPDATE districts SET %s WHERE id = %d" % (sets, self.district),
+                               rule)
+
+
+if __name__ == "__main__":
+    unittest.main()
