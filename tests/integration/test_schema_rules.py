@@ -1,5 +1,6 @@
 """The one-column rules of the register, held by the database under every writer (migrations/0017
-made them domains: iin_text, kato_text, application_status, event_type, ...). Each test writes
+made them domains: iin_text, kato_text, application_status, event_type, ...), and a row's
+district being one of the polyclinic it names (0019). Each test writes
 a row straight into the database, as an operator's psql session would, first with every value
 valid (it must be accepted, so a failure below is the rule's and nothing else's), then with one
 value breaking one rule (it must be refused with SQLSTATE 23514, check_violation). Every write
@@ -13,6 +14,7 @@ from apphelpers import NO_DB, _psql_binary, db_available, make_clinic, unused_ii
 from client import ApiTestCase
 
 CHECK_VIOLATION = "23514"
+FK_VIOLATION = "23503"
 
 
 def run_rolled_back(sql):
@@ -94,6 +96,33 @@ class SchemaRulesTest(ApiTestCase):
     def test_event_type_is_known_and_its_position_positive(self):
         self.assertRefused(self.rows(type="'application.lost'"), "event_type_check")
         self.assertRefused(self.rows(pos="0"), "event_pos_positive")
+
+    def test_an_attachment_or_transfer_names_a_district_of_its_polyclinic(self):
+        """0019: one foreign key on (polyclinic, district), not one on each."""
+        other = make_clinic((("gp", 50),), kato=self.clinic.body["settlement"])
+        theirs = other.district()["id"]
+        iin, p, d = unused_iin(), self.clinic.id, self.district
+        cases = (
+            ("attachments_district_of_polyclinic",
+             "INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from) VALUES"
+             " ('%s', %d, %d, DATE '2020-01-01')"),
+            ("transfers_to_district_of_polyclinic",
+             "INSERT INTO transfers (iin, to_polyclinic_id, to_district_id, effective_on, grounds,"
+             " campaign_year, counts_as_change, to_ownership) VALUES ('%s', %d, %d,"
+             " DATE '2020-01-01', 'import', 2020, false, 'public')"),
+            ("transfers_from_district_of_polyclinic",
+             "INSERT INTO transfers (iin, from_polyclinic_id, from_district_id, from_ownership,"
+             " to_polyclinic_id, to_district_id, effective_on, grounds, campaign_year,"
+             " counts_as_change, to_ownership) VALUES ('%%s', %%d, %%d, 'public', %d, %d,"
+             " DATE '2020-01-01', 'import', 2020, false, 'public')" % (other.id, theirs)),
+        )
+        for rule, sql in cases:
+            ok, out = run_rolled_back(sql % (iin, p, d))
+            self.assertTrue(ok, "%s: the polyclinic's own district: %s" % (rule, out))
+            ok, out = run_rolled_back(sql % (iin, p, theirs))
+            self.assertFalse(ok, "%s: another polyclinic's district was accepted" % rule)
+            self.assertIn(FK_VIOLATION, out, out)
+            self.assertIn(rule, out, out)
 
     def test_district_number_capacity_and_open_count(self):
         for sets, rule in (("number = 'A 7'", "district_number_check"),
