@@ -40,6 +40,10 @@ enum db_status db_run_upsert_json(struct db_pool *pool, struct db_stmt *stmt, in
                                   const char *const *values, bool *created, char **out)
     __attribute__((warn_unused_result));
 
+/* A malloc'd, compact copy of column `name` of row `row` (caller frees); NULL when it is SQL
+ * NULL or memory ran out. */
+char *db_json_copy(const PGresult *r, int row, const char *name);
+
 /* Removes the whitespace between the tokens of JSON text, in place. */
 void json_text_compact(char *text);
 

@@ -1,10 +1,19 @@
-/* One-document queries (see db_text.h). */
+/* One-document queries (see db_text.h), and what a named column read needs out of line (see
+ * db_params.h). */
 #include "attachd/db_text.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attachd/db_params.h"
+#include "attachd/log.h"
+
+void db_no_such_column(const char *name)
+{
+    log_error("db: the result has no column \"%s\" (the code and its statement disagree)", name);
+    abort();
+}
 
 void json_text_compact(char *text)
 {
@@ -23,6 +32,15 @@ void json_text_compact(char *text)
         }
     }
     *to = '\0';
+}
+
+char *db_json_copy(const PGresult *r, int row, const char *name)
+{
+    const char *text = db_text(r, row, name);
+    char *copy = text ? strdup(text) : NULL;
+    if (copy)
+        json_text_compact(copy);
+    return copy;
 }
 
 enum db_status db_query_json(struct db_conn *conn, struct db_stmt *stmt, int nparams,
