@@ -34,8 +34,9 @@ enum db_status db_run_json(struct db_pool *pool, struct db_stmt *stmt, int npara
 enum db_status db_run_json_ll(struct db_pool *pool, struct db_stmt *stmt, long long value,
                               char **out) __attribute__((warn_unused_result));
 
-/* For an upsert answering `xmax = 0` (true: the row was inserted) and its JSON rendering:
- * *created and *out (compact, caller frees) from the first row. Failures pass through. */
+/* For an upsert answering `xmax = 0 AS created` (true: the row was inserted) and its JSON
+ * rendering `AS json`: *created and *out (compact, caller frees) from the first row. Failures
+ * pass through. */
 enum db_status db_run_upsert_json(struct db_pool *pool, struct db_stmt *stmt, int nparams,
                                   const char *const *values, bool *created, char **out)
     __attribute__((warn_unused_result));

@@ -92,11 +92,8 @@ enum db_status db_run_upsert_json(struct db_pool *pool, struct db_stmt *stmt, in
     enum db_status st = db_run(pool, stmt, nparams, values, &r);
     if (st != DB_OK)
         return st;
-    *created = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    *out = strdup(PQgetvalue(r, 0, 1));
+    *created = db_bool(r, 0, "created");
+    *out = db_json_copy(r, 0, "json");
     PQclear(r);
-    if (!*out)
-        return DB_ERROR;
-    json_text_compact(*out);
-    return DB_OK;
+    return *out ? DB_OK : DB_ERROR;
 }
