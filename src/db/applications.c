@@ -210,9 +210,9 @@ static struct db_stmt q_close = DB_WRITE(
     "UPDATE applications a SET status = $2, refusal_code = $3, refusal_comment = $4,"
     " decided_at = now(), decided_by = $5 WHERE a.id = $1 RETURNING application_json(a)::text");
 
-static struct db_stmt q_get = DB_READ(
-    "SELECT application_json(a)::text AS json, a.polyclinic_id FROM applications a"
-    " WHERE a.id = $1");
+static struct db_stmt q_get =
+    DB_READ("SELECT application_json(a)::text AS json, a.polyclinic_id FROM applications a"
+            " WHERE a.id = $1");
 /* The answer the submission gave (§12: a replay answers as the first one did). A decision made
  * at submission (refused by a check, auto-approved) has decided_at = submitted_at (now() of the
  * same transaction) and is the answer as stored; one made later (a registrar, a withdrawal) is
@@ -892,8 +892,8 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     enum db_status st = db_query_params(conn, &q_target, &pt, &r);
     if (st != DB_OK)
         return st;
-    if (PQntuples(r) == 0 ||
-        (in->who && in->who->role == ROLE_REGISTRAR && db_ll(r, 0, "polyclinic_id") != in->who->polyclinic_id)) {
+    if (PQntuples(r) == 0 || (in->who && in->who->role == ROLE_REGISTRAR &&
+                              db_ll(r, 0, "polyclinic_id") != in->who->polyclinic_id)) {
         PQclear(r);
         res->outcome = DECIDE_NOT_FOUND;
         return DB_OK;

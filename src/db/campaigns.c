@@ -30,7 +30,8 @@ static struct db_stmt q_put = DB_STMT(
     "INSERT INTO campaigns AS c (year, opens_on, closes_on, effective_on, max_changes)"
     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (year) DO UPDATE SET opens_on = EXCLUDED.opens_on,"
     " closes_on = EXCLUDED.closes_on, effective_on = EXCLUDED.effective_on,"
-    " max_changes = EXCLUDED.max_changes RETURNING c.xmax = 0 AS created, " CAMPAIGN_JSON "::text AS json");
+    " max_changes = EXCLUDED.max_changes RETURNING c.xmax = 0 AS created, " CAMPAIGN_JSON
+    "::text AS json");
 static struct db_stmt q_overlap =
     DB_STMT("SELECT c.year, to_char(c.opens_on, 'YYYY-MM-DD') AS opens_on,"
             " to_char(c.closes_on, 'YYYY-MM-DD') AS closes_on"

@@ -67,11 +67,11 @@ static struct db_stmt q_lock_districts =
     DB_STMT("SELECT id FROM districts WHERE polyclinic_id = $1 ORDER BY id FOR UPDATE");
 
 /* Read after q_lock_districts, in its own statement: the loads include every committed change. */
-static struct db_stmt q_districts = DB_STMT(
-    "SELECT d.id, d.number, k.min_age, coalesce(k.max_age, -1) AS max_age, d.capacity,"
-    " district_load(d) AS load, d.open"
-    " FROM districts d JOIN district_kinds k ON k.code = d.kind"
-    " WHERE d.polyclinic_id = $1 ORDER BY d.id");
+static struct db_stmt q_districts =
+    DB_STMT("SELECT d.id, d.number, k.min_age, coalesce(k.max_age, -1) AS max_age, d.capacity,"
+            " district_load(d) AS load, d.open"
+            " FROM districts d JOIN district_kinds k ON k.code = d.kind"
+            " WHERE d.polyclinic_id = $1 ORDER BY d.id");
 
 /* Districts of this polyclinic where the family members named in the application are attached
  * on $3, in the order the application names them. */
@@ -292,9 +292,8 @@ static enum db_status age_out_pass(struct db_pool *pool, day_t on, const char *p
             break;
         int n = PQntuples(r);
         for (int i = 0; i < n && st == DB_OK; i++) {
-            struct age_out_ctx c = {.attachment_id = db_ll(r, i, "id"),
-                                    .iin = db_text_or_empty(r, i, "iin"),
-                                    .on = on};
+            struct age_out_ctx c = {
+                .attachment_id = db_ll(r, i, "id"), .iin = db_text_or_empty(r, i, "iin"), .on = on};
             if (!candidate_birth(r, i, &c.birth)) {
                 skipped++;
                 continue;

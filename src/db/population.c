@@ -76,8 +76,8 @@ enum db_status population_scope(struct db_pool *pool, long long polyclinic_id,
 /* A page's columns, looked up by name once a page rather than once a row (a page has up to
  * thousands of rows). */
 struct page_cols {
-    int id, district_id, iin, last_name, first_name, middle_name, birth_date, sex,
-        district_number, valid_from, valid_to;
+    int id, district_id, iin, last_name, first_name, middle_name, birth_date, sex, district_number,
+        valid_from, valid_to;
 };
 
 static struct page_cols page_cols(const PGresult *r)
