@@ -12,5 +12,5 @@
 \set district (:p - 1) * :districts_each + random(1, :districts_each)
 \set after_district CASE WHEN :first = 1 THEN 0 ELSE :district END
 \set after_id CASE WHEN :first = 1 THEN 0 ELSE random(0, :id_max) END
-SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = :p), true, to_char(current_date, 'YYYY-MM-DD');
-SELECT x.id, x.district_id, x.iin, x.last_name, x.first_name, x.middle_name, to_char(x.birth_date, 'YYYY-MM-DD'), x.sex, x.district_number, to_char(x.valid_from, 'YYYY-MM-DD'), to_char(x.valid_to, 'YYYY-MM-DD') FROM polyclinic_attached(:p, current_date, nullif(:no_district::bigint, 0), :after_district, :after_id, :fetch) x;
+SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = :p) AS polyclinic_exists, true AS district_there, to_char(current_date, 'YYYY-MM-DD') AS today;
+SELECT x.id, x.district_id, x.iin, x.last_name, x.first_name, x.middle_name, to_char(x.birth_date, 'YYYY-MM-DD') AS birth_date, x.sex, x.district_number, to_char(x.valid_from, 'YYYY-MM-DD') AS valid_from, to_char(x.valid_to, 'YYYY-MM-DD') AS valid_to FROM polyclinic_attached(:p, current_date, nullif(:no_district::bigint, 0), :after_district, :after_id, :fetch) x;

@@ -1,6 +1,6 @@
 /* The catalogue statements (SPEC §2): what src/api/catalog.c caches in memory, and the settlement
- * insert of POST /v1/settlements. Each catalogue statement answers rows of (key text, item JSON
- * text), ordered by key as catalog.c's binary search expects (COLLATE "C"). */
+ * insert of POST /v1/settlements. Each catalogue statement answers rows of `key` (text) and `item`
+ * (JSON text), ordered by key as catalog.c's binary search expects (COLLATE "C"). */
 #ifndef ATTACHD_DB_CATALOGUES_H
 #define ATTACHD_DB_CATALOGUES_H
 

@@ -71,29 +71,49 @@ static inline enum db_status db_query_params(struct db_conn *conn, struct db_stm
     return db_query(conn, stmt, p->n, p->values, out);
 }
 
-/* Named columns of row `row`: -1 / NULL / 0 / false when the column is missing or SQL NULL. */
+/* A column name the result lacks: the C and its statement disagree, a programming error that
+ * is the same on every call of that code path. It is logged (with the name) and the process
+ * aborts, in every build, so that the first test running the statement fails loudly; a silent
+ * NULL/0/false could instead take another branch and pass. */
+_Noreturn void db_no_such_column(const char *name);
+
+/* Named columns of row `row` (a name the result lacks: db_no_such_column). A row past the
+ * result's end reads as SQL NULL. */
 static inline int db_col(const PGresult *r, const char *name)
 {
-    return PQfnumber(r, name);
+    int c = PQfnumber(r, name);
+    if (c < 0)
+        db_no_such_column(name);
+    return c;
 }
 
 static inline bool db_is_null(const PGresult *r, int row, const char *name)
 {
-    int c = db_col(r, name);
-    return c < 0 || PQgetisnull(r, row, c);
+    return PQgetisnull(r, row, db_col(r, name)) != 0;
 }
 
+/* NULL for SQL NULL. */
 static inline const char *db_text(const PGresult *r, int row, const char *name)
 {
-    return db_is_null(r, row, name) ? NULL : PQgetvalue(r, row, db_col(r, name));
+    int c = db_col(r, name);
+    return PQgetisnull(r, row, c) ? NULL : PQgetvalue(r, row, c);
 }
 
+/* "" for SQL NULL, for text that is used as it is. */
+static inline const char *db_text_or_empty(const PGresult *r, int row, const char *name)
+{
+    const char *s = db_text(r, row, name);
+    return s ? s : "";
+}
+
+/* 0 for SQL NULL. */
 static inline long long db_ll(const PGresult *r, int row, const char *name)
 {
     const char *s = db_text(r, row, name);
     return s ? atoll(s) : 0;
 }
 
+/* false for SQL NULL. */
 static inline bool db_bool(const PGresult *r, int row, const char *name)
 {
     const char *s = db_text(r, row, name);

@@ -34,11 +34,16 @@ enum db_status db_run_json(struct db_pool *pool, struct db_stmt *stmt, int npara
 enum db_status db_run_json_ll(struct db_pool *pool, struct db_stmt *stmt, long long value,
                               char **out) __attribute__((warn_unused_result));
 
-/* For an upsert answering `xmax = 0` (true: the row was inserted) and its JSON rendering:
- * *created and *out (compact, caller frees) from the first row. Failures pass through. */
+/* For an upsert answering `xmax = 0 AS created` (true: the row was inserted) and its JSON
+ * rendering `AS json`: *created and *out (compact, caller frees) from the first row. Failures
+ * pass through. */
 enum db_status db_run_upsert_json(struct db_pool *pool, struct db_stmt *stmt, int nparams,
                                   const char *const *values, bool *created, char **out)
     __attribute__((warn_unused_result));
+
+/* A malloc'd, compact copy of column `name` of row `row` (caller frees); NULL when it is SQL
+ * NULL or memory ran out. */
+char *db_json_copy(const PGresult *r, int row, const char *name);
 
 /* Removes the whitespace between the tokens of JSON text, in place. */
 void json_text_compact(char *text);

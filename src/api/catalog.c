@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "attachd/db_catalogues.h"
+#include "attachd/db_params.h"
 
 struct catalog_copy {
     size_t n;
@@ -70,10 +71,11 @@ static enum db_status reload(struct catalog *cat, struct db_pool *pool)
         PQclear(r);
         return DB_ERROR;
     }
+    int key_col = db_col(r, "key"), item_col = db_col(r, "item");
     for (size_t i = 0; i < n; i++, fresh.n++) {
-        fresh.keys[i] = strdup(PQgetvalue(r, (int)i, 0));
+        fresh.keys[i] = strdup(PQgetvalue(r, (int)i, key_col));
         /* Re-serialised once here so answers are compact JSON in the columns' order. */
-        json_t *item = json_loads(PQgetvalue(r, (int)i, 1), 0, NULL);
+        json_t *item = json_loads(PQgetvalue(r, (int)i, item_col), 0, NULL);
         fresh.items[i] = item ? json_dumps(item, JSON_COMPACT) : NULL;
         json_decref(item);
         if (!fresh.keys[i] || !fresh.items[i]) {

@@ -52,26 +52,32 @@ static struct db_stmt q_lock_person =
  * function it cost a PL/pgSQL call and its own executor per submission). $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
 static struct db_stmt q_submit_facts = DB_READ(
-    "SELECT to_char(current_date, 'YYYY-MM-DD'), c.year, to_char(c.effective_on, 'YYYY-MM-DD'),"
-    " c.max_changes,"
-    " p.id IS NOT NULL, coalesce(p.accepting AND p.fsms_contract, false),"
-    " coalesce(p.auto_approve, false),"
+    "SELECT to_char(current_date, 'YYYY-MM-DD') AS today, c.year AS campaign_year,"
+    " to_char(c.effective_on, 'YYYY-MM-DD') AS campaign_effective_on,"
+    " c.max_changes AS max_changes,"
+    " p.id IS NOT NULL AS poly_exists,"
+    " coalesce(p.accepting AND p.fsms_contract, false) AS accepting,"
+    " coalesce(p.auto_approve, false) AS auto_approve,"
     " coalesce(p.settlement = $3::bpchar OR EXISTS (SELECT 1 FROM polyclinic_also_serves s"
-    " WHERE s.polyclinic_id = p.id AND s.kato = $3::bpchar), false),"
-    " EXISTS (SELECT 1 FROM settlements WHERE kato = $3::bpchar),"
-    " pa.id, pa.polyclinic_id,"
+    " WHERE s.polyclinic_id = p.id AND s.kato = $3::bpchar), false) AS serves,"
+    " EXISTS (SELECT 1 FROM settlements WHERE kato = $3::bpchar) AS settlement_known,"
+    " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id,"
     /* already attached there: current (even if ending) or upcoming */
     " EXISTS (SELECT 1 FROM attachments WHERE iin = $1 AND polyclinic_id = $2 AND NOT cancelled"
-    " AND (valid_to IS NULL OR valid_to > current_date)),"
-    " cur.polyclinic_id IS NOT NULL, coalesce(cur.takes_part, false),"
-    " rec.settlement, rec.address,"
+    " AND (valid_to IS NULL OR valid_to > current_date)) AS attached_there,"
+    " cur.polyclinic_id IS NOT NULL AS has_current,"
+    " coalesce(cur.takes_part, false) AS current_takes_part,"
+    /* NULL: nothing on record */
+    " rec.settlement AS record_settlement, rec.address AS record_address,"
     " (SELECT count(*) FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
-    " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int)),"
-    " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2),"
+    " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int))"
+    " AS changes_used,"
+    " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2)"
+    " AS district_ok,"
     " (SELECT string_agg(to_char(day, 'YYYY-MM-DD'), ',') FROM holidays"
-    " WHERE day > current_date AND day <= current_date + 60),"
-    " i.id, i.request_hash = $6::bytea, " DISTRICTS_JSON(
-        "$2") " FROM (SELECT 1) one"
+    " WHERE day > current_date AND day <= current_date + 60) AS holidays,"
+    " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICTS_JSON(
+        "$2") " AS districts FROM (SELECT 1) one"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
               " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
@@ -85,30 +91,6 @@ static struct db_stmt q_submit_facts = DB_READ(
               " ORDER BY rt.valid_from DESC, rt.id DESC LIMIT 1) rec ON true"
               " LEFT JOIN applications i ON i.idempotency_key = $5"
               " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
-enum {
-    F_TODAY,
-    F_CAMPAIGN_YEAR,
-    F_CAMPAIGN_EFFECTIVE_ON, /* NULL outside a campaign */
-    F_MAX_CHANGES,
-    F_POLY_EXISTS,
-    F_ACCEPTING,
-    F_AUTO_APPROVE,
-    F_SERVES,
-    F_SETTLEMENT_KNOWN,
-    F_PENDING_ID,
-    F_PENDING_POLYCLINIC,
-    F_ATTACHED_THERE,
-    F_HAS_CURRENT,
-    F_CURRENT_TAKES_PART,
-    F_RECORD_SETTLEMENT, /* NULL: nothing on record */
-    F_RECORD_ADDRESS,
-    F_CHANGES_USED,
-    F_DISTRICT_OK,
-    F_HOLIDAYS,
-    F_IDEM_ID,
-    F_IDEM_SAME,
-    F_DISTRICTS,
-};
 
 /* The stored application (write_submission lists the parameters). $17 the day its decision
  * is due (18:00 local), $18 who decided it when it is decided at once. */
@@ -148,31 +130,22 @@ static struct db_stmt q_insert_approved = DB_WRITE(
 static struct db_stmt q_target =
     DB_READ("SELECT iin, polyclinic_id FROM applications WHERE id = $1");
 static struct db_stmt q_locked = DB_WRITE(
-    "SELECT a.status, to_char(a.birth_date, 'YYYY-MM-DD'), to_char(current_date, 'YYYY-MM-DD'),"
+    "SELECT a.status AS status, to_char(a.birth_date, 'YYYY-MM-DD') AS birth_date,"
+    " to_char(current_date, 'YYYY-MM-DD') AS today,"
     " coalesce($2::bigint, (SELECT id FROM districts WHERE polyclinic_id = a.polyclinic_id"
-    " AND number = $4), a.requested_district_id), a.family_iins::text,"
-    " to_char(c.effective_on, 'YYYY-MM-DD'), a.grounds = 'campaign', application_json(a)::text,"
-    " EXISTS (SELECT 1 FROM refusal_reasons r WHERE r.code = $3),"
+    " AND number = $4), a.requested_district_id) AS district_id, a.family_iins::text AS family,"
+    /* NULL without a campaign */
+    " to_char(c.effective_on, 'YYYY-MM-DD') AS campaign_effective_on,"
+    " a.grounds = 'campaign' AS campaign, application_json(a)::text AS json,"
+    " EXISTS (SELECT 1 FROM refusal_reasons r WHERE r.code = $3) AS reason_ok,"
     " ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $2"
     " AND polyclinic_id = a.polyclinic_id)) AND ($4::text IS NULL OR EXISTS (SELECT 1"
-    " FROM districts WHERE number = $4 AND polyclinic_id = a.polyclinic_id)),"
-    " a.person->>'residency', to_char(insurance_valid_until(a.iin, a.person), 'YYYY-MM-DD')"
+    " FROM districts WHERE number = $4 AND polyclinic_id = a.polyclinic_id)) AS district_ok,"
+    " a.person->>'residency' AS residency,"
+    /* the last day the insurance covers (latest contract), NULL: none */
+    " to_char(insurance_valid_until(a.iin, a.person), 'YYYY-MM-DD') AS insured_until"
     " FROM applications a LEFT JOIN campaigns c ON c.year = a.campaign_year"
     " WHERE a.id = $1 FOR UPDATE OF a");
-enum {
-    L_STATUS,
-    L_BIRTH,
-    L_TODAY,
-    L_DISTRICT,
-    L_FAMILY,
-    L_CAMPAIGN_EFFECTIVE, /* the campaign's effective_on, NULL without a campaign */
-    L_CAMPAIGN,
-    L_JSON,
-    L_REASON_OK,
-    L_DISTRICT_OK,
-    L_RESIDENCY,
-    L_INSURED_UNTIL /* the last day the insurance covers (latest contract), NULL: none */
-};
 
 /* The districts an approval may touch, locked in id order: the target polyclinic's and the
  * person's live ones; beside each, the person's live attachment there (current: begun;
@@ -237,8 +210,9 @@ static struct db_stmt q_close = DB_WRITE(
     "UPDATE applications a SET status = $2, refusal_code = $3, refusal_comment = $4,"
     " decided_at = now(), decided_by = $5 WHERE a.id = $1 RETURNING application_json(a)::text");
 
-static struct db_stmt q_get = DB_READ(
-    "SELECT application_json(a)::text, a.polyclinic_id FROM applications a WHERE a.id = $1");
+static struct db_stmt q_get =
+    DB_READ("SELECT application_json(a)::text AS json, a.polyclinic_id FROM applications a"
+            " WHERE a.id = $1");
 /* The answer the submission gave (§12: a replay answers as the first one did). A decision made
  * at submission (refused by a check, auto-approved) has decided_at = submitted_at (now() of the
  * same transaction) and is the answer as stored; one made later (a registrar, a withdrawal) is
@@ -247,7 +221,7 @@ static struct db_stmt q_first_answer = DB_READ(
     "SELECT application_json(CASE WHEN a.decided_at IS NOT NULL AND a.decided_at <> a.submitted_at"
     " THEN json_populate_record(a, '{\"status\": \"pending\", \"refusal_code\": null,"
     " \"refusal_comment\": null, \"district_id\": null, \"effective_on\": null,"
-    " \"decided_at\": null, \"decided_by\": null}') ELSE a END)::text"
+    " \"decided_at\": null, \"decided_by\": null}') ELSE a END)::text AS json"
     " FROM applications a WHERE a.id = $1");
 /* The work queue. Each item says whether it is overdue and, for a pending relocation, the
  * address on record beside the new one (§11: the registrar compares them). */
@@ -268,26 +242,6 @@ static struct db_stmt q_list = DB_READ(PAGED_JSON(
     "$5"));
 
 /* ---- helpers --------------------------------------------------------------------------------- */
-
-static bool is_true(const PGresult *r, int col)
-{
-    return !PQgetisnull(r, 0, col) && PQgetvalue(r, 0, col)[0] == 't';
-}
-
-static long long as_ll(const PGresult *r, int col)
-{
-    return PQgetisnull(r, 0, col) ? 0 : atoll(PQgetvalue(r, 0, col));
-}
-
-static char *dup_col(const PGresult *r, int col)
-{
-    if (PQgetisnull(r, 0, col))
-        return NULL;
-    char *s = strdup(PQgetvalue(r, 0, col));
-    if (s)
-        json_text_compact(s);
-    return s;
-}
 
 /* Reads the DISTRICTS_JSON rendering into ds (numbers borrowed from *doc, which the caller
  * frees). */
@@ -643,9 +597,9 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         PQclear(fam);
     }
     PGresult *r = g->row;
-    if (!PQgetisnull(r, 0, F_IDEM_ID)) {
-        res->other_id = as_ll(r, F_IDEM_ID);
-        res->outcome = is_true(r, F_IDEM_SAME) ? SUBMIT_REPLAYED : SUBMIT_IDEMPOTENCY_MISMATCH;
+    if (!db_is_null(r, 0, "idem_id")) {
+        res->other_id = db_ll(r, 0, "idem_id");
+        res->outcome = db_bool(r, 0, "idem_same") ? SUBMIT_REPLAYED : SUBMIT_IDEMPOTENCY_MISMATCH;
         if (res->outcome != SUBMIT_REPLAYED)
             return DB_OK;
         /* The answer of the first submission, read only for a replay (rare): in the facts
@@ -655,19 +609,19 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         PGresult *stored = NULL;
         if ((st = db_query_params(conn, &q_first_answer, &p, &stored)) != DB_OK)
             return st;
-        res->json = PQntuples(stored) > 0 ? dup_col(stored, 0) : NULL;
+        res->json = PQntuples(stored) > 0 ? db_json_copy(stored, 0, "json") : NULL;
         PQclear(stored);
         return res->json ? DB_OK : DB_ERROR;
     }
-    if (!PQgetisnull(r, 0, F_PENDING_ID)) {
+    if (!db_is_null(r, 0, "pending_id")) {
         res->outcome = SUBMIT_PENDING_EXISTS;
-        res->other_id = as_ll(r, F_PENDING_ID);
-        res->other_polyclinic_id = as_ll(r, F_PENDING_POLYCLINIC);
+        res->other_id = db_ll(r, 0, "pending_id");
+        res->other_polyclinic_id = db_ll(r, 0, "pending_polyclinic_id");
         return DB_OK;
     }
-    if (!is_true(r, F_POLY_EXISTS) || !is_true(r, F_DISTRICT_OK)) {
+    if (!db_bool(r, 0, "poly_exists") || !db_bool(r, 0, "district_ok")) {
         res->outcome =
-            is_true(r, F_POLY_EXISTS) ? SUBMIT_UNKNOWN_DISTRICT : SUBMIT_UNKNOWN_POLYCLINIC;
+            db_bool(r, 0, "poly_exists") ? SUBMIT_UNKNOWN_DISTRICT : SUBMIT_UNKNOWN_POLYCLINIC;
         return DB_OK;
     }
     *done = false;
@@ -683,26 +637,25 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         .representative_iin = in->rep_iin,
         .representative_relation = in->rep_relation,
         .birth_certificate = in->birth_certificate,
-        .settlement_known = is_true(r, F_SETTLEMENT_KNOWN),
-        .in_campaign = !PQgetisnull(r, 0, F_CAMPAIGN_YEAR),
-        .clinic_accepting = is_true(r, F_ACCEPTING),
-        .clinic_serves_settlement = is_true(r, F_SERVES),
-        .auto_approve = is_true(r, F_AUTO_APPROVE),
-        .already_attached_there = is_true(r, F_ATTACHED_THERE),
-        .has_current_attachment = is_true(r, F_HAS_CURRENT),
-        .current_clinic_takes_part = is_true(r, F_CURRENT_TAKES_PART),
-        .record_settlement =
-            PQgetisnull(r, 0, F_RECORD_SETTLEMENT) ? NULL : PQgetvalue(r, 0, F_RECORD_SETTLEMENT),
-        .record_address = PQgetvalue(r, 0, F_RECORD_ADDRESS),
-        .changes_used = (int)as_ll(r, F_CHANGES_USED),
-        .max_changes = (int)as_ll(r, F_MAX_CHANGES),
+        .settlement_known = db_bool(r, 0, "settlement_known"),
+        .in_campaign = !db_is_null(r, 0, "campaign_year"),
+        .clinic_accepting = db_bool(r, 0, "accepting"),
+        .clinic_serves_settlement = db_bool(r, 0, "serves"),
+        .auto_approve = db_bool(r, 0, "auto_approve"),
+        .already_attached_there = db_bool(r, 0, "attached_there"),
+        .has_current_attachment = db_bool(r, 0, "has_current"),
+        .current_clinic_takes_part = db_bool(r, 0, "current_takes_part"),
+        .record_settlement = db_text(r, 0, "record_settlement"),
+        .record_address = db_text_or_empty(r, 0, "record_address"),
+        .changes_used = (int)db_ll(r, 0, "changes_used"),
+        .max_changes = (int)db_ll(r, 0, "max_changes"),
     };
     day_t campaign_effective_on = 0;
-    bool has_campaign = !PQgetisnull(r, 0, F_CAMPAIGN_EFFECTIVE_ON);
+    const char *campaign_effective_text = db_text(r, 0, "campaign_effective_on");
+    bool has_campaign = campaign_effective_text != NULL;
     if (!grounds_parse(in->grounds, &f->grounds) || !date_parse(in->birth_date, &f->birth_date) ||
-        !date_parse(PQgetvalue(r, 0, F_TODAY), &f->today) ||
-        (has_campaign &&
-         !date_parse(PQgetvalue(r, 0, F_CAMPAIGN_EFFECTIVE_ON), &campaign_effective_on)) ||
+        !date_parse(db_text(r, 0, "today"), &f->today) ||
+        (has_campaign && !date_parse(campaign_effective_text, &campaign_effective_on)) ||
         (in->insurance_valid_until &&
          !date_parse(in->insurance_valid_until, &f->insurance_valid_until)))
         return DB_ERROR;
@@ -711,10 +664,10 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
                                      has_campaign ? &campaign_effective_on : NULL, f->today);
     f->districts = g->ds;
     f->ndistricts =
-        parse_districts(PQgetvalue(r, 0, F_DISTRICTS), g->ds, MAX_DISTRICTS, &g->districts_doc);
-    g->nholidays = parse_days(PQgetvalue(r, 0, F_HOLIDAYS), g->holidays, MAX_HOLIDAYS);
+        parse_districts(db_text(r, 0, "districts"), g->ds, MAX_DISTRICTS, &g->districts_doc);
+    g->nholidays = parse_days(db_text(r, 0, "holidays"), g->holidays, MAX_HOLIDAYS);
     snprintf(g->year, sizeof g->year, "%s",
-             has_campaign ? PQgetvalue(r, 0, F_CAMPAIGN_YEAR) : PQgetvalue(r, 0, F_TODAY));
+             has_campaign ? db_text(r, 0, "campaign_year") : db_text(r, 0, "today"));
     g->year[strspn(g->year, "0123456789")] = '\0';
     return DB_OK;
 }
@@ -815,7 +768,9 @@ static enum db_status write_submission(struct db_conn *conn, const struct submit
         }
         return st;
     }
-    res->json = dup_col(r, 1);
+    /* q_insert's and q_insert_approved's rendering is unaliased: PostgreSQL names it after the
+     * function. */
+    res->json = db_json_copy(r, 0, "application_json");
     PQclear(r);
     res->outcome = SUBMIT_CREATED;
     return res->json ? DB_OK : DB_ERROR;
@@ -888,20 +843,22 @@ static enum db_status approve_tx(struct db_conn *conn, struct decide_ctx *ctx, P
                                  const char *iin, long long polyclinic_id, const char *who)
 {
     char birth[11], effective_on[11];
-    snprintf(birth, sizeof birth, "%s", PQgetvalue(r, 0, L_BIRTH));
+    snprintf(birth, sizeof birth, "%s", db_text_or_empty(r, 0, "birth_date"));
     day_t today = 0, campaign_day = 0;
-    bool has_campaign = !PQgetisnull(r, 0, L_CAMPAIGN_EFFECTIVE);
-    if (!date_parse(PQgetvalue(r, 0, L_TODAY), &today) ||
-        (has_campaign && !date_parse(PQgetvalue(r, 0, L_CAMPAIGN_EFFECTIVE), &campaign_day)))
+    const char *campaign_text = db_text(r, 0, "campaign_effective_on");
+    bool has_campaign = campaign_text != NULL;
+    if (!date_parse(db_text(r, 0, "today"), &today) ||
+        (has_campaign && !date_parse(campaign_text, &campaign_day)))
         return DB_ERROR;
     day_t effective =
-        effective_date(is_true(r, L_CAMPAIGN), has_campaign ? &campaign_day : NULL, today);
+        effective_date(db_bool(r, 0, "campaign"), has_campaign ? &campaign_day : NULL, today);
     date_format(effective, effective_on);
-    bool insured = !PQgetisnull(r, 0, L_INSURED_UNTIL);
+    const char *insured_text = db_text(r, 0, "insured_until");
+    bool insured = insured_text != NULL;
     day_t insured_until = 0;
-    if (insured && !date_parse(PQgetvalue(r, 0, L_INSURED_UNTIL), &insured_until))
+    if (insured && !date_parse(insured_text, &insured_until))
         return DB_ERROR;
-    char *family = strdup(PQgetvalue(r, 0, L_FAMILY));
+    char *family = strdup(db_text_or_empty(r, 0, "family"));
     if (!family)
         return DB_ERROR;
     struct approval a = {
@@ -910,10 +867,11 @@ static enum db_status approve_tx(struct db_conn *conn, struct decide_ctx *ctx, P
         .iin = iin,
         .birth_date = birth,
         .effective_on = effective_on,
-        .preferred_district = as_ll(r, L_DISTRICT),
+        .preferred_district = db_ll(r, 0, "district_id"),
         .family = family,
         .decided_by = who,
-        .may_attach = may_attach(PQgetvalue(r, 0, L_RESIDENCY), insured, insured_until, effective),
+        .may_attach =
+            may_attach(db_text_or_empty(r, 0, "residency"), insured, insured_until, effective),
         .note = &ctx->res->note,
     };
     enum db_status st = approve_locked(conn, &a, &ctx->res->json);
@@ -934,15 +892,15 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     enum db_status st = db_query_params(conn, &q_target, &pt, &r);
     if (st != DB_OK)
         return st;
-    if (PQntuples(r) == 0 ||
-        (in->who && in->who->role == ROLE_REGISTRAR && as_ll(r, 1) != in->who->polyclinic_id)) {
+    if (PQntuples(r) == 0 || (in->who && in->who->role == ROLE_REGISTRAR &&
+                              db_ll(r, 0, "polyclinic_id") != in->who->polyclinic_id)) {
         PQclear(r);
         res->outcome = DECIDE_NOT_FOUND;
         return DB_OK;
     }
     char iin[16];
-    snprintf(iin, sizeof iin, "%s", PQgetvalue(r, 0, 0));
-    long long polyclinic_id = as_ll(r, 1);
+    snprintf(iin, sizeof iin, "%s", db_text_or_empty(r, 0, "iin"));
+    long long polyclinic_id = db_ll(r, 0, "polyclinic_id");
     PQclear(r);
     struct db_params pl = {0};
     db_param_ll(&pl, in->id);
@@ -955,14 +913,14 @@ static enum db_status decide_tx(struct db_conn *conn, void *arg)
     struct db_call calls[] = {{&q_lock_person, 1, lock, NULL}, {&q_locked, pl.n, pl.values, &r}};
     if ((st = db_query_flight(conn, calls, 2)) != DB_OK)
         return st;
-    if (strcmp(PQgetvalue(r, 0, L_STATUS), "pending") != 0) {
+    if (strcmp(db_text_or_empty(r, 0, "status"), "pending") != 0) {
         res->outcome = DECIDE_NOT_PENDING;
-        res->json = dup_col(r, L_JSON);
+        res->json = db_json_copy(r, 0, "json");
         PQclear(r);
         return DB_OK;
     }
-    if ((in->what == DECIDE_REFUSE && !is_true(r, L_REASON_OK)) ||
-        (in->what == DECIDE_APPROVE && !is_true(r, L_DISTRICT_OK))) {
+    if ((in->what == DECIDE_REFUSE && !db_bool(r, 0, "reason_ok")) ||
+        (in->what == DECIDE_APPROVE && !db_bool(r, 0, "district_ok"))) {
         res->outcome = in->what == DECIDE_REFUSE ? DECIDE_BAD_REASON : DECIDE_BAD_DISTRICT;
         PQclear(r);
         return DB_OK;
@@ -1014,8 +972,8 @@ enum db_status application_get(struct db_pool *pool, long long id, char **json,
     if (st != DB_OK)
         return st;
     if (PQntuples(r) > 0) {
-        *json = dup_col(r, 0);
-        *polyclinic_id = as_ll(r, 1);
+        *json = db_json_copy(r, 0, "json");
+        *polyclinic_id = db_ll(r, 0, "polyclinic_id");
         if (!*json)
             st = DB_ERROR;
     }

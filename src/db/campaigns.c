@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attachd/db_params.h"
 #include "attachd/db_text.h"
 
 /* The one rendering of a campaign (SPEC §8); dates render as YYYY-MM-DD in JSON. */
@@ -29,9 +30,11 @@ static struct db_stmt q_put = DB_STMT(
     "INSERT INTO campaigns AS c (year, opens_on, closes_on, effective_on, max_changes)"
     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (year) DO UPDATE SET opens_on = EXCLUDED.opens_on,"
     " closes_on = EXCLUDED.closes_on, effective_on = EXCLUDED.effective_on,"
-    " max_changes = EXCLUDED.max_changes RETURNING c.xmax = 0, " CAMPAIGN_JSON "::text");
+    " max_changes = EXCLUDED.max_changes RETURNING c.xmax = 0 AS created, " CAMPAIGN_JSON
+    "::text AS json");
 static struct db_stmt q_overlap =
-    DB_STMT("SELECT c.year, to_char(c.opens_on, 'YYYY-MM-DD'), to_char(c.closes_on, 'YYYY-MM-DD')"
+    DB_STMT("SELECT c.year, to_char(c.opens_on, 'YYYY-MM-DD') AS opens_on,"
+            " to_char(c.closes_on, 'YYYY-MM-DD') AS closes_on"
             " FROM campaigns c WHERE c.year <> $1 AND daterange(c.opens_on, c.closes_on, '[]')"
             " && daterange($2::date, $3::date, '[]') ORDER BY c.year LIMIT 1");
 
@@ -60,9 +63,9 @@ static enum db_status find_overlap(struct db_pool *pool, const char *const *para
         return st;
     overlap->known = PQntuples(r) == 1;
     if (overlap->known) {
-        overlap->year = atoll(PQgetvalue(r, 0, 0));
-        snprintf(overlap->opens_on, sizeof overlap->opens_on, "%s", PQgetvalue(r, 0, 1));
-        snprintf(overlap->closes_on, sizeof overlap->closes_on, "%s", PQgetvalue(r, 0, 2));
+        overlap->year = db_ll(r, 0, "year");
+        snprintf(overlap->opens_on, sizeof overlap->opens_on, "%s", db_text(r, 0, "opens_on"));
+        snprintf(overlap->closes_on, sizeof overlap->closes_on, "%s", db_text(r, 0, "closes_on"));
     }
     PQclear(r);
     return DB_OK;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attachd/db_params.h"
 #include "attachd/db_text.h"
 #include "attachd/district_choice.h"
 #include "attachd/kzid.h"
@@ -36,7 +37,7 @@ static struct db_stmt q_lock_person =
  * birth date (or, imported, the IIN's) plainly still fits are left out here already; C decides
  * for the rest. */
 static struct db_stmt q_age_out_candidates =
-    DB_STMT("SELECT a.id, a.iin, to_char(ap.birth_date, 'YYYY-MM-DD')"
+    DB_STMT("SELECT a.id, a.iin, to_char(ap.birth_date, 'YYYY-MM-DD') AS birth_date"
             " FROM attachments a"
             " JOIN districts d ON d.id = a.district_id"
             " JOIN district_kinds k ON k.code = d.kind"
@@ -53,7 +54,8 @@ static struct db_stmt q_age_out_candidates =
 
 /* The attachment $1 if it is still live on $2 in a pediatric district: what the move needs. */
 static struct db_stmt q_age_out_facts =
-    DB_STMT("SELECT a.polyclinic_id, a.district_id, k.max_age, coalesce(ap.family_iins, '{}')::text"
+    DB_STMT("SELECT a.polyclinic_id, a.district_id, k.max_age,"
+            " coalesce(ap.family_iins, '{}')::text AS family_iins"
             " FROM attachments a"
             " JOIN districts d ON d.id = a.district_id"
             " JOIN district_kinds k ON k.code = d.kind"
@@ -65,12 +67,11 @@ static struct db_stmt q_lock_districts =
     DB_STMT("SELECT id FROM districts WHERE polyclinic_id = $1 ORDER BY id FOR UPDATE");
 
 /* Read after q_lock_districts, in its own statement: the loads include every committed change. */
-static struct db_stmt q_districts = DB_STMT(
-    "SELECT d.id, d.number, k.min_age, coalesce(k.max_age, -1), d.capacity, district_load(d),"
-    " d.open"
-    " FROM districts d JOIN district_kinds k ON k.code = d.kind"
-    " WHERE d.polyclinic_id = $1 ORDER BY d.id");
-enum { D_ID, D_NUMBER, D_MIN_AGE, D_MAX_AGE, D_CAPACITY, D_LOAD, D_OPEN };
+static struct db_stmt q_districts =
+    DB_STMT("SELECT d.id, d.number, k.min_age, coalesce(k.max_age, -1) AS max_age, d.capacity,"
+            " district_load(d) AS load, d.open"
+            " FROM districts d JOIN district_kinds k ON k.code = d.kind"
+            " WHERE d.polyclinic_id = $1 ORDER BY d.id");
 
 /* Districts of this polyclinic where the family members named in the application are attached
  * on $3, in the order the application names them. */
@@ -106,7 +107,7 @@ static struct db_stmt q_lapse_candidates =
 
 /* The day the attachment $2 ends, if its lapse is still due on $1. */
 static struct db_stmt q_lapse_recheck =
-    DB_STMT("SELECT to_char(insurance_valid_until(a.iin, ap.person) + 1, 'YYYY-MM-DD')"
+    DB_STMT("SELECT to_char(insurance_valid_until(a.iin, ap.person) + 1, 'YYYY-MM-DD') AS ends_on"
             " FROM applications ap JOIN attachments a ON a.application_id = ap.id"
             " WHERE a.id = $2 AND" LAPSE_DUE);
 
@@ -116,7 +117,7 @@ static struct db_stmt q_events =
     DB_STMT("SELECT started, ended FROM daily_attachment_events($1::date, $2::bigint)");
 
 static struct db_stmt q_polyclinic_exists =
-    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1)");
+    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1) AS polyclinic_exists");
 
 /* Waiting children: not moved, and their attachment still runs today. */
 #define UNPLACED_LIVE                                                                              \
@@ -128,7 +129,7 @@ static struct db_stmt q_age_outs = DB_STMT(PAGED_JSON(
     " AND u.attachment_id > $2::bigint ORDER BY u.attachment_id LIMIT $3::int + 1",
     "age_out_json(n.row)", "$3") " HAVING EXISTS (SELECT 1 FROM polyclinics WHERE id = $1)");
 
-static struct db_stmt q_unplaced_count = DB_STMT("SELECT count(*)" UNPLACED_LIVE);
+static struct db_stmt q_unplaced_count = DB_STMT("SELECT count(*) AS unplaced" UNPLACED_LIVE);
 
 /* Recorded only for a person with an attachment on record; no row otherwise. */
 static struct db_stmt q_insurance_put = DB_STMT(
@@ -146,11 +147,6 @@ static struct db_stmt q_insurance_put = DB_STMT(
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-static long long ll_at(const PGresult *r, int row, int col)
-{
-    return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
 static void ll_text(long long v, char buf[24])
 {
     snprintf(buf, 24, "%lld", v);
@@ -160,10 +156,11 @@ static void ll_text(long long v, char buf[24])
  * one the IIN encodes. False when neither gives a real date. */
 static bool candidate_birth(const PGresult *r, int row, day_t *birth)
 {
-    if (!PQgetisnull(r, row, 2))
-        return date_parse(PQgetvalue(r, row, 2), birth);
+    const char *application_birth = db_text(r, row, "birth_date");
+    if (application_birth)
+        return date_parse(application_birth, birth);
     struct iin_facts f;
-    if (!iin_facts(PQgetvalue(r, row, 1), &f))
+    if (!iin_facts(db_text_or_empty(r, row, "iin"), &f))
         return false;
     char text[16];
     snprintf(text, sizeof text, "%04d-%02d-%02d", f.year, f.month, f.day);
@@ -190,13 +187,13 @@ static size_t district_options(const PGresult *r, struct district_option *ds)
     for (size_t i = 0; i < n; i++) {
         int row = (int)i;
         ds[i] = (struct district_option){
-            .id = ll_at(r, row, D_ID),
-            .number = PQgetvalue(r, row, D_NUMBER),
-            .min_age = (int)ll_at(r, row, D_MIN_AGE),
-            .max_age = (int)ll_at(r, row, D_MAX_AGE),
-            .capacity = (int)ll_at(r, row, D_CAPACITY),
-            .load = (int)ll_at(r, row, D_LOAD),
-            .open = strcmp(PQgetvalue(r, row, D_OPEN), "t") == 0,
+            .id = db_ll(r, row, "id"),
+            .number = db_text_or_empty(r, row, "number"),
+            .min_age = (int)db_ll(r, row, "min_age"),
+            .max_age = (int)db_ll(r, row, "max_age"),
+            .capacity = (int)db_ll(r, row, "capacity"),
+            .load = (int)db_ll(r, row, "load"),
+            .open = db_bool(r, row, "open"),
         };
     }
     return n;
@@ -239,8 +236,9 @@ static enum db_status age_out_one(struct db_conn *conn, void *arg)
     st = db_query(conn, &q_age_out_facts, 2, facts_p, &facts);
     if (st != DB_OK || PQntuples(facts) == 0)
         goto out; /* moved or ended meanwhile: nothing left to do */
-    long long polyclinic_id = ll_at(facts, 0, 0), district_id = ll_at(facts, 0, 1);
-    int max_age = (int)ll_at(facts, 0, 2), age = age_years(c->birth, c->on);
+    long long polyclinic_id = db_ll(facts, 0, "polyclinic_id");
+    long long district_id = db_ll(facts, 0, "district_id");
+    int max_age = (int)db_ll(facts, 0, "max_age"), age = age_years(c->birth, c->on);
     if (age <= max_age)
         goto out;
     ll_text(polyclinic_id, poly);
@@ -248,7 +246,7 @@ static enum db_status age_out_one(struct db_conn *conn, void *arg)
     st = db_query(conn, &q_lock_districts, 1, poly_p, NULL);
     if (st == DB_OK)
         st = db_query(conn, &q_districts, 1, poly_p, &districts);
-    const char *family_p[3] = {PQgetvalue(facts, 0, 3), poly, on};
+    const char *family_p[3] = {db_text_or_empty(facts, 0, "family_iins"), poly, on};
     if (st == DB_OK)
         st = db_query(conn, &q_family_districts, 3, family_p, &family);
     if (st != DB_OK)
@@ -258,7 +256,7 @@ static enum db_status age_out_one(struct db_conn *conn, void *arg)
     long long family_ids[MAX_FAMILY];
     size_t nfamily = 0;
     for (int i = 0; i < PQntuples(family) && nfamily < MAX_FAMILY; i++)
-        family_ids[nfamily++] = ll_at(family, i, 0);
+        family_ids[nfamily++] = db_ll(family, i, "district_id");
     long pick = choose_age_out_district(ds, nds, age, family_ids, nfamily);
     if (pick < 0) {
         st = record_unplaced(conn, c, polyclinic_id, district_id, max_age);
@@ -295,7 +293,7 @@ static enum db_status age_out_pass(struct db_pool *pool, day_t on, const char *p
         int n = PQntuples(r);
         for (int i = 0; i < n && st == DB_OK; i++) {
             struct age_out_ctx c = {
-                .attachment_id = ll_at(r, i, 0), .iin = PQgetvalue(r, i, 1), .on = on};
+                .attachment_id = db_ll(r, i, "id"), .iin = db_text_or_empty(r, i, "iin"), .on = on};
             if (!candidate_birth(r, i, &c.birth)) {
                 skipped++;
                 continue;
@@ -305,7 +303,7 @@ static enum db_status age_out_pass(struct db_pool *pool, day_t on, const char *p
             out->unplaced += c.outcome == AGE_OUT_UNPLACED;
         }
         if (n > 0)
-            snprintf(after, sizeof after, "%s", PQgetvalue(r, n - 1, 0));
+            snprintf(after, sizeof after, "%s", db_text_or_empty(r, n - 1, "id"));
         PQclear(r);
         if (st != DB_OK || n < BATCH)
             break;
@@ -340,7 +338,7 @@ static enum db_status lapse_one(struct db_conn *conn, void *arg)
         st = db_query(conn, &q_lapse_recheck, 2, check_p, &r);
     if (st != DB_OK || PQntuples(r) == 0)
         goto out; /* renewed, ended or lapsed meanwhile */
-    const char *lapse_p[2] = {id, PQgetvalue(r, 0, 0)};
+    const char *lapse_p[2] = {id, db_text(r, 0, "ends_on")};
     st = db_query(conn, &q_lapse, 2, lapse_p, NULL);
     c->lapsed = st == DB_OK;
 out:
@@ -363,13 +361,14 @@ static enum db_status lapse_pass(struct db_pool *pool, day_t on, const char *pol
             break;
         int n = PQntuples(r);
         for (int i = 0; i < n && st == DB_OK; i++) {
-            struct lapse_ctx c = {
-                .attachment_id = ll_at(r, i, 0), .iin = PQgetvalue(r, i, 1), .on = on_text};
+            struct lapse_ctx c = {.attachment_id = db_ll(r, i, "id"),
+                                  .iin = db_text_or_empty(r, i, "iin"),
+                                  .on = on_text};
             st = db_transaction(pool, "READ COMMITTED", lapse_one, &c);
             out->lapsed += c.lapsed;
         }
         if (n > 0)
-            snprintf(after, sizeof after, "%s", PQgetvalue(r, n - 1, 0));
+            snprintf(after, sizeof after, "%s", db_text_or_empty(r, n - 1, "id"));
         PQclear(r);
         if (st != DB_OK || n < BATCH)
             break;
@@ -391,8 +390,8 @@ static enum db_status events_one(struct db_conn *conn, void *arg)
     const char *p[2] = {c->on, c->poly};
     enum db_status st = db_query(conn, &q_events, 2, p, &r);
     if (st == DB_OK) {
-        c->started = ll_at(r, 0, 0);
-        c->ended = ll_at(r, 0, 1);
+        c->started = db_ll(r, 0, "started");
+        c->ended = db_ll(r, 0, "ended");
     }
     PQclear(r);
     return st;
@@ -443,7 +442,7 @@ enum db_status daily_polyclinic_exists(struct db_pool *pool, long long polyclini
     const char *p[1] = {id};
     PGresult *r = NULL;
     enum db_status st = db_run(pool, &q_polyclinic_exists, 1, p, &r);
-    *exists = st == DB_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    *exists = st == DB_OK && db_bool(r, 0, "polyclinic_exists");
     PQclear(r);
     return st;
 }
@@ -463,7 +462,7 @@ enum db_status age_outs_unplaced_count(struct db_pool *pool, long long *n)
 {
     PGresult *r = NULL;
     enum db_status st = db_run(pool, &q_unplaced_count, 0, NULL, &r);
-    *n = st == DB_OK ? ll_at(r, 0, 0) : 0;
+    *n = st == DB_OK ? db_ll(r, 0, "unplaced") : 0;
     PQclear(r);
     return st;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attachd/db_params.h"
 #include "attachd/db_text.h"
 
 /* Rows one stamping round numbers; a call runs a few rounds at most, so that a backlog (after
@@ -12,7 +13,7 @@
 #define STAMP_BATCH  1000
 #define STAMP_ROUNDS 4
 
-static struct db_stmt q_stamp = DB_STMT("SELECT events_stamp($1::int)");
+static struct db_stmt q_stamp = DB_STMT("SELECT events_stamp($1::int) AS stamped");
 
 /* The page after $1 (a position), of at most $3 events, of polyclinic $2 (NULL: all). A
  * registrar's events are those naming its polyclinic on either side: two ordered index scans
@@ -30,10 +31,11 @@ static struct db_stmt q_page = DB_STMT(
     " ORDER BY pos LIMIT $3::int)),"
     " page AS (SELECT * FROM candidates ORDER BY pos LIMIT $3::int)"
     " SELECT json_build_object('items', coalesce(json_agg(event_json(p::events) ORDER BY p.pos),"
-    " '[]'), 'next_cursor', coalesce(max(p.pos), $1::bigint)::text)::text, count(*),"
-    " $1::bigint <= (SELECT pos FROM latest), (SELECT pos FROM latest) FROM page p");
+    " '[]'), 'next_cursor', coalesce(max(p.pos), $1::bigint)::text)::text AS json,"
+    " count(*) AS nitems, $1::bigint <= (SELECT pos FROM latest) AS cursor_known,"
+    " (SELECT pos FROM latest) AS latest FROM page p");
 
-static struct db_stmt q_latest = DB_STMT("SELECT coalesce(max(pos), 0) FROM events");
+static struct db_stmt q_latest = DB_STMT("SELECT coalesce(max(pos), 0) AS latest FROM events");
 
 /* Runs stamping rounds until one finds less than a batch, another session is stamping (it
  * will do it), or STAMP_ROUNDS are done. Each round is its own transaction (autocommit), so
@@ -48,7 +50,7 @@ static enum db_status stamp(struct db_conn *conn)
         enum db_status st = db_query(conn, &q_stamp, 1, p, &r);
         if (st != DB_OK)
             return st;
-        long long stamped = atoll(PQgetvalue(r, 0, 0));
+        long long stamped = db_ll(r, 0, "stamped");
         PQclear(r);
         if (stamped < STAMP_BATCH)
             break;
@@ -72,15 +74,13 @@ enum db_status events_page(struct db_pool *pool, const struct events_query *q,
         return st;
     if ((st = stamp(conn)) != DB_OK || (st = db_query(conn, &q_page, 3, p, &r)) != DB_OK)
         goto out;
-    out->cursor_known = PQgetvalue(r, 0, 2)[0] == 't';
-    out->latest = atoll(PQgetvalue(r, 0, 3));
-    out->nitems = atoi(PQgetvalue(r, 0, 1));
+    out->cursor_known = db_bool(r, 0, "cursor_known");
+    out->latest = db_ll(r, 0, "latest");
+    out->nitems = (int)db_ll(r, 0, "nitems");
     if (out->cursor_known) {
-        out->json = strdup(PQgetvalue(r, 0, 0));
+        out->json = db_json_copy(r, 0, "json");
         if (!out->json)
             st = DB_ERROR;
-        else
-            json_text_compact(out->json);
     }
 out:
     PQclear(r);
@@ -98,7 +98,7 @@ enum db_status events_latest(struct db_pool *pool, long long *latest)
         return st;
     if ((st = stamp(conn)) != DB_OK || (st = db_query(conn, &q_latest, 0, NULL, &r)) != DB_OK)
         goto out;
-    *latest = atoll(PQgetvalue(r, 0, 0));
+    *latest = db_ll(r, 0, "latest");
 out:
     PQclear(r);
     db_release(pool, conn);

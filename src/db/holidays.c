@@ -13,7 +13,8 @@ static struct db_stmt q_list = DB_STMT(
     " ELSE h.day BETWEEN make_date($1::int, 1, 1) AND make_date($1::int, 12, 31) END");
 static struct db_stmt q_put =
     DB_STMT("INSERT INTO holidays AS h (day, name) VALUES ($1::date, $2) ON CONFLICT (day)"
-            " DO UPDATE SET name = EXCLUDED.name RETURNING h.xmax = 0, " HOLIDAY_JSON "::text");
+            " DO UPDATE SET name = EXCLUDED.name RETURNING h.xmax = 0 AS created,"
+            " " HOLIDAY_JSON "::text AS json");
 static struct db_stmt q_delete = DB_STMT("DELETE FROM holidays WHERE day = $1::date");
 
 enum db_status holiday_list(struct db_pool *pool, long long year, char **json)

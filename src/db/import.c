@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 #include "attachd/csv.h"
+#include "attachd/db_params.h"
 #include "attachd/kzid.h"
 #include "attachd/log.h"
 
@@ -117,7 +118,7 @@ static const char sql_copy_register[] =
  * the sequence meanwhile: it only numbers attachments, which the import has locked. $1 is the
  * number of rows; the answer is the first id. */
 static const char sql_reserve_ids[] =
-    "SELECT setval(s, nextval(s) + $1::bigint - 1) - $1::bigint + 1"
+    "SELECT setval(s, nextval(s) + $1::bigint - 1) - $1::bigint + 1 AS first_id"
     " FROM pg_get_serial_sequence('attachments', 'id') AS s";
 
 /* The catalogue the rows are checked against, in C (check_values): every polyclinic, and every
@@ -133,8 +134,9 @@ static const char sql_analyze[] = "ANALYZE import_checked";
 
 /* The first problems in line order, with their total. Each `problem` is "field: message". */
 #define SQL_SHOW_PROBLEMS(from)                                                                    \
-    "SELECT line, split_part(problem, ': ', 1), substr(problem, strpos(problem, ': ') + 2),"       \
-    " count(*) OVER () FROM " from " ORDER BY line LIMIT 20"
+    "SELECT line, split_part(problem, ': ', 1) AS field,"                                          \
+    " substr(problem, strpos(problem, ': ') + 2) AS message, count(*) OVER () AS total"            \
+    " FROM " from " ORDER BY line LIMIT 20"
 
 /* The districts of the file, locked before their load is read (see the top of the file). C
  * knows them from the first pass ($1, run->district_ids): a semi-join of the staging table would
@@ -197,7 +199,7 @@ static const char sql_set_problems[] =
 static const char sql_choose_rebuild[] =
     "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples <= 2 * $1::float8"
     " ELSE (SELECT count(*) FROM (SELECT 1 FROM attachments LIMIT 2 * $1::bigint + 1) x)"
-    " <= 2 * $1::bigint END FROM pg_class c WHERE c.oid = 'attachments'::regclass";
+    " <= 2 * $1::bigint END AS rebuild FROM pg_class c WHERE c.oid = 'attachments'::regclass";
 
 /* Other writers of attachments are kept out from before the set-wise checks until COMMIT, so
  * the checks stay true and the per-row overlap trigger may be skipped (migrations/0010). A
@@ -250,7 +252,7 @@ static const char sql_recount[] = "UPDATE districts d SET nopen = d.nopen + f.n"
                                   " WHERE d.id = f.id";
 
 static const char sql_over_capacity[] =
-    "SELECT d.id, d.capacity, district_load(d) FROM districts d"
+    "SELECT d.id, d.capacity, district_load(d) AS load FROM districts d"
     " WHERE d.id = ANY($1::bigint[]) AND district_load(d) > d.capacity LIMIT 1";
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -345,10 +347,10 @@ static void problems_from_result(struct import_run *run, PGresult *r)
 {
     int n = PQntuples(r);
     for (int i = 0; i < n; i++)
-        problem_add(run, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1), "%s",
-                    PQgetvalue(r, i, 2));
+        problem_add(run, db_ll(r, i, "line"), db_text_or_empty(r, i, "field"), "%s",
+                    db_text_or_empty(r, i, "message"));
     if (n > 0) /* the rows shown were counted once each above; the total says how many exist */
-        run->nproblems += strtoll(PQgetvalue(r, 0, 3), NULL, 10) - n;
+        run->nproblems += db_ll(r, 0, "total") - n;
 }
 
 /* ---- reading the file into COPY ---------------------------------------------------------- */
@@ -408,7 +410,7 @@ static bool load_catalogue(struct import_run *run)
     if (!run->polyclinics)
         goto oom;
     for (int i = 0; i < n; i++)
-        run->polyclinics[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        run->polyclinics[i] = db_ll(r, i, "id");
     run->npolyclinics = (size_t)n;
     PQclear(r);
     r = NULL;
@@ -420,9 +422,9 @@ static bool load_catalogue(struct import_run *run)
         goto oom;
     for (int i = 0; i < n; i++) {
         struct known_district *d = &run->districts[i];
-        d->polyclinic_id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        snprintf(d->number, sizeof d->number, "%s", PQgetvalue(r, i, 1));
-        d->id = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        d->polyclinic_id = db_ll(r, i, "polyclinic_id");
+        snprintf(d->number, sizeof d->number, "%s", db_text_or_empty(r, i, "number"));
+        d->id = db_ll(r, i, "id");
     }
     run->ndistricts_known = (size_t)n;
     PQclear(r);
@@ -769,7 +771,7 @@ static enum import_status lock_for_load(struct import_run *run)
         const char *params[1] = {n};
         if (!exec_params_ok(run, sql_choose_rebuild, 1, params, "counting the register", &r))
             return IMPORT_FAILED;
-        run->rebuild = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        run->rebuild = db_bool(r, 0, "rebuild");
         PQclear(r);
     }
     if (!exec_ok(run, run->rebuild ? sql_lock_rebuild : sql_lock_maintain, "locking attachments",
@@ -823,7 +825,7 @@ static enum import_status insert_rows(struct import_run *run, FILE *in, bool see
             PQclear(r);
             return IMPORT_FAILED;
         }
-        long long first_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        long long first_id = db_ll(r, 0, "first_id");
         PQclear(r);
         if (!exec_ok(run, sql_bulk_on, "bulk load", NULL) ||
             copy_file(run, in, true, first_id) != IMPORT_OK)
@@ -863,7 +865,8 @@ static enum import_status insert_rows(struct import_run *run, FILE *in, bool see
         snprintf(run->error, sizeof run->error,
                  "district %s holds %s people after the import, above its capacity %s "
                  "(a bug: the checks before should have refused the file)",
-                 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
+                 db_text_or_empty(r, 0, "id"), db_text_or_empty(r, 0, "load"),
+                 db_text_or_empty(r, 0, "capacity"));
     PQclear(r);
     step_done("analysed, districts.nopen recounted, capacity checked again", &t);
     return over ? IMPORT_FAILED : IMPORT_OK;

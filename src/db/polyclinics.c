@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attachd/db_params.h"
 #include "attachd/db_text.h"
 
 /* The people a district holds (SPEC §3): the one definition is the SQL function district_load()
@@ -108,7 +109,7 @@ static struct db_stmt q_polyclinic_change =
 static struct db_stmt q_polyclinic_lock_districts =
     DB_STMT("SELECT 1 FROM districts WHERE polyclinic_id = $1 ORDER BY id FOR UPDATE");
 static struct db_stmt q_polyclinic_stranded =
-    DB_STMT("SELECT polyclinic_live_attachments(p.id) FROM polyclinics p"
+    DB_STMT("SELECT polyclinic_live_attachments(p.id) AS stranded FROM polyclinics p"
             " WHERE p.id = $1 AND p.settlement <> $2::bpchar");
 
 static struct db_stmt q_also_serves_clear =
@@ -123,22 +124,23 @@ static struct db_stmt q_district_list =
     DB_STMT("SELECT json_build_object('items', ds.districts, 'next_cursor', NULL)::text"
             " FROM polyclinics p" POLYCLINIC_DISTRICTS " WHERE p.id = $1");
 static struct db_stmt q_district_precheck =
-    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1),"
-            " (SELECT norm FROM district_kinds WHERE code = $2)");
+    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1) AS polyclinic_exists,"
+            " (SELECT norm FROM district_kinds WHERE code = $2) AS norm");
 static struct db_stmt q_district_insert =
     DB_STMT("INSERT INTO districts (polyclinic_id, number, kind, capacity, open)"
             " VALUES ($1, $2, $3, $4, $5) RETURNING id");
 /* Takes the district's row lock; the kind that will apply ($2 or the current one) and its norm. */
 static struct db_stmt q_district_lock =
-    DB_STMT("SELECT d.capacity, coalesce($2, d.kind), (SELECT k.norm FROM district_kinds k"
-            " WHERE k.code = coalesce($2, d.kind)) FROM districts d WHERE d.id = $1 FOR UPDATE");
+    DB_STMT("SELECT d.capacity, coalesce($2, d.kind) AS kind, (SELECT k.norm FROM district_kinds k"
+            " WHERE k.code = coalesce($2, d.kind)) AS norm FROM districts d WHERE d.id = $1"
+            " FOR UPDATE");
 static struct db_stmt q_district_load =
-    DB_STMT("SELECT " DISTRICT_LOAD " FROM districts d WHERE d.id = $1");
+    DB_STMT("SELECT " DISTRICT_LOAD " AS load FROM districts d WHERE d.id = $1");
 /* How many people of district $1 a change to kind $2 would strand (district_kind_misfits in
  * migrations/0007); 0 when the kind stays. Run with the district's row locked. */
 static struct db_stmt q_district_misfits =
     DB_STMT("SELECT CASE WHEN d.kind = $2 THEN 0 ELSE district_kind_misfits(d.id, $2) END"
-            " FROM districts d WHERE d.id = $1");
+            " AS misfits FROM districts d WHERE d.id = $1");
 static struct db_stmt q_district_change =
     DB_STMT("UPDATE districts SET number = coalesce($2, number), kind = coalesce($3, kind),"
             " capacity = coalesce($4::int, capacity), open = coalesce($5::boolean, open)"
@@ -274,7 +276,7 @@ static enum db_status polyclinic_write(struct db_conn *c, struct polyclinic_tx *
         return polyclinic_violation(c, st, tx);
     bool found = PQntuples(r) == 1;
     if (found)
-        tx->id = atoll(PQgetvalue(r, 0, 0));
+        tx->id = db_ll(r, 0, "id");
     PQclear(r);
     if (!found) {
         tx->outcome = POLYCLINIC_NOT_FOUND;
@@ -312,7 +314,7 @@ static enum db_status check_settlement_move(struct db_conn *c, struct polyclinic
     if (st != DB_OK)
         return st;
     if (PQntuples(r) == 1)
-        tx->affected = atoll(PQgetvalue(r, 0, 0));
+        tx->affected = db_ll(r, 0, "stranded");
     PQclear(r);
     if (tx->affected == 0)
         return DB_OK;
@@ -447,9 +449,9 @@ static enum db_status district_precheck(struct db_conn *c, struct district_tx *t
     enum db_status st = db_query(c, &q_district_precheck, 2, params, &r);
     if (st != DB_OK)
         return st;
-    bool polyclinic_exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    bool kind_known = !PQgetisnull(r, 0, 1);
-    tx->out->norm = atoll(PQgetvalue(r, 0, 1));
+    bool polyclinic_exists = db_bool(r, 0, "polyclinic_exists");
+    bool kind_known = !db_is_null(r, 0, "norm");
+    tx->out->norm = db_ll(r, 0, "norm");
     PQclear(r);
     if (!polyclinic_exists)
         return district_refuse(tx, DISTRICT_NOT_FOUND);
@@ -478,7 +480,7 @@ static enum db_status district_create_tx(struct db_conn *c, void *ctx)
     st = db_query(c, &q_district_insert, 5, row, &r);
     if (st != DB_OK)
         return district_violation(c, st, tx);
-    tx->out->id = atoll(PQgetvalue(r, 0, 0));
+    tx->out->id = db_ll(r, 0, "id");
     PQclear(r);
     return district_read_back(c, tx);
 }
@@ -498,10 +500,10 @@ static enum db_status district_check_capacity(struct db_conn *c, struct district
         PQclear(r);
         return district_refuse(tx, DISTRICT_NOT_FOUND);
     }
-    long long capacity = atoll(PQgetvalue(r, 0, 0));
-    snprintf(tx->out->kind, sizeof tx->out->kind, "%s", PQgetvalue(r, 0, 1));
-    bool kind_known = !PQgetisnull(r, 0, 2);
-    tx->out->norm = atoll(PQgetvalue(r, 0, 2));
+    long long capacity = db_ll(r, 0, "capacity");
+    snprintf(tx->out->kind, sizeof tx->out->kind, "%s", db_text_or_empty(r, 0, "kind"));
+    bool kind_known = !db_is_null(r, 0, "norm");
+    tx->out->norm = db_ll(r, 0, "norm");
     PQclear(r);
     if (!kind_known)
         return district_refuse(tx, DISTRICT_UNKNOWN_KIND);
@@ -515,7 +517,7 @@ static enum db_status district_check_capacity(struct db_conn *c, struct district
     st = db_query(c, &q_district_load, 1, params, &r);
     if (st != DB_OK)
         return st;
-    tx->out->load = atoll(PQgetvalue(r, 0, 0));
+    tx->out->load = db_ll(r, 0, "load");
     PQclear(r);
     return wanted < tx->out->load ? district_refuse(tx, DISTRICT_BELOW_LOAD) : DB_OK;
 }
@@ -532,7 +534,7 @@ static enum db_status district_check_kind(struct db_conn *c, struct district_tx 
     enum db_status st = db_query(c, &q_district_misfits, 2, params, &r);
     if (st != DB_OK)
         return st;
-    tx->out->affected = PQntuples(r) == 1 ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    tx->out->affected = PQntuples(r) == 1 ? db_ll(r, 0, "misfits") : 0;
     PQclear(r);
     return tx->out->affected > 0 ? district_refuse(tx, DISTRICT_STRANDS_PEOPLE) : DB_OK;
 }

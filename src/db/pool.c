@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "attachd/db_params.h"
 #include "attachd/log.h"
 
 struct db_conn {
@@ -837,8 +838,9 @@ enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
 }
 
 static struct db_stmt q_primary_schema =
-    DB_STMT("SELECT (SELECT coalesce(max(version), '') FROM schema_migrations),"
-            " pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'");
+    DB_STMT("SELECT (SELECT coalesce(max(version), '') FROM schema_migrations) AS schema,"
+            " pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+            " AS read_only");
 
 enum db_status db_primary_schema(struct db_pool *pool, char *schema, size_t size)
 {
@@ -852,13 +854,13 @@ enum db_status db_primary_schema(struct db_pool *pool, char *schema, size_t size
         goto out;
     /* A session opened before a failover may sit on a server that is a standby now (or was
      * made read-only): not ready, and the next connect must look for the primary again. */
-    if (strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
+    if (db_bool(r, 0, "read_only")) {
         set_error(c, "25006", NULL, "the server is read-only");
         server_lost(c);
         st = DB_UNAVAILABLE;
         goto out;
     }
-    snprintf(schema, size, "%s", PQgetvalue(r, 0, 0));
+    snprintf(schema, size, "%s", db_text_or_empty(r, 0, "schema"));
 out:
     PQclear(r);
     db_release(pool, c);

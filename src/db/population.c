@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attachd/db_params.h"
 #include "attachd/db_text.h"
 
 /* No parameter is ever sent as NULL: an absent `on` or district is a statement of its own or a
@@ -14,11 +15,11 @@
 
 /* [district given?]: $1 polyclinic, $2 district. */
 static struct db_stmt q_scope[2] = {
-    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1), true,"
-            " to_char(current_date, 'YYYY-MM-DD')"),
-    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1),"
-            " EXISTS (SELECT 1 FROM districts WHERE id = $2 AND polyclinic_id = $1),"
-            " to_char(current_date, 'YYYY-MM-DD')"),
+    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1) AS polyclinic_exists,"
+            " true AS district_there, to_char(current_date, 'YYYY-MM-DD') AS today"),
+    DB_STMT("SELECT EXISTS (SELECT 1 FROM polyclinics WHERE id = $1) AS polyclinic_exists,"
+            " EXISTS (SELECT 1 FROM districts WHERE id = $2 AND polyclinic_id = $1)"
+            " AS district_there, to_char(current_date, 'YYYY-MM-DD') AS today"),
 };
 
 /* A page of polyclinic_attached(): $1 polyclinic, then the date (when `on` is given), the
@@ -28,27 +29,15 @@ static struct db_stmt q_scope[2] = {
  * executions instead of planning every page (see bench/README.md). */
 #define PAGE(on, rest)                                                                             \
     DB_STMT("SELECT x.id, x.district_id, x.iin, x.last_name, x.first_name, x.middle_name,"         \
-            " to_char(x.birth_date, 'YYYY-MM-DD'), x.sex, x.district_number,"                      \
-            " to_char(x.valid_from, 'YYYY-MM-DD'), to_char(x.valid_to, 'YYYY-MM-DD')"              \
+            " to_char(x.birth_date, 'YYYY-MM-DD') AS birth_date, x.sex, x.district_number,"        \
+            " to_char(x.valid_from, 'YYYY-MM-DD') AS valid_from,"                                  \
+            " to_char(x.valid_to, 'YYYY-MM-DD') AS valid_to"                                       \
             " FROM polyclinic_attached($1, " on ", " rest ") x")
 
 /* [on given?] */
 static struct db_stmt q_page[2] = {
     PAGE("current_date", "nullif($2::bigint, 0), $3, $4, $5"),
     PAGE("$2::date", "nullif($3::bigint, 0), $4, $5, $6"),
-};
-enum {
-    C_ID,
-    C_DISTRICT_ID,
-    C_IIN,
-    C_LAST_NAME,
-    C_FIRST_NAME,
-    C_MIDDLE_NAME,
-    C_BIRTH_DATE,
-    C_SEX,
-    C_DISTRICT_NUMBER,
-    C_VALID_FROM,
-    C_VALID_TO
 };
 
 static struct db_stmt q_counts =
@@ -73,15 +62,39 @@ enum db_status population_scope(struct db_pool *pool, long long polyclinic_id,
     enum db_status st = db_run(pool, &q_scope[district_id != 0], district_id ? 2 : 1, p, &r);
     if (st != DB_OK)
         return st;
-    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+    if (!db_bool(r, 0, "polyclinic_exists"))
         *out = SCOPE_NO_POLYCLINIC;
-    else if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+    else if (!db_bool(r, 0, "district_there"))
         *out = SCOPE_DISTRICT_ELSEWHERE;
     else
         *out = SCOPE_OK;
-    snprintf(today, 11, "%s", PQgetvalue(r, 0, 2));
+    snprintf(today, 11, "%s", db_text_or_empty(r, 0, "today"));
     PQclear(r);
     return DB_OK;
+}
+
+/* A page's columns, looked up by name once a page rather than once a row (a page has up to
+ * thousands of rows). */
+struct page_cols {
+    int id, district_id, iin, last_name, first_name, middle_name, birth_date, sex, district_number,
+        valid_from, valid_to;
+};
+
+static struct page_cols page_cols(const PGresult *r)
+{
+    return (struct page_cols){
+        .id = db_col(r, "id"),
+        .district_id = db_col(r, "district_id"),
+        .iin = db_col(r, "iin"),
+        .last_name = db_col(r, "last_name"),
+        .first_name = db_col(r, "first_name"),
+        .middle_name = db_col(r, "middle_name"),
+        .birth_date = db_col(r, "birth_date"),
+        .sex = db_col(r, "sex"),
+        .district_number = db_col(r, "district_number"),
+        .valid_from = db_col(r, "valid_from"),
+        .valid_to = db_col(r, "valid_to"),
+    };
 }
 
 static const char *column(PGresult *r, int row, int col)
@@ -112,19 +125,20 @@ enum db_status population_page(struct db_pool *pool, const struct population_que
     if (st != DB_OK)
         return st;
     int n = PQntuples(r);
+    struct page_cols c = page_cols(r);
     for (int i = 0; i < n; i++) {
         struct attached_row row = {
-            .id = atoll(PQgetvalue(r, i, C_ID)),
-            .district_id = atoll(PQgetvalue(r, i, C_DISTRICT_ID)),
-            .iin = column(r, i, C_IIN),
-            .last_name = column(r, i, C_LAST_NAME),
-            .first_name = column(r, i, C_FIRST_NAME),
-            .middle_name = column(r, i, C_MIDDLE_NAME),
-            .birth_date = column(r, i, C_BIRTH_DATE),
-            .sex = column(r, i, C_SEX),
-            .district_number = column(r, i, C_DISTRICT_NUMBER),
-            .valid_from = column(r, i, C_VALID_FROM),
-            .valid_to = column(r, i, C_VALID_TO),
+            .id = atoll(PQgetvalue(r, i, c.id)),
+            .district_id = atoll(PQgetvalue(r, i, c.district_id)),
+            .iin = column(r, i, c.iin),
+            .last_name = column(r, i, c.last_name),
+            .first_name = column(r, i, c.first_name),
+            .middle_name = column(r, i, c.middle_name),
+            .birth_date = column(r, i, c.birth_date),
+            .sex = column(r, i, c.sex),
+            .district_number = column(r, i, c.district_number),
+            .valid_from = column(r, i, c.valid_from),
+            .valid_to = column(r, i, c.valid_to),
         };
         if (!fn(ctx, &row)) {
             st = DB_ERROR;

@@ -1,10 +1,19 @@
-/* One-document queries (see db_text.h). */
+/* One-document queries (see db_text.h), and what a named column read needs out of line (see
+ * db_params.h). */
 #include "attachd/db_text.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attachd/db_params.h"
+#include "attachd/log.h"
+
+void db_no_such_column(const char *name)
+{
+    log_error("db: the result has no column \"%s\" (the code and its statement disagree)", name);
+    abort();
+}
 
 void json_text_compact(char *text)
 {
@@ -23,6 +32,15 @@ void json_text_compact(char *text)
         }
     }
     *to = '\0';
+}
+
+char *db_json_copy(const PGresult *r, int row, const char *name)
+{
+    const char *text = db_text(r, row, name);
+    char *copy = text ? strdup(text) : NULL;
+    if (copy)
+        json_text_compact(copy);
+    return copy;
 }
 
 enum db_status db_query_json(struct db_conn *conn, struct db_stmt *stmt, int nparams,
@@ -74,11 +92,8 @@ enum db_status db_run_upsert_json(struct db_pool *pool, struct db_stmt *stmt, in
     enum db_status st = db_run(pool, stmt, nparams, values, &r);
     if (st != DB_OK)
         return st;
-    *created = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    *out = strdup(PQgetvalue(r, 0, 1));
+    *created = db_bool(r, 0, "created");
+    *out = db_json_copy(r, 0, "json");
     PQclear(r);
-    if (!*out)
-        return DB_ERROR;
-    json_text_compact(*out);
-    return DB_OK;
+    return *out ? DB_OK : DB_ERROR;
 }
