@@ -46,6 +46,12 @@ enum db_status population_page(struct db_pool *pool, const struct population_que
                                attached_row_fn fn, void *ctx, size_t *nrows)
     __attribute__((warn_unused_result));
 
+/* population_scope and population_page in one round trip: fn is called only when *scope is
+ * SCOPE_OK. */
+enum db_status population_scoped_page(struct db_pool *pool, const struct population_query *q,
+                                      enum population_scope *scope, attached_row_fn fn, void *ctx,
+                                      size_t *nrows) __attribute__((warn_unused_result));
+
 /* {"polyclinic_id", "on", "total", "by_district": [...], "by_sex": {...}, "by_age_band": {...}};
  * *json NULL when there is no such polyclinic. on NULL: today. */
 enum db_status population_counts(struct db_pool *pool, long long polyclinic_id, const char *on,

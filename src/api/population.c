@@ -174,6 +174,17 @@ static bool add_json_item(void *ctx, const struct attached_row *row)
     return !t->failed;
 }
 
+/* The answer to a scope that is not SCOPE_OK: no such polyclinic (404), or a district_id that
+ * is not one of its districts (422). */
+static enum api_status scope_problem(struct response *res, enum population_scope scope,
+                                     long long polyclinic_id)
+{
+    if (scope == SCOPE_NO_POLYCLINIC)
+        return res_problem(res, API_NOT_FOUND, NOT_YOURS);
+    res_field_error(res, "district_id", "is not a district of polyclinic %lld", polyclinic_id);
+    return res_validation_result(res);
+}
+
 /* {"items", "next_cursor"}: one row more than the page is fetched, to tell whether a next page
  * exists. */
 static enum api_status answer_json_page(struct request *req, struct response *res,
@@ -183,10 +194,14 @@ static enum api_status answer_json_page(struct request *req, struct response *re
     TEXT_LIT(&page.text, "{\"items\":[");
     q->limit++;
     size_t n = 0;
-    enum db_status st =
-        page.text.failed ? DB_ERROR : population_page(req->app->db, q, add_json_item, &page, &n);
-    if (st != DB_OK) {
+    enum population_scope scope = SCOPE_OK;
+    enum db_status st = page.text.failed ? DB_ERROR
+                                         : population_scoped_page(req->app->db, q, &scope,
+                                                                  add_json_item, &page, &n);
+    if (st != DB_OK || scope != SCOPE_OK) {
         free(page.text.buf);
+        if (st == DB_OK)
+            return scope_problem(res, scope, q->polyclinic_id);
         return page.text.failed ? res_problem(res, API_INTERNAL, NULL) : res_db_problem(res, st);
     }
     if (n > page.wanted) {
@@ -301,20 +316,17 @@ HANDLER(api_polyclinic_attachments)
     read_list_query(req, res, &q);
     if (res_validation_result(res) != API_OK)
         return res->problem;
+    if (!csv) /* the scope goes in one round trip with the page */
+        return answer_json_page(req, res, &q);
     enum population_scope scope;
     char today[11];
     enum db_status st =
         population_scope(req->app->db, q.polyclinic_id, q.district_id, &scope, today);
     if (st != DB_OK)
         return res_db_problem(res, st);
-    if (scope == SCOPE_NO_POLYCLINIC)
-        return res_problem(res, API_NOT_FOUND, NOT_YOURS);
-    if (scope == SCOPE_DISTRICT_ELSEWHERE) {
-        res_field_error(res, "district_id", "is not a district of polyclinic %lld",
-                        q.polyclinic_id);
-        return res_validation_result(res);
-    }
-    return csv ? answer_csv(req, res, &q, today) : answer_json_page(req, res, &q);
+    if (scope != SCOPE_OK)
+        return scope_problem(res, scope, q.polyclinic_id);
+    return answer_csv(req, res, &q, today);
 }
 
 HANDLER(api_polyclinic_population)

@@ -175,6 +175,15 @@ class AttachedListTest(AppTestCase):
         self.assertFieldError(call("GET", attachments_path(
             c, "district_id=%d" % other.district()["id"])), "district_id")
 
+    def test_page_of_another_polyclinics_district_shows_none_of_its_people(self):
+        # The scope check and the page go to the database in one flight; the page read for a
+        # district elsewhere must be dropped, not shown.
+        c, other = make_clinic(), make_clinic()
+        seed_many(other, other.district()["id"], 2, today() - DAY)
+        for headers in ({}, {"Accept": "text/csv"}):
+            self.assertFieldError(call("GET", attachments_path(
+                c, "district_id=%d" % other.district()["id"]), headers=headers), "district_id")
+
     def test_bad_query_values_are_422(self):
         c = make_clinic()
         for query, field in (("limit=0", "limit"), ("limit=501", "limit"), ("limit=x", "limit"),

@@ -1,5 +1,10 @@
-/* Log safety: a masked IIN never shows more than its first 4 and last 2 digits. */
+/* Log safety: a masked IIN never shows more than its first 4 and last 2 digits; lines arrive
+ * whole. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "attachd/log.h"
 #include "unit.h"
 
@@ -73,6 +78,99 @@ START_TEST(test_json_text_cut_short_never_shows_twelve_digits)
 }
 END_TEST
 
+#define LOG_THREADS 4
+#define LOG_LINES   2000
+
+static void *log_many(void *arg)
+{
+    (void)arg;
+    struct request_log r = {.request_id = "0123abcd-0123abcd-0123abcd-0123abcd",
+                            .method = "GET",
+                            .route = "/v1/persons/{iin}/attachment",
+                            .status = 200,
+                            .ms = 0.4,
+                            .role = "admin",
+                            .token_id = 1,
+                            .token_name = "bench"};
+    for (int i = 0; i < LOG_LINES; i++) {
+        log_request(&r);
+        log_warn("a warning of %d bytes or so, with some words after it %s", i, "to make it long");
+    }
+    return NULL;
+}
+
+/* The log is written by every HTTP thread at once, without a lock of ours (one write(2) per
+ * line): each line must still arrive whole, never cut by another thread's. */
+START_TEST(test_lines_of_many_threads_arrive_whole)
+{
+    char path[] = "/tmp/attachd-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    int saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+    log_set_level(LOG_INFO);
+    pthread_t t[LOG_THREADS];
+    for (int i = 0; i < LOG_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, log_many, NULL), 0);
+    for (int i = 0; i < LOG_THREADS; i++)
+        pthread_join(t[i], NULL);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    FILE *f = fdopen(fd, "r");
+    ck_assert_ptr_nonnull(f);
+    rewind(f);
+    char line[2048];
+    int requests = 0, warnings = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        ck_assert_msg(len > 0 && line[len - 1] == '\n', "a line without its end: %s", line);
+        if (strncmp(line, "{\"time\":", 8) == 0 && strstr(line, "\"token\":\"bench\"}\n"))
+            requests++;
+        else if (strstr(line, " warn a warning of ") && strstr(line, "to make it long\n"))
+            warnings++;
+        else
+            ck_abort_msg("a line cut or mixed with another: %s", line);
+    }
+    fclose(f);
+    unlink(path);
+    ck_assert_int_eq(requests, LOG_THREADS * LOG_LINES);
+    ck_assert_int_eq(warnings, LOG_THREADS * LOG_LINES);
+}
+END_TEST
+
+/* A message longer than the line buffer is cut, and still ends its line. */
+START_TEST(test_overlong_message_is_cut_and_ends_its_line)
+{
+    char path[] = "/tmp/attachd-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    int saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+    char *big = malloc(5000);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', 4999);
+    big[4999] = '\0';
+    log_error("%s", big);
+    log_error("next");
+    free(big);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    FILE *f = fdopen(fd, "r");
+    ck_assert_ptr_nonnull(f);
+    rewind(f);
+    char line[8192];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    size_t len = strlen(line);
+    ck_assert_uint_le(len, 1023);
+    ck_assert_int_eq(line[len - 1], '\n');
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_ptr_nonnull(strstr(line, " error next\n"));
+    fclose(f);
+    unlink(path);
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -83,6 +181,8 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_json_text_masks_every_run_of_twelve_or_more_digits);
     tcase_add_test(tc, test_json_text_escapes_quotes_backslashes_and_controls);
     tcase_add_test(tc, test_json_text_cut_short_never_shows_twelve_digits);
+    tcase_add_test(tc, test_lines_of_many_threads_arrive_whole);
+    tcase_add_test(tc, test_overlong_message_is_cut_and_ends_its_line);
     suite_add_tcase(s, tc);
     return s;
 }
