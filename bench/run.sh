@@ -626,10 +626,9 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # ---- campaign day -----------------------------------------------------------------------------
-# campaign_prepare: the catalogue and window of a campaign day. The demo city's polyclinics that
-# take part (accepting, with a Fund contract) are the catalogue; every other one of them is made
-# auto_approve; the current year's campaign is opened around today (the bench's own window, so
-# the run never depends on the calendar). Prints the ids of all the city's polyclinics (73 in
+# campaign_prepare: the catalogue and window of a campaign day (bench/campaign_window.sql): the
+# demo city's polyclinics that take part (accepting, with a Fund contract) are the catalogue,
+# every other one of them auto_approve, the current year's campaign open around today. Prints the ids of all the city's polyclinics (73 in
 # the demo seed), comma-separated: applications to the few that do not take part are refused
 # CLINIC_NOT_ACCEPTING, as on a real day.
 campaign_prepare() {
@@ -637,18 +636,9 @@ campaign_prepare() {
 SET client_min_messages = warning;
 TRUNCATE applications, attachments, transfers, events CASCADE;
 UPDATE districts SET nopen = 0 WHERE nopen <> 0;
-UPDATE polyclinics p SET auto_approve = (r.k % 2 = 0)
-FROM (SELECT id, row_number() OVER (ORDER BY id) AS k FROM polyclinics
-      WHERE settlement = '751110000' AND accepting AND fsms_contract) r
-WHERE p.id = r.id;
-DELETE FROM campaigns WHERE daterange(opens_on, closes_on, '[]') && daterange(current_date - 1, current_date + 1, '[]')
-    AND year <> extract(year FROM current_date)::int;
-INSERT INTO campaigns (year, opens_on, closes_on, effective_on, max_changes)
-VALUES (extract(year FROM current_date)::int, current_date - 1, current_date + 1, current_date + 30, 1)
-ON CONFLICT (year) DO UPDATE SET opens_on = EXCLUDED.opens_on, closes_on = EXCLUDED.closes_on,
-    effective_on = EXCLUDED.effective_on, max_changes = EXCLUDED.max_changes;
-VACUUM ANALYZE;
 SQL
+    attachd_psql -f "$BENCH/campaign_window.sql" >/dev/null
+    attachd_psql -c 'VACUUM ANALYZE' >/dev/null
     attachd_psql -At -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM polyclinics
         WHERE settlement = '751110000'"
 }

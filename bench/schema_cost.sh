@@ -41,18 +41,7 @@ PG_LOCAL_FAST=1 pg_local_start "$DIR" "$PORT" attachd
 trap 'pg_local_destroy "$DIR"' EXIT
 DATABASE_URL=$DATABASE_URL "$BIN" migrate >"$OUT/schema-cost.migrate.log" 2>&1
 attachd_psql -f "$ROOT/scripts/demo-seed.sql" >/dev/null
-attachd_psql >/dev/null <<'SQL'
-UPDATE polyclinics p SET auto_approve = (r.k % 2 = 0)
-FROM (SELECT id, row_number() OVER (ORDER BY id) AS k FROM polyclinics
-      WHERE settlement = '751110000' AND accepting AND fsms_contract) r
-WHERE p.id = r.id;
-DELETE FROM campaigns WHERE daterange(opens_on, closes_on, '[]') && daterange(current_date - 1, current_date + 1, '[]')
-    AND year <> extract(year FROM current_date)::int;
-INSERT INTO campaigns (year, opens_on, closes_on, effective_on, max_changes)
-VALUES (extract(year FROM current_date)::int, current_date - 1, current_date + 1, current_date + 30, 1)
-ON CONFLICT (year) DO UPDATE SET opens_on = EXCLUDED.opens_on, closes_on = EXCLUDED.closes_on,
-    effective_on = EXCLUDED.effective_on, max_changes = EXCLUDED.max_changes;
-SQL
+attachd_psql -f "$ROOT/bench/campaign_window.sql" >/dev/null
 npolys=$(attachd_psql -At -c "SELECT count(*) FROM polyclinics WHERE auto_approve AND accepting AND fsms_contract")
 FILL=${SCHEMA_COST_FILL:-20000}
 log "filling the register with $FILL applications (pgbench, least SQL of an auto-approval)"
