@@ -76,6 +76,8 @@ static struct db_stmt q_submit_facts = DB_READ(
     " AS district_ok,"
     " (SELECT string_agg(to_char(day, 'YYYY-MM-DD'), ',') FROM holidays"
     " WHERE day > current_date AND day <= current_date + 60) AS holidays,"
+    /* the stored application's trail is written by its storing statement (migrations/0020) */
+    " set_config('attachd.trail', 'inline', true) AS trail,"
     " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICTS_JSON(
         "$2") " AS districts FROM (SELECT 1) one"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
@@ -104,14 +106,39 @@ static struct db_stmt q_submit_facts = DB_READ(
     " $13::text, $14, $15::text[], $16, ($17::date + time '18:00') AT TIME ZONE 'Asia/Almaty',"    \
     " CASE WHEN $13::text <> 'pending' THEN now() END,"                                            \
     " CASE WHEN $13::text <> 'pending' THEN $18 END, $19, $20::bytea, $21"
-static struct db_stmt q_insert =
-    DB_WRITE("INSERT INTO applications AS a (" APPLICATION_COLUMNS ") VALUES (" APPLICATION_VALUES
-             ") RETURNING a.id, application_json(a)::text");
+/* The trail of a stored application, written by its storing statement when the transaction
+ * says so (attachd.trail = 'inline', set by q_submit_facts), else by the triggers of
+ * migrations/0020, which then fire: the conditions are each other's negation, so exactly one
+ * writes it. The audit row of a decision taken at once (audit_row() of audit_decided_at_once:
+ * the columns left out are the trigger's arguments) and the events (applications_events_insert:
+ * submitted, then decided, in that order of ids). `ins` is the stored row, `tr` the transfer
+ * (id, from_polyclinic_id) or NULLs. */
+#define TRAIL_INLINE "current_setting('attachd.trail', true) = 'inline'"
+#define TRAIL_CTES(tr)                                                                             \
+    " au AS (INSERT INTO audit (actor_role, actor_token, actor_name, action, entity, entity_id,"   \
+    " before, after) SELECT actor_role(d.actor), actor_token(d.actor), actor_name(d.actor),"       \
+    " audit_action('application', 'INSERT', d.doc), 'application', d.doc->>'id', NULL, d.doc"      \
+    " FROM ins, LATERAL (SELECT coalesce(current_setting('attachd.actor', true), '') AS actor,"    \
+    " to_jsonb(ins.a) - '{person,representative,birth_certificate,family_iins,address,"            \
+    "request_hash,idempotency_key}'::text[] AS doc OFFSET 0) d"                                    \
+    " WHERE (ins.a).status <> 'pending' AND " TRAIL_INLINE "),"                                    \
+    " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, other_polyclinic_id,"   \
+    " data) SELECT e.type, (ins.a).id, (ins.a).iin, (ins.a).polyclinic_id, e.other, e.data"        \
+    " FROM ins, " tr ", LATERAL (VALUES (1, 'application.submitted', NULL::bigint,"                \
+    " event_submitted_data(ins.a)), (2, event_decision_type(ins.a), t.from_polyclinic_id,"         \
+    " event_decided_data(ins.a, t.id, t.from_polyclinic_id))) e(ord, type, other, data)"           \
+    " WHERE e.type IS NOT NULL AND " TRAIL_INLINE " ORDER BY e.ord)"
+static struct db_stmt q_insert = DB_WRITE(
+    "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
+    ") VALUES (" APPLICATION_VALUES
+    ") RETURNING a)," TRAIL_CTES("(SELECT NULL::bigint AS id, NULL::bigint AS from_polyclinic_id) "
+                                 "t") " SELECT (ins.a).id, application_json(ins.a)::text FROM ins");
 /* An application approved at once (auto_approve), its attachment and its transfer in one
  * statement: the id is drawn first so that all three rows carry it. $22 district, $23 the day
  * it takes effect, $24/$25 the polyclinic and district left (NULL: a first attachment), $26
  * whether leaving counts as a change. The foreign keys to the application are checked at the
- * end of the statement, when it is stored. */
+ * end of the statement, when it is stored. Its trail as q_insert's, the decided event naming
+ * the transfer written here. */
 static struct db_stmt q_insert_approved = DB_WRITE(
     "WITH n AS (SELECT nextval('applications_id_seq') AS id),"
     " att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
@@ -120,10 +147,12 @@ static struct db_stmt q_insert_approved = DB_WRITE(
     " to_district_id, effective_on, grounds, application_id, campaign_year, counts_as_change,"
     " from_ownership, to_ownership) SELECT $1, $24, $25, $6, $22, $23::date, $9::text, n.id,"
     " $16, $9::text = 'campaign' AND $26::boolean, f.ownership, p.ownership FROM n"
-    " JOIN polyclinics p ON p.id = $6 LEFT JOIN polyclinics f ON f.id = $24)"
-    " INSERT INTO applications AS a (id, " APPLICATION_COLUMNS ", district_id, effective_on)"
-    " OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES ", $22, $23::date FROM n"
-    " RETURNING a.id, application_json(a)::text");
+    " JOIN polyclinics p ON p.id = $6 LEFT JOIN polyclinics f ON f.id = $24"
+    " RETURNING id, from_polyclinic_id),"
+    " ins AS (INSERT INTO applications AS a (id, " APPLICATION_COLUMNS ", district_id,"
+    " effective_on) OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES ", $22, $23::date"
+    " FROM n RETURNING a)," TRAIL_CTES("tr t") " SELECT (ins.a).id, application_json(ins.a)::text"
+                                               " FROM ins");
 
 /* The application to decide, locked. $2/$4: the district the approver prefers, by id or by
  * number (NULL both: the one the application asked for); $3 the refusal code. */
@@ -185,11 +214,17 @@ static struct db_stmt q_family_districts = DB_READ(
     " FROM unnest($2::text[]) WITH ORDINALITY f(iin, ord)"
     " JOIN attachments a ON a.iin = f.iin AND a.polyclinic_id = $1 AND NOT a.cancelled"
     " AND (a.valid_to IS NULL OR a.valid_to > current_date)");
-/* An upcoming attachment is replaced, never served: it and its transfer are cancelled. */
-static struct db_stmt q_cancel_upcoming = DB_WRITE(
-    "WITH c AS (UPDATE attachments SET cancelled = true WHERE iin = $1 AND NOT cancelled"
-    " AND valid_from > current_date RETURNING application_id)"
-    " UPDATE transfers t SET cancelled = true FROM c WHERE t.application_id = c.application_id");
+/* An upcoming attachment is replaced, never served: it and its transfer are cancelled. The
+ * transfer.cancelled event is written at COMMIT by the deferred transfers_events_cancelled, and
+ * must come before the events of the approval that replaced it: so the approval's own events
+ * are left to their deferred trigger too, queued after it (attachd.trail reset, see
+ * migrations/0020; a registrar's approval never set it). */
+static struct db_stmt q_cancel_upcoming =
+    DB_WRITE("WITH c AS (UPDATE attachments SET cancelled = true WHERE iin = $1 AND NOT cancelled"
+             " AND valid_from > current_date RETURNING application_id),"
+             " t AS (UPDATE transfers t SET cancelled = true FROM c WHERE t.application_id = "
+             "c.application_id)"
+             " SELECT set_config('attachd.trail', '', true) AS trail");
 static struct db_stmt q_end_current =
     DB_WRITE("UPDATE attachments SET valid_to = $2::date WHERE id = $1");
 static struct db_stmt q_attach = DB_WRITE(
