@@ -8,14 +8,11 @@ computed here from the catalogue (argument CATALOGUE: lines "polyclinic,district
 adult districts of auto-approving polyclinics, in the order OFFSET :pn picks the polyclinics),
 so every EXECUTE gets its values without a round trip to the client.
 
-usage: schema_cost.py MIN_SQL CATALOGUE N FIRST_IIN > script.sql"""
+usage: schema_cost.py MIN_SQL CATALOGUE N FIRST_IIN PERSON > script.sql (PERSON: the person
+document, as pgbench's -D person)"""
 
 import re
 import sys
-
-PERSON = ('{"iin":"x","last_name":"Бенчмарков","first_name":"Тест","middle_name":null,'
-          '"birth_date":"1985-03-14","sex":"male","residency":"citizen"}')
-
 
 def statements(path):
     """The SQL statements of the pgbench script (comments, meta-commands and \\gset dropped)."""
@@ -47,7 +44,8 @@ def literal(v):
 
 
 def main():
-    min_sql, catalogue, n, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    min_sql, catalogue, n, first, person = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
+                                            int(sys.argv[4]), sys.argv[5])
     rows = [line.strip().split(",") for line in open(catalogue) if line.strip()]
     polys = sorted({int(r[0]) for r in rows})
     district_of = {}
@@ -67,7 +65,7 @@ def main():
         pn = k % len(polys)
         values = {"iin": first + k, "npolys": len(polys), "pn": pn, "poly": polys[pn],
                   "district": district_of[polys[pn]], "year": year, "eff": eff,
-                  "person": PERSON}
+                  "person": person}
         for name, names in plan:
             if names is None:
                 out.append(name)

@@ -42,12 +42,14 @@ trap 'pg_local_destroy "$DIR"' EXIT
 DATABASE_URL=$DATABASE_URL "$BIN" migrate >"$OUT/schema-cost.migrate.log" 2>&1
 attachd_psql -f "$ROOT/scripts/demo-seed.sql" >/dev/null
 attachd_psql -f "$ROOT/bench/campaign_window.sql" >/dev/null
+# The person of every application, in the fill and in the measured runs alike.
+PERSON='{"iin":"x","last_name":"Бенчмарков","first_name":"Тест","middle_name":null,"birth_date":"1985-03-14","sex":"male","residency":"citizen"}'
 npolys=$(attachd_psql -At -c "SELECT count(*) FROM polyclinics WHERE auto_approve AND accepting AND fsms_contract")
 FILL=${SCHEMA_COST_FILL:-20000}
 log "filling the register with $FILL applications (pgbench, least SQL of an auto-approval)"
 PGOPTIONS='-c timezone=Asia/Almaty -c jit=off' "$BINDIR/pgbench" -n -M prepared -c 4 -j 2 \
     -t $((FILL / 4)) -f "$ROOT/bench/pgbench/campaign_day_min.sql" \
-    -D k=0 -D npolys="$npolys" -D person='{"iin":"x","sex":"male","birth_date":"1985-03-14","residency":"citizen"}' \
+    -D k=0 -D npolys="$npolys" -D person="$PERSON" \
     -h 127.0.0.1 -p "$PORT" -U postgres attachd >"$OUT/schema-cost.fill.log" 2>&1
 attachd_psql -c 'VACUUM ANALYZE' >/dev/null
 # The adult districts of the auto-approving polyclinics, as campaign_day_min.sql finds them (the
@@ -78,7 +80,7 @@ instructions() {
             <"$SCHEMA_COST_SETUP" >"$OUT/schema-cost.setup.log" 2>&1
     fi
     python3 "$ROOT/bench/schema_cost.py" "$ROOT/bench/pgbench/campaign_day_min.sql" \
-        "$DIR/catalogue.csv" "$1" 700000000000 >"$BASE/run-$1.sql"
+        "$DIR/catalogue.csv" "$1" 700000000000 "$PERSON" >"$BASE/run-$1.sql"
     # Checked afterwards: every application of the run was stored, approved.
     printf "SELECT 'approved=' || count(*) FROM applications WHERE iin >= '700000000000' AND status = 'approved';\n\n" \
         >>"$BASE/run-$1.sql"
