@@ -152,6 +152,10 @@ class EventTypesTest(FeedCase):
         self.assertEqual(dec_b[0]["data"]["district_id"], to_b["district_id"])
         self.assertEqual(dec_b[0]["data"]["effective_on"], to_b["effective_on"])
         self.assertIsNone(dec_b[0]["data"]["refusal"])
+        self.assertEqual(dec_b[0]["data"]["from_polyclinic_id"], self.a.id)
+        self.assertEqual(dec_b[0]["data"]["transfer_id"],
+                         int(psql("SELECT id FROM transfers WHERE application_id = %d"
+                                  % to_b["id"])), "the approval's transfer")
 
         cancelled = [e for t, e in of_app(items, to_b["id"]) if t == "transfer.cancelled"]
         self.assertEqual(len(cancelled), 1, items)
