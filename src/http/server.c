@@ -80,6 +80,7 @@ struct parking {
 struct server {
     struct MHD_Daemon *daemon;
     struct app *app;
+    struct db_reactor *reactor; /* NULL: every read waits on a pooled connection */
     atomic_int inflight;
     struct deadlines deadlines;
     struct parking parking;
@@ -496,6 +497,12 @@ static void *waker_main(void *arg)
     return NULL;
 }
 
+/* A deferred read's answer is in: libmicrohttpd runs the handler's next pass. */
+static void resume_deferred(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
@@ -513,6 +520,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->path = url;
         req->started = now_monotonic();
         set_request_id(req);
+        bool reads = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        db_defer_init(&req->defer, reads ? srv->reactor : NULL, resume_deferred, conn);
         *con_cls = req;
         atomic_fetch_add(&srv->inflight, 1);
         const char *cl =
@@ -554,9 +563,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     deadline_mark(conn, -1); /* the whole request is in: no deadline while it is handled */
     struct response res = {0};
+    db_defer_pass(&req->defer);
     server_dispatch(req, &res);
+    db_defer_pass(NULL);
+    if (req->defer.waiting) {
+        /* A read was recorded: what the pass answered is dropped, and the next pass runs when
+         * the read's answer is in. Suspended first, so that the answer cannot resume it
+         * before. */
+        response_clear(&res);
+        MHD_suspend_connection(conn);
+        db_defer_submit(&req->defer);
+        return MHD_YES;
+    }
     if (park(srv, conn, req, &res)) {
         response_clear(&res); /* the handler runs again when the request is resumed */
+        db_defer_clear(&req->defer); /* and reads afresh */
         return MHD_YES;
     }
     enum MHD_Result ok = send_response(conn, req, &res, atomic_load(&srv->draining));
@@ -574,6 +595,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     deadline_mark(conn, now_ms()); /* the deadline of the next request starts now */
     if (!req)
         return;
+    db_defer_clear(&req->defer);
     free(req->body);
     free(req);
     *con_cls = NULL;
@@ -656,6 +678,9 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
         free(srv);
         return NULL;
     }
+    /* Half the pool for the reactor's reads, so that the workers' writes always find some. */
+    if (db_reactor_start(app->db, cfg->db_pool / 2 ? cfg->db_pool / 2 : 1, &srv->reactor) != DB_OK)
+        log_warn("reads wait on pooled connections: the reactor did not start");
     int rc = pthread_create(&srv->deadlines.reaper, NULL, reaper_main, &srv->deadlines);
     srv->deadlines.reaper_running = rc == 0;
     if (rc != 0)
@@ -693,11 +718,13 @@ void server_stop(struct server *srv, unsigned grace_seconds)
         pthread_join(srv->parking.waker, NULL);
     }
     wake(&srv->parking, 0, true); /* libmicrohttpd must not stop with suspended connections */
+    db_reactor_stop(srv->reactor); /* nor with reads in flight: they answer 503 */
     if (srv->deadlines.reaper_running) {
         atomic_store(&srv->deadlines.stop, true);
         pthread_join(srv->deadlines.reaper, NULL);
     }
     MHD_stop_daemon(srv->daemon); /* closes every connection: the deadline list empties */
+    db_reactor_free(srv->reactor);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
     pthread_mutex_destroy(&srv->deadlines.lock);
