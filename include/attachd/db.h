@@ -135,19 +135,22 @@ enum db_status db_acquire_now(struct db_pool *pool, struct db_conn **out)
     __attribute__((warn_unused_result));
 
 /* Reads sent without waiting (src/db/reactor.c): a session taken for them runs in libpq's
- * pipeline mode, non-blocking, one statement and sync per read, so several reads of several
- * requests are in flight on it at once. Each read is its own implicit transaction, as with
- * db_query. db_async_begin puts a taken session in that mode (DB_UNAVAILABLE: it cannot be),
+ * pipeline mode, non-blocking, so that several reads of several requests are in flight on it
+ * at once; the reads sent together before a sync (db_async_sync) share an implicit transaction
+ * (each still with its own snapshot, READ COMMITTED) and come back in one flight.
+ * db_async_begin puts a taken session in that mode (DB_UNAVAILABLE: it cannot be),
  * db_async_end takes it out (and drops the session when reads are still in flight) before
  * db_release. */
 enum db_status db_async_begin(struct db_conn *conn) __attribute__((warn_unused_result));
 void db_async_end(struct db_conn *conn);
 int db_async_socket(const struct db_conn *conn);
-/* Queues one read (and its PREPARE on first use on the session) and its sync; *prepared_here
- * says the PREPARE went with it. DB_UNAVAILABLE: the session cannot send any more. */
+/* Queues one read (and its PREPARE on first use on the session); *prepared_here says the
+ * PREPARE went with it. DB_UNAVAILABLE: the session cannot send any more. */
 enum db_status db_async_send(struct db_conn *conn, struct db_stmt *stmt, int nparams,
                              const char *const *values, bool *prepared_here)
     __attribute__((warn_unused_result));
+/* Ends the reads queued since the last sync, and sends them. */
+enum db_status db_async_sync(struct db_conn *conn) __attribute__((warn_unused_result));
 /* Sends what is queued: 0 all sent, 1 some left (wait until the socket is writable), -1 the
  * session failed. */
 int db_async_flush(struct db_conn *conn);
@@ -193,6 +196,7 @@ struct db_defer {
     char buf[DB_DEFER_BUF];
     bool prepared_here;     /* its session's PREPARE went with it */
     int seen;               /* statements of it whose results ended (PREPARE, the read) */
+    bool alone;             /* sent again after another read of its sync failed: with a sync of its own */
     struct db_defer *queue; /* the reactor's lists */
 };
 void db_defer_init(struct db_defer *d, struct db_reactor *rx, void (*done)(void *arg), void *arg);

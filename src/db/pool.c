@@ -934,10 +934,14 @@ enum db_status db_async_send(struct db_conn *c, struct db_stmt *stmt, int nparam
         c->prepared[slot] = true;
         *prepared_here = true;
     }
-    if (!PQsendQueryPrepared(c->pg, name, nparams, values, NULL, NULL, 0) ||
-        !PQpipelineSync(c->pg))
+    if (!PQsendQueryPrepared(c->pg, name, nparams, values, NULL, NULL, 0))
         return DB_UNAVAILABLE;
     return DB_OK;
+}
+
+enum db_status db_async_sync(struct db_conn *c)
+{
+    return c->pg && PQpipelineSync(c->pg) ? DB_OK : DB_UNAVAILABLE;
 }
 
 int db_async_flush(struct db_conn *c)

@@ -32,6 +32,8 @@ struct session {
     int fd;
     struct db_defer *head, *tail; /* in flight, oldest first */
     int inflight;
+    int unsynced; /* reads sent since the last sync */
+    int syncs;    /* syncs whose answer has not come back */
     bool want_write;
 };
 
@@ -238,6 +240,17 @@ static void flush(struct db_reactor *rx, struct session *s)
     }
 }
 
+/* Ends the reads sent on s since its last sync (PQpipelineSync sends them); false when the
+ * session failed (end it). */
+static bool sync_reads(struct session *s)
+{
+    if (db_async_sync(s->conn) != DB_OK)
+        return false;
+    s->unsynced = 0;
+    s->syncs++;
+    return true;
+}
+
 /* Sends the pending reads the sessions have room for. */
 static void send_pending(struct db_reactor *rx)
 {
@@ -256,25 +269,51 @@ static void send_pending(struct db_reactor *rx)
         if (!rx->pending)
             rx->pending_tail = &rx->pending;
         d->queue = NULL;
-        if (db_async_send(s->conn, d->stmt, d->nparams, d->values, &d->prepared_here) != DB_OK) {
-            complete(d, DB_UNAVAILABLE, NULL);
-            session_end(rx, s, DB_UNAVAILABLE);
-            continue;
+        /* A read sent again after another one of its sync failed goes alone. */
+        bool ok = !(d->alone && s->unsynced) || sync_reads(s);
+        ok = ok &&
+             db_async_send(s->conn, d->stmt, d->nparams, d->values, &d->prepared_here) == DB_OK;
+        if (ok) {
+            if (s->tail)
+                s->tail->queue = d;
+            else
+                s->head = d;
+            s->tail = d;
+            s->inflight++;
+            s->unsynced++;
         }
-        if (s->tail)
-            s->tail->queue = d;
-        else
-            s->head = d;
-        s->tail = d;
-        s->inflight++;
+        if (!ok || (d->alone && !sync_reads(s))) {
+            if (!ok)
+                complete(d, DB_UNAVAILABLE, NULL);
+            session_end(rx, s, DB_UNAVAILABLE);
+        }
     }
-    /* PQpipelineSync sent each read already; this sends what a full socket held back (nothing
-     * to do, and no system call, otherwise). */
-    for (unsigned i = rx->nsessions; i-- > 0;)
-        flush(rx, &rx->sessions[i]);
+    /* One sync for what each session got: the reads come back in one flight. */
+    for (unsigned i = rx->nsessions; i-- > 0;) {
+        struct session *s = &rx->sessions[i];
+        if (s->unsynced && !sync_reads(s))
+            session_end(rx, s, DB_UNAVAILABLE);
+        else
+            flush(rx, s);
+    }
 }
 
-/* Reads the answers that arrived on s, completing each read whose sync came back. False when
+/* A read of a sync that failed because another read before it in the same sync did: sent
+ * again, first, alone. */
+static void send_again(struct db_reactor *rx, struct db_defer *d)
+{
+    d->result[d->ndone] = NULL;
+    d->status[d->ndone] = DB_OK;
+    d->seen = 0;
+    d->prepared_here = false;
+    d->alone = true;
+    d->queue = rx->pending;
+    if (!rx->pending)
+        rx->pending_tail = &d->queue;
+    rx->pending = d;
+}
+
+/* Reads the answers that arrived on s, completing each read whose results ended. False when
  * the session ended. */
 static bool receive(struct db_reactor *rx, struct session *s)
 {
@@ -282,45 +321,66 @@ static bool receive(struct db_reactor *rx, struct session *s)
         session_end(rx, s, DB_UNAVAILABLE);
         return false;
     }
-    while (s->head) {
-        struct db_defer *d = s->head;
+    bool aborted = false; /* the read at the head was skipped for an earlier failure */
+    int nulls = 0;
+    while (s->head || s->syncs) {
         PGresult *r;
         if (!db_async_next(s->conn, &r))
             break;
+        struct db_defer *d = s->head;
         if (!r) { /* one statement's results ended */
-            d->seen++;
-            continue;
-        }
-        ExecStatusType rs = PQresultStatus(r);
-        int at = d->ndone; /* where its answer goes */
-        if (rs == PGRES_PIPELINE_SYNC) {
-            PQclear(r);
+            if (++nulls > 1 && !d)
+                break; /* nothing more is coming before more input */
+            if (!d || ++d->seen < (d->prepared_here ? 2 : 1))
+                continue;
             s->head = d->queue;
             if (!s->head)
                 s->tail = NULL;
             s->inflight--;
-            PGresult *answer = d->result[at];
-            d->result[at] = NULL;
-            complete(d, d->status[at], answer);
-        } else if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+            int at = d->ndone;
+            if (aborted) {
+                aborted = false;
+                send_again(rx, d);
+            } else {
+                PGresult *answer = d->result[at];
+                d->result[at] = NULL;
+                complete(d, d->status[at], answer);
+            }
+            continue;
+        }
+        nulls = 0;
+        ExecStatusType rs = PQresultStatus(r);
+        if (rs == PGRES_PIPELINE_SYNC || !d) {
+            if (rs == PGRES_PIPELINE_SYNC)
+                s->syncs--;
+            PQclear(r);
+            continue;
+        }
+        int at = d->ndone; /* where its answer goes */
+        if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
             if (d->seen == (d->prepared_here ? 1 : 0) && d->status[at] == DB_OK) {
                 PQclear(d->result[at]);
                 d->result[at] = r;
             } else {
                 PQclear(r); /* the PREPARE's */
             }
-        } else {
-            if (d->prepared_here && d->seen == 0)
-                db_async_unprepare(s->conn, d->stmt);
-            enum db_status st = d->status[at] == DB_OK ? db_async_failed(s->conn, d->stmt, r)
-                                                       : d->status[at];
-            PQclear(r);
-            if (st == DB_UNAVAILABLE) {
-                session_end(rx, s, DB_UNAVAILABLE);
-                return false;
-            }
-            d->status[at] = st;
+            continue;
         }
+        if (d->prepared_here && d->seen == 0)
+            db_async_unprepare(s->conn, d->stmt);
+        if (rs == PGRES_PIPELINE_ABORTED && d->status[at] == DB_OK) {
+            aborted = true;
+            PQclear(r);
+            continue;
+        }
+        enum db_status st =
+            d->status[at] == DB_OK ? db_async_failed(s->conn, d->stmt, r) : d->status[at];
+        PQclear(r);
+        if (st == DB_UNAVAILABLE) {
+            session_end(rx, s, DB_UNAVAILABLE);
+            return false;
+        }
+        d->status[at] = st;
     }
     return true;
 }
@@ -375,7 +435,7 @@ static void *reactor_main(void *arg)
         send_pending(rx);
         /* Idle sessions go back to the pool, for the workers' writes. */
         for (unsigned j = rx->nsessions; j-- > 0;)
-            if (rx->sessions[j].inflight == 0 && !rx->pending)
+            if (rx->sessions[j].inflight == 0 && rx->sessions[j].syncs == 0 && !rx->pending)
                 session_end(rx, &rx->sessions[j], DB_OK);
     }
     complete_list(rx->pending, DB_UNAVAILABLE);
