@@ -133,6 +133,8 @@ bool db_stmt_writes(struct db_stmt *stmt);
  * nothing logged) when none is free. */
 enum db_status db_acquire_now(struct db_pool *pool, struct db_conn **out)
     __attribute__((warn_unused_result));
+/* True when a thread is waiting for a connection to free up. */
+bool db_pool_wanted(struct db_pool *pool);
 
 /* Reads sent without waiting (src/db/reactor.c): a session taken for them runs in libpq's
  * pipeline mode, non-blocking, so that several reads of several requests are in flight on it
@@ -165,17 +167,18 @@ enum db_status db_async_failed(struct db_conn *conn, struct db_stmt *stmt, PGres
 /* A PREPARE sent with db_async_send failed: the statement is not prepared on the session. */
 void db_async_unprepare(struct db_conn *conn, struct db_stmt *stmt);
 
-/* Deferred reads: a request's one-document reads (db_run_json) answered without a thread
- * waiting for them. The HTTP server gives each request a struct db_defer and runs its handler
- * in passes: db_defer_pass(d) before a pass, db_defer_pass(NULL) after. In a pass, a read the
- * request has no answer for yet is recorded and answers DB_PENDING (the handler gives up the
- * pass, and what it answered is dropped); the server then suspends the request and hands the
- * read to the reactor (db_defer_submit), which sends it on one of its sessions and calls
- * done(arg) when the answer is in. The next pass runs the handler again from the start, and
- * each read it reaches in the same order answers what was received. So only handlers whose
- * passes may run again are deferred: reads (the server defers GET and HEAD only), and a
- * statement that writes never is. Outside a pass (db_defer_pass(NULL), another thread, the
- * command line), reads run as before, waiting on a pooled connection. */
+/* Deferred reads: a request's one-document reads (db_run_json) answered without its worker
+ * thread waiting for them. The HTTP server gives each request a struct db_defer and runs its
+ * handler in passes: db_defer_pass(d) before a pass, db_defer_pass(NULL) after. In a pass, a
+ * read the request has no answer for yet is recorded and answers DB_PENDING (the handler gives
+ * up the pass, and what it answered is dropped); the server then suspends the request and hands
+ * the read to its worker's reactor (db_defer_submit), which sends it with the other reads of
+ * that worker on one pooled session and calls done(arg) when the answer is in. The next pass
+ * runs the handler again from the start, and each read it reaches in the same order answers
+ * what was received. So only handlers whose passes may run again are deferred: reads (the
+ * server defers GET and HEAD only), and a statement that writes never is. Outside a pass
+ * (db_defer_pass(NULL), the command line), reads run as before, waiting on a pooled
+ * connection. */
 #define DB_DEFER_MAX    4   /* deferred reads per request; past it, they wait */
 #define DB_DEFER_PARAMS 8   /* parameters of a deferred read */
 #define DB_DEFER_BUF    512 /* bytes of its parameters' text */
@@ -196,7 +199,7 @@ struct db_defer {
     char buf[DB_DEFER_BUF];
     bool prepared_here;     /* its session's PREPARE went with it */
     int seen;               /* statements of it whose results ended (PREPARE, the read) */
-    bool alone;             /* sent again after another read of its sync failed: with a sync of its own */
+    bool alone;             /* sent again after another read of its sync failed: alone */
     struct db_defer *queue; /* the reactor's lists */
 };
 void db_defer_init(struct db_defer *d, struct db_reactor *rx, void (*done)(void *arg), void *arg);
@@ -209,17 +212,23 @@ void db_defer_pass(struct db_defer *d);
  * DB_OK). */
 bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
                  const PGresult **out, enum db_status *st);
-/* Hands the read recorded in the last pass to the reactor; done(arg) is called when its answer
- * is in (at once, with DB_UNAVAILABLE, when the reactor has stopped). */
+/* Hands the read recorded in the last pass to the reactor, for its next db_reactor_run;
+ * done(arg) is called when its answer is in (at once, with DB_UNAVAILABLE, once the reactor
+ * has stopped). */
 void db_defer_submit(struct db_defer *d);
 
-/* The reactor: one thread, and up to `sessions` pooled sessions while it has reads to send
- * (returned to the pool when it has none). */
-enum db_status db_reactor_start(struct db_pool *pool, unsigned sessions, struct db_reactor **out)
+/* A reactor belongs to one worker thread's event loop, which waits on db_reactor_fd (readable:
+ * answers arrived) among its other descriptors and calls db_reactor_run when it wakes: that
+ * reads the answers (calling done for each) and sends what was submitted. It holds one pooled
+ * session while it has reads in flight, taken only when one is free at once; without one (the
+ * pool busy, or a thread waiting for a connection) it runs the reads as before, waiting. */
+enum db_status db_reactor_new(struct db_pool *pool, struct db_reactor **out)
     __attribute__((warn_unused_result));
-/* Answers what is queued or in flight with DB_UNAVAILABLE, returns its sessions, joins; a read
- * submitted later is answered DB_UNAVAILABLE at once. db_reactor_free when nothing can submit
- * any more. */
+int db_reactor_fd(const struct db_reactor *rx);
+/* True when it answered anything (the loop has requests to run again). */
+bool db_reactor_run(struct db_reactor *rx);
+/* Answers what is submitted or in flight with DB_UNAVAILABLE and returns its session; reads
+ * submitted later are answered so at once. Call from the reactor's thread. */
 void db_reactor_stop(struct db_reactor *rx);
 void db_reactor_free(struct db_reactor *rx);
 

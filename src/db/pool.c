@@ -50,6 +50,7 @@ struct db_pool {
     double slow_until;
     pthread_mutex_t lock;
     pthread_cond_t available;
+    atomic_uint waiting; /* threads waiting for a connection to free up (db_pool_wanted) */
 };
 
 static atomic_int next_slot = 1;
@@ -472,8 +473,10 @@ static enum db_status acquire(struct db_pool *pool, bool now, struct db_conn **o
         return DB_UNAVAILABLE;
     }
     while (pool->nfree == 0) {
-        if (pthread_cond_timedwait(&pool->available, &pool->lock, &deadline) != 0 &&
-            pool->nfree == 0) {
+        atomic_fetch_add(&pool->waiting, 1);
+        int rc = pthread_cond_timedwait(&pool->available, &pool->lock, &deadline);
+        atomic_fetch_sub(&pool->waiting, 1);
+        if (rc != 0 && pool->nfree == 0) {
             pthread_mutex_unlock(&pool->lock);
             log_warn("no database connection free within %u ms", pool->wait_ms);
             return DB_UNAVAILABLE;
@@ -503,6 +506,11 @@ enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
 enum db_status db_acquire_now(struct db_pool *pool, struct db_conn **out)
 {
     return acquire(pool, true, out);
+}
+
+bool db_pool_wanted(struct db_pool *pool)
+{
+    return atomic_load(&pool->waiting) > 0;
 }
 
 void db_release(struct db_pool *pool, struct db_conn *c)
