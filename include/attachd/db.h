@@ -225,6 +225,12 @@ void db_defer_submit(struct db_defer *d);
 enum db_status db_reactor_new(struct db_pool *pool, struct db_reactor **out)
     __attribute__((warn_unused_result));
 int db_reactor_fd(const struct db_reactor *rx);
+/* Makes rx the calling thread's reactor: before this thread waits for a pooled connection
+ * (db_acquire), its reactor answers its flight and gives its session back (db_reactor_yield),
+ * so that workers waiting for connections held by their own reactors never wait on each
+ * other. */
+void db_reactor_bind(struct db_reactor *rx);
+void db_reactor_yield(void);
 /* True when it answered anything (the loop has requests to run again). */
 bool db_reactor_run(struct db_reactor *rx);
 /* Answers what is submitted or in flight with DB_UNAVAILABLE and returns its session; reads

@@ -500,6 +500,7 @@ static enum db_status acquire(struct db_pool *pool, bool now, struct db_conn **o
 
 enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
 {
+    db_reactor_yield(); /* this thread's reactor holds no connection while it waits for one */
     return acquire(pool, false, out);
 }
 

@@ -14,6 +14,7 @@
 #include "attachd/db.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -358,6 +359,39 @@ static void receive(struct db_reactor *rx, struct db_defer ***again_tail)
             return;
         }
         d->status[at] = st;
+    }
+}
+
+static _Thread_local struct db_reactor *own; /* the reactor of the calling thread's loop */
+
+void db_reactor_bind(struct db_reactor *rx)
+{
+    own = rx;
+}
+
+void db_reactor_yield(void)
+{
+    struct db_reactor *rx = own;
+    struct session *s = rx ? &rx->session : NULL;
+    if (!s || !s->conn)
+        return;
+    /* Its flight is answered first (the answers are in the socket soon: nothing waits on this
+     * thread for them); reads to send again go back on the queue for the next run. */
+    struct db_defer *again = NULL, **again_tail = &again;
+    while (s->conn && (s->head || s->syncs)) {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+            break;
+        receive(rx, &again_tail);
+    }
+    session_end(rx, DB_UNAVAILABLE);
+    if (again) {
+        pthread_mutex_lock(&rx->lock);
+        *again_tail = rx->queue;
+        if (!rx->queue)
+            rx->queue_tail = again_tail;
+        rx->queue = again;
+        pthread_mutex_unlock(&rx->lock);
     }
 }
 

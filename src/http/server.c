@@ -688,10 +688,16 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     this_worker = w;
+    db_reactor_bind(w->reactor);
+    bool resumed = false;
     for (;;) {
+        /* A request resumed in the last turn may have left its answer for the next MHD_run
+         * (libmicrohttpd sends it when it next looks at the socket): look again at once. */
         MHD_UNSIGNED_LONG_LONG to;
         int timeout = -1;
-        if (MHD_get_timeout(w->daemon, &to) == MHD_YES)
+        if (resumed)
+            timeout = 0;
+        else if (MHD_get_timeout(w->daemon, &to) == MHD_YES)
             timeout = to > 1000 ? 1000 : (int)to;
         struct epoll_event evs[3];
         int n = epoll_wait(w->epoll_fd, evs, 3, timeout);
@@ -704,8 +710,11 @@ static void *worker_main(void *arg)
         if (atomic_load(&w->stop))
             break;
         MHD_run(w->daemon);
-        while (w->reactor && db_reactor_run(w->reactor))
+        resumed = false;
+        while (w->reactor && db_reactor_run(w->reactor)) {
             MHD_run(w->daemon);
+            resumed = true;
+        }
     }
     return NULL;
 }
