@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 enum db_status {
@@ -192,6 +193,7 @@ struct db_defer {
     int ndone;    /* reads answered so far, in the order the handler reaches them */
     PGresult *result[DB_DEFER_MAX];
     enum db_status status[DB_DEFER_MAX];
+    uint64_t asked[DB_DEFER_MAX]; /* what each asked (statement and parameters, hashed) */
     /* the read recorded, then in flight */
     struct db_stmt *stmt;
     int nparams;

@@ -68,6 +68,19 @@ void db_defer_pass(struct db_defer *d)
     }
 }
 
+/* What a read asked: its statement and parameters (FNV-1a over them, NULLs told apart). */
+static uint64_t question(const struct db_stmt *stmt, int nparams, const char *const *values)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)stmt;
+    for (int i = 0; i < nparams; i++) {
+        const unsigned char *v = (const unsigned char *)(values[i] ? values[i] : "");
+        h = (h ^ (values[i] ? 1u : 2u)) * 1099511628211ULL;
+        for (; *v; v++)
+            h = (h ^ *v) * 1099511628211ULL;
+    }
+    return h;
+}
+
 /* Copies the parameters into d->buf; false when they do not fit. */
 static bool record(struct db_defer *d, int nparams, const char *const *values)
 {
@@ -98,7 +111,12 @@ bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
     if (!d || !d->reactor || d->waiting || db_stmt_writes(stmt))
         return false;
     int i = d->next;
+    uint64_t q = question(stmt, nparams, values);
     if (i < d->ndone) {
+        /* A pass that asks something else here than the pass that sent it (its branch taken on
+         * a read that waited, whose answer changed) gets no stale answer: it waits instead. */
+        if (d->asked[i] != q)
+            return false;
         d->next++;
         *st = d->status[i];
         *out = *st == DB_OK ? d->result[i] : NULL;
@@ -106,6 +124,7 @@ bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
     }
     if (i >= DB_DEFER_MAX || !record(d, nparams, values))
         return false;
+    d->asked[i] = q;
     d->stmt = stmt;
     d->waiting = true;
     d->next++;
