@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 enum db_status {
@@ -18,7 +19,8 @@ enum db_status {
     DB_FK_VIOLATION,        /* 23503 */
     DB_RETRY,               /* 40001 serialization failure, 40P01 deadlock: run it again */
     DB_ABORT,               /* a transaction body asks to roll back; not an error */
-    DB_ERROR                /* anything else: a bug or bad SQL */
+    DB_ERROR,               /* anything else: a bug or bad SQL */
+    DB_PENDING              /* a deferred read was sent; its answer comes later (db_defer) */
 };
 
 /* A statement, prepared on each connection the first time it is used there.
@@ -124,5 +126,118 @@ enum db_status db_status_of_sqlstate(const char *sqlstate, bool *server_lost);
 
 /* True when a connection can be had and answers. */
 bool db_ping(struct db_pool *pool);
+
+/* Whether the statement writes or locks rows (DB_WRITE; a DB_STMT's text guessed at). */
+bool db_stmt_writes(struct db_stmt *stmt);
+
+/* db_acquire, but without waiting for a connection to free up: DB_UNAVAILABLE at once (and
+ * nothing logged) when none is free. */
+enum db_status db_acquire_now(struct db_pool *pool, struct db_conn **out)
+    __attribute__((warn_unused_result));
+/* True when a thread is waiting for a connection to free up. */
+bool db_pool_wanted(struct db_pool *pool);
+
+/* Reads sent without waiting (src/db/reactor.c): a session taken for them runs in libpq's
+ * pipeline mode, non-blocking, so that several reads of several requests are in flight on it
+ * at once; the reads sent together before a sync (db_async_sync) share an implicit transaction
+ * (each still with its own snapshot, READ COMMITTED) and come back in one flight.
+ * db_async_begin puts a taken session in that mode (DB_UNAVAILABLE: it cannot be),
+ * db_async_end takes it out (and drops the session when reads are still in flight) before
+ * db_release. */
+enum db_status db_async_begin(struct db_conn *conn) __attribute__((warn_unused_result));
+void db_async_end(struct db_conn *conn);
+int db_async_socket(const struct db_conn *conn);
+/* Queues one read (and its PREPARE on first use on the session); *prepared_here says the
+ * PREPARE went with it. DB_UNAVAILABLE: the session cannot send any more. */
+enum db_status db_async_send(struct db_conn *conn, struct db_stmt *stmt, int nparams,
+                             const char *const *values, bool *prepared_here)
+    __attribute__((warn_unused_result));
+/* Ends the reads queued since the last sync, and sends them. */
+enum db_status db_async_sync(struct db_conn *conn) __attribute__((warn_unused_result));
+/* Sends what is queued: 0 all sent, 1 some left (wait until the socket is writable), -1 the
+ * session failed. */
+int db_async_flush(struct db_conn *conn);
+/* Reads what arrived: DB_OK, or DB_UNAVAILABLE when the session failed. */
+enum db_status db_async_input(struct db_conn *conn) __attribute__((warn_unused_result));
+/* The next result when one is ready (true; *out may be NULL, libpq's end of a statement's
+ * results), false when it has not arrived yet. */
+bool db_async_next(struct db_conn *conn, PGresult **out);
+/* What a failed result means, as db_query would say it (and log it); DB_UNAVAILABLE when the
+ * session is gone (it is then disconnected). */
+enum db_status db_async_failed(struct db_conn *conn, struct db_stmt *stmt, PGresult *res);
+/* A PREPARE sent with db_async_send failed: the statement is not prepared on the session. */
+void db_async_unprepare(struct db_conn *conn, struct db_stmt *stmt);
+
+/* Deferred reads: a request's one-document reads (db_run_json) answered without its worker
+ * thread waiting for them. The HTTP server gives each request a struct db_defer and runs its
+ * handler in passes: db_defer_pass(d) before a pass, db_defer_pass(NULL) after. In a pass, a
+ * read the request has no answer for yet is recorded and answers DB_PENDING (the handler gives
+ * up the pass, and what it answered is dropped); the server then suspends the request and hands
+ * the read to its worker's reactor (db_defer_submit), which sends it with the other reads of
+ * that worker on one pooled session and calls done(arg) when the answer is in. The next pass
+ * runs the handler again from the start, and each read it reaches in the same order answers
+ * what was received. So only handlers whose passes may run again are deferred: reads (the
+ * server defers GET and HEAD only), and a statement that writes never is. Outside a pass
+ * (db_defer_pass(NULL), the command line), reads run as before, waiting on a pooled
+ * connection. */
+#define DB_DEFER_MAX    4   /* deferred reads per request; past it, they wait */
+#define DB_DEFER_PARAMS 8   /* parameters of a deferred read */
+#define DB_DEFER_BUF    512 /* bytes of its parameters' text */
+struct db_reactor;
+struct db_defer {
+    struct db_reactor *reactor;
+    void (*done)(void *arg);
+    void *arg;
+    int next;     /* reads reached in this pass */
+    bool waiting; /* this pass recorded a read: submit it */
+    int ndone;    /* reads answered so far, in the order the handler reaches them */
+    PGresult *result[DB_DEFER_MAX];
+    enum db_status status[DB_DEFER_MAX];
+    uint64_t asked[DB_DEFER_MAX]; /* what each asked (statement and parameters, hashed) */
+    /* the read recorded, then in flight */
+    struct db_stmt *stmt;
+    int nparams;
+    const char *values[DB_DEFER_PARAMS];
+    char buf[DB_DEFER_BUF];
+    bool prepared_here;     /* its session's PREPARE went with it */
+    int seen;               /* statements of it whose results ended (PREPARE, the read) */
+    bool alone;             /* sent again after another read of its sync failed: alone */
+    struct db_defer *queue; /* the reactor's lists */
+};
+void db_defer_init(struct db_defer *d, struct db_reactor *rx, void (*done)(void *arg), void *arg);
+/* Forgets the answers received (a request that starts over, or ends). */
+void db_defer_clear(struct db_defer *d);
+void db_defer_pass(struct db_defer *d);
+/* Inside a pass: takes over a read of stmt. False when it is not taken over (outside a pass, a
+ * write, too many or too long parameters): run it as usual. True: *st is DB_PENDING (recorded),
+ * or the read's status and *out its result (borrowed: valid until db_defer_clear; NULL unless
+ * DB_OK). */
+bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
+                 const PGresult **out, enum db_status *st);
+/* Hands the read recorded in the last pass to the reactor, for its next db_reactor_run;
+ * done(arg) is called when its answer is in (at once, with DB_UNAVAILABLE, once the reactor
+ * has stopped). */
+void db_defer_submit(struct db_defer *d);
+
+/* A reactor belongs to one worker thread's event loop, which waits on db_reactor_fd (readable:
+ * answers arrived) among its other descriptors and calls db_reactor_run when it wakes: that
+ * reads the answers (calling done for each) and sends what was submitted. It holds one pooled
+ * session while it has reads in flight, taken only when one is free at once; without one (the
+ * pool busy, or a thread waiting for a connection) it runs the reads as before, waiting. */
+enum db_status db_reactor_new(struct db_pool *pool, struct db_reactor **out)
+    __attribute__((warn_unused_result));
+int db_reactor_fd(const struct db_reactor *rx);
+/* Makes rx the calling thread's reactor: before this thread waits for a pooled connection
+ * (db_acquire), its reactor answers its flight and gives its session back (db_reactor_yield),
+ * so that workers waiting for connections held by their own reactors never wait on each
+ * other. */
+void db_reactor_bind(struct db_reactor *rx);
+void db_reactor_yield(void);
+/* True when it answered anything (the loop has requests to run again). */
+bool db_reactor_run(struct db_reactor *rx);
+/* Answers what is submitted or in flight with DB_UNAVAILABLE and returns its session; reads
+ * submitted later are answered so at once. Call from the reactor's thread. */
+void db_reactor_stop(struct db_reactor *rx);
+void db_reactor_free(struct db_reactor *rx);
 
 #endif

@@ -43,6 +43,9 @@ struct request {
     const char *const *stub_headers;
     const char *const *stub_query;
     bool stub_authenticated;
+    /* Its reads answered without a worker waiting (db.h, "Deferred reads"): GET and HEAD off
+     * the wire only. */
+    struct db_defer defer;
 };
 
 struct response {

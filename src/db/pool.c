@@ -50,6 +50,7 @@ struct db_pool {
     double slow_until;
     pthread_mutex_t lock;
     pthread_cond_t available;
+    atomic_uint waiting; /* threads waiting for a connection to free up (db_pool_wanted) */
 };
 
 static atomic_int next_slot = 1;
@@ -63,7 +64,7 @@ void db_set_actor(const char *actor)
 }
 
 /* Statements that write (and so may fire the audit triggers), found once per statement. */
-static bool stmt_writes(struct db_stmt *stmt)
+bool db_stmt_writes(struct db_stmt *stmt)
 {
     int kind = atomic_load(&stmt->kind);
     if (!kind) {
@@ -454,7 +455,8 @@ void db_pool_free(struct db_pool *pool)
     free(pool);
 }
 
-enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
+/* Takes a connection (waiting up to wait_ms for one to free up unless `now`) and connects it. */
+static enum db_status acquire(struct db_pool *pool, bool now, struct db_conn **out)
 {
     /* One budget for waiting for a free connection and for connecting it. */
     double deadline_mono = now_monotonic() + pool->wait_ms / 1e3;
@@ -466,9 +468,15 @@ enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
         deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
 
     pthread_mutex_lock(&pool->lock);
+    if (now && pool->nfree == 0) {
+        pthread_mutex_unlock(&pool->lock);
+        return DB_UNAVAILABLE;
+    }
     while (pool->nfree == 0) {
-        if (pthread_cond_timedwait(&pool->available, &pool->lock, &deadline) != 0 &&
-            pool->nfree == 0) {
+        atomic_fetch_add(&pool->waiting, 1);
+        int rc = pthread_cond_timedwait(&pool->available, &pool->lock, &deadline);
+        atomic_fetch_sub(&pool->waiting, 1);
+        if (rc != 0 && pool->nfree == 0) {
             pthread_mutex_unlock(&pool->lock);
             log_warn("no database connection free within %u ms", pool->wait_ms);
             return DB_UNAVAILABLE;
@@ -488,6 +496,22 @@ enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
     }
     *out = c;
     return DB_OK;
+}
+
+enum db_status db_acquire(struct db_pool *pool, struct db_conn **out)
+{
+    db_reactor_yield(); /* this thread's reactor holds no connection while it waits for one */
+    return acquire(pool, false, out);
+}
+
+enum db_status db_acquire_now(struct db_pool *pool, struct db_conn **out)
+{
+    return acquire(pool, true, out);
+}
+
+bool db_pool_wanted(struct db_pool *pool)
+{
+    return atomic_load(&pool->waiting) > 0;
 }
 
 void db_release(struct db_pool *pool, struct db_conn *c)
@@ -584,7 +608,7 @@ static enum db_status send_flight(struct db_conn *c, const struct db_call *calls
             prepared_here[i] = true;
             steps[k++] = (struct step){STEP_PREPARE, i};
         }
-        if (!actor_sent && stmt_writes(calls[i].stmt) &&
+        if (!actor_sent && db_stmt_writes(calls[i].stmt) &&
             !(c->actor_known && strcmp(c->actor, thread_actor) == 0)) {
             const char *values[1] = {thread_actor};
             if (!PQsendQueryParams(c->pg, "SELECT set_config('attachd.actor', $1, false)", 1, NULL,
@@ -743,7 +767,7 @@ enum db_status db_query(struct db_conn *c, struct db_stmt *stmt, int nparams,
         PQclear(p);
         c->prepared[slot] = true;
     }
-    if (stmt_writes(stmt)) {
+    if (db_stmt_writes(stmt)) {
         enum db_status st = ensure_actor(c);
         if (st != DB_OK)
             return st;
@@ -875,4 +899,92 @@ bool db_ping(struct db_pool *pool)
     bool ok = db_command(c, "SELECT 1") == DB_OK;
     db_release(pool, c);
     return ok;
+}
+
+/* Reads sent without waiting (db.h; the reactor in reactor.c drives them). */
+
+enum db_status db_async_begin(struct db_conn *c)
+{
+    if (c->pg && PQsetnonblocking(c->pg, 1) == 0 && PQenterPipelineMode(c->pg))
+        return DB_OK;
+    set_error(c, "08006", NULL, c->pg ? PQerrorMessage(c->pg) : "connection lost");
+    disconnect(c);
+    return DB_UNAVAILABLE;
+}
+
+void db_async_end(struct db_conn *c)
+{
+    if (!c->pg)
+        return;
+    /* Reads still in flight (the reactor stopping, or a session that failed): nobody will read
+     * their answers, so the session cannot serve anyone else. */
+    if (!PQexitPipelineMode(c->pg) || PQsetnonblocking(c->pg, 0) != 0)
+        disconnect(c);
+}
+
+int db_async_socket(const struct db_conn *c)
+{
+    return c->pg ? PQsocket(c->pg) : -1;
+}
+
+enum db_status db_async_send(struct db_conn *c, struct db_stmt *stmt, int nparams,
+                             const char *const *values, bool *prepared_here)
+{
+    *prepared_here = false;
+    if (!c->pg)
+        return DB_UNAVAILABLE;
+    int slot = stmt_slot(stmt);
+    char name[16];
+    snprintf(name, sizeof name, "s%d", slot);
+    if (!c->prepared[slot]) {
+        if (!PQsendPrepare(c->pg, name, stmt->sql, 0, NULL))
+            return DB_UNAVAILABLE;
+        /* Reads sent after it on this session use it without preparing it again. */
+        c->prepared[slot] = true;
+        *prepared_here = true;
+    }
+    if (!PQsendQueryPrepared(c->pg, name, nparams, values, NULL, NULL, 0))
+        return DB_UNAVAILABLE;
+    return DB_OK;
+}
+
+enum db_status db_async_sync(struct db_conn *c)
+{
+    return c->pg && PQpipelineSync(c->pg) ? DB_OK : DB_UNAVAILABLE;
+}
+
+int db_async_flush(struct db_conn *c)
+{
+    return c->pg ? PQflush(c->pg) : -1;
+}
+
+enum db_status db_async_input(struct db_conn *c)
+{
+    if (c->pg && PQconsumeInput(c->pg))
+        return DB_OK;
+    return classify(c, NULL);
+}
+
+bool db_async_next(struct db_conn *c, PGresult **out)
+{
+    *out = NULL;
+    if (!c->pg || PQisBusy(c->pg))
+        return false;
+    *out = PQgetResult(c->pg);
+    return true;
+}
+
+enum db_status db_async_failed(struct db_conn *c, struct db_stmt *stmt, PGresult *res)
+{
+    if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
+        return DB_ERROR; /* the statement before it in the same sync (its PREPARE) said why */
+    enum db_status st = classify(c, res);
+    if (st == DB_ERROR)
+        log_error("query failed: %s [%s] -- %s", c->message, c->sqlstate, stmt->sql);
+    return st == DB_OK ? DB_ERROR : st;
+}
+
+void db_async_unprepare(struct db_conn *c, struct db_stmt *stmt)
+{
+    c->prepared[stmt_slot(stmt)] = false;
 }

@@ -43,21 +43,27 @@ char *db_json_copy(const PGresult *r, int row, const char *name)
     return copy;
 }
 
+/* The first row's first column, compact, into *out (NULL: no row, or SQL NULL). */
+static enum db_status first_json(const PGresult *r, char **out)
+{
+    *out = NULL;
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+        *out = strdup(PQgetvalue(r, 0, 0));
+        if (!*out)
+            return DB_ERROR;
+        json_text_compact(*out);
+    }
+    return DB_OK;
+}
+
 enum db_status db_query_json(struct db_conn *conn, struct db_stmt *stmt, int nparams,
                              const char *const *values, char **out)
 {
     *out = NULL;
     PGresult *r = NULL;
     enum db_status st = db_query(conn, stmt, nparams, values, &r);
-    if (st != DB_OK)
-        return st;
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-        *out = strdup(PQgetvalue(r, 0, 0));
-        if (*out)
-            json_text_compact(*out);
-        else
-            st = DB_ERROR;
-    }
+    if (st == DB_OK)
+        st = first_json(r, out);
     PQclear(r);
     return st;
 }
@@ -66,8 +72,12 @@ enum db_status db_run_json(struct db_pool *pool, struct db_stmt *stmt, int npara
                            const char *const *values, char **out)
 {
     *out = NULL;
+    const PGresult *answer;
+    enum db_status st;
+    if (db_deferred(stmt, nparams, values, &answer, &st)) /* a request's read (db.h) */
+        return st == DB_OK ? first_json(answer, out) : st;
     struct db_conn *conn;
-    enum db_status st = db_acquire(pool, &conn);
+    st = db_acquire(pool, &conn);
     if (st != DB_OK)
         return st;
     st = db_query_json(conn, stmt, nparams, values, out);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -61,9 +63,41 @@ struct deadlines {
  * not suspended yet. Suspended connections do not time out in libmicrohttpd. */
 #define WAKE_MS 150
 
+/* Workers: ATTACHD_THREADS event loops, each with its own libmicrohttpd daemon on the one
+ * listening socket (each accepts what it can take, as libmicrohttpd's own thread pool does) and
+ * its own reactor for the reads its requests defer (db.h, "Deferred reads"). A loop waits on
+ * the daemon's epoll set, the reactor's session and its stop signal; libmicrohttpd runs it in
+ * its external-polling mode. A handler that waits (a write) blocks its loop, as one blocked a
+ * thread of libmicrohttpd's pool before; a deferred read does not. A request stays on the
+ * worker that accepted its connection, from its first pass to its last. */
+struct worker {
+    struct server *srv;
+    struct MHD_Daemon *daemon;
+    struct db_reactor *reactor; /* NULL: its reads wait on a pooled connection */
+    MHD_socket listener;        /* its listening socket once quiesced (server_stop) */
+    int epoll_fd;
+    int wake_fd;       /* eventfd: run libmicrohttpd now (a request resumed by another thread) */
+    atomic_bool stop;  /* and leave the loop */
+    pthread_t thread;
+    bool running;
+};
+
+static _Thread_local struct worker *this_worker; /* the worker whose loop runs this thread */
+
+/* libmicrohttpd in external-polling mode has no signal of its own: a request resumed by another
+ * thread (a parked one) is run when its worker's loop is told to. */
+static void worker_kick(struct worker *w)
+{
+    uint64_t one = 1;
+    if (w && write(w->wake_fd, &one, sizeof one) != (ssize_t)sizeof one)
+        log_warn("cannot wake a worker: %s", strerror(errno));
+}
+
+
 struct parked {
     struct parked *next;
     struct MHD_Connection *conn;
+    struct worker *worker; /* whose loop runs the request's next pass */
     double until;   /* monotonic seconds */
     long long seen; /* the highest event position the parked answer reflected */
 };
@@ -78,7 +112,8 @@ struct parking {
 };
 
 struct server {
-    struct MHD_Daemon *daemon;
+    struct worker *workers;
+    unsigned nworkers;
     struct app *app;
     atomic_int inflight;
     struct deadlines deadlines;
@@ -442,6 +477,7 @@ static bool park(struct server *srv, struct MHD_Connection *conn, const struct r
     if (!p)
         return false;
     p->conn = conn;
+    p->worker = this_worker;
     p->until = until;
     p->seen = res->wait_seen;
     pthread_mutex_lock(&pk->lock);
@@ -469,6 +505,7 @@ static void wake(struct parking *pk, long long latest, bool everyone)
             *pp = p->next;
             pk->count--;
             MHD_resume_connection(p->conn);
+            worker_kick(p->worker);
             free(p);
         } else {
             pp = &p->next;
@@ -496,6 +533,12 @@ static void *waker_main(void *arg)
     return NULL;
 }
 
+/* A deferred read's answer is in: libmicrohttpd runs the handler's next pass. */
+static void resume_deferred(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
@@ -513,6 +556,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->path = url;
         req->started = now_monotonic();
         set_request_id(req);
+        bool reads = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        db_defer_init(&req->defer, reads && this_worker ? this_worker->reactor : NULL,
+                      resume_deferred, conn);
         *con_cls = req;
         atomic_fetch_add(&srv->inflight, 1);
         const char *cl =
@@ -554,9 +600,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     deadline_mark(conn, -1); /* the whole request is in: no deadline while it is handled */
     struct response res = {0};
+    db_defer_pass(&req->defer);
     server_dispatch(req, &res);
+    db_defer_pass(NULL);
+    if (req->defer.waiting) {
+        /* A read was recorded: what the pass answered is dropped, and the next pass runs when
+         * the read's answer is in. Suspended first, so that the answer cannot resume it
+         * before. */
+        response_clear(&res);
+        MHD_suspend_connection(conn);
+        db_defer_submit(&req->defer);
+        return MHD_YES;
+    }
     if (park(srv, conn, req, &res)) {
         response_clear(&res); /* the handler runs again when the request is resumed */
+        db_defer_clear(&req->defer); /* and reads afresh */
         return MHD_YES;
     }
     enum MHD_Result ok = send_response(conn, req, &res, atomic_load(&srv->draining));
@@ -574,6 +632,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     deadline_mark(conn, now_ms()); /* the deadline of the next request starts now */
     if (!req)
         return;
+    db_defer_clear(&req->defer);
     free(req->body);
     free(req);
     *con_cls = NULL;
@@ -623,34 +682,161 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("libmicrohttpd: %s", line);
 }
 
+/* A worker's loop: libmicrohttpd's events (and its timeouts), then the reactor's answers,
+ * whose requests run their next pass at once. */
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    this_worker = w;
+    db_reactor_bind(w->reactor);
+    bool resumed = false;
+    for (;;) {
+        /* A request resumed in the last turn may have left its answer for the next MHD_run
+         * (libmicrohttpd sends it when it next looks at the socket): look again at once. */
+        MHD_UNSIGNED_LONG_LONG to;
+        int timeout = -1;
+        if (resumed)
+            timeout = 0;
+        else if (MHD_get_timeout(w->daemon, &to) == MHD_YES)
+            timeout = to > 1000 ? 1000 : (int)to;
+        struct epoll_event evs[3];
+        int n = epoll_wait(w->epoll_fd, evs, 3, timeout);
+        for (int i = 0; i < n; i++)
+            if (evs[i].data.u32 == 2) {
+                uint64_t count;
+                if (read(w->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+                    log_warn("worker: eventfd: %s", strerror(errno));
+            }
+        if (atomic_load(&w->stop))
+            break;
+        MHD_run(w->daemon);
+        resumed = false;
+        while (w->reactor && db_reactor_run(w->reactor)) {
+            MHD_run(w->daemon);
+            resumed = true;
+        }
+    }
+    return NULL;
+}
+
+static bool watch_fd(int epoll_fd, int fd, uint32_t tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+    return fd >= 0 && epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+/* The worker's daemon (on `listener` when given, else listening on the port itself), its
+ * reactor and its loop's descriptors; false when it cannot be had. */
+static bool worker_open(struct worker *w, const struct attachd_config *cfg, MHD_socket listener,
+                        unsigned conn_limit)
+{
+    struct server *srv = w->srv;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (listener == MHD_INVALID_SOCKET ? MHD_USE_DUAL_STACK : 0u);
+    struct MHD_OptionItem given[2] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    if (listener != MHD_INVALID_SOCKET)
+        given[0] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, (intptr_t)listener, NULL};
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it sets SO_REUSEPORT, and a second attachd
+     * started on the same port would then share its connections silently instead of failing.
+     * libmicrohttpd's default (SO_REUSEADDR) already allows a restart over TIME_WAIT sockets. */
+    for (int attempt = 0; attempt < 2 && !w->daemon; attempt++) {
+        w->daemon = MHD_start_daemon(
+            flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv, MHD_OPTION_CONNECTION_LIMIT,
+            conn_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+            unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, given,
+            MHD_OPTION_END);
+        flags &= ~(unsigned)MHD_USE_DUAL_STACK; /* no IPv6 here: IPv4 only */
+    }
+    if (!w->daemon)
+        return false;
+    if (db_reactor_new(srv->app->db, &w->reactor) != DB_OK)
+        w->reactor = NULL; /* its reads wait, as they did before reactors */
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return di && watch_fd(w->epoll_fd, di->epoll_fd, 0) &&
+           (!w->reactor || watch_fd(w->epoll_fd, db_reactor_fd(w->reactor), 1)) &&
+           watch_fd(w->epoll_fd, w->wake_fd, 2);
+}
+
+/* Stops the worker's loop (if running) and frees what it holds; requests still suspended on its
+ * reactor are resumed (answered 503 by nobody: libmicrohttpd closes them). */
+static void worker_close(struct worker *w)
+{
+    if (w->running) {
+        atomic_store(&w->stop, true);
+        worker_kick(w);
+        pthread_join(w->thread, NULL);
+        w->running = false;
+    }
+    db_reactor_stop(w->reactor); /* libmicrohttpd must not stop with suspended connections */
+    if (w->daemon)
+        MHD_stop_daemon(w->daemon); /* closes every connection: the deadline list empties */
+    db_reactor_free(w->reactor);
+    if (w->listener != MHD_INVALID_SOCKET)
+        close(w->listener);
+    if (w->epoll_fd >= 0)
+        close(w->epoll_fd);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
+    *w = (struct worker){.listener = MHD_INVALID_SOCKET, .epoll_fd = -1, .wake_fd = -1};
+}
+
+static void workers_close(struct server *srv)
+{
+    for (unsigned i = srv->nworkers; i-- > 0;) /* the first one's listening socket last */
+        worker_close(&srv->workers[i]);
+    free(srv->workers);
+    srv->workers = NULL;
+}
+
 struct server *server_start(const struct attachd_config *cfg, struct app *app)
 {
     struct server *srv = calloc(1, sizeof *srv);
-    if (!srv)
+    unsigned n = cfg->threads ? (unsigned)cfg->threads : 1;
+    if (!srv || !(srv->workers = calloc(n, sizeof *srv->workers))) {
+        free(srv);
         return NULL;
+    }
     srv->app = app;
+    srv->nworkers = n;
     pthread_mutex_init(&srv->deadlines.lock, NULL);
     srv->deadlines.limit_ms = (long long)cfg->conn_timeout * 1000;
     pthread_mutex_init(&srv->parking.lock, NULL);
     srv->parking.cap = cfg->conn_limit / 2 ? (unsigned)cfg->conn_limit / 2 : 1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_DUAL_STACK;
-    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it sets SO_REUSEPORT, and a second attachd
-     * started on the same port would then share its connections silently instead of failing.
-     * libmicrohttpd's default (SO_REUSEADDR) already allows a restart over TIME_WAIT sockets. */
-    for (int attempt = 0; attempt < 2 && !srv->daemon; attempt++) {
-        srv->daemon = MHD_start_daemon(
-            flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv, MHD_OPTION_THREAD_POOL_SIZE,
-            (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-            MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK,
-            unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-        flags &= ~(unsigned)MHD_USE_DUAL_STACK; /* no IPv6 here: IPv4 only */
+    unsigned limit = (unsigned)cfg->conn_limit / n ? (unsigned)cfg->conn_limit / n : 1;
+    for (unsigned i = 0; i < n; i++)
+        srv->workers[i] = (struct worker){.listener = MHD_INVALID_SOCKET, .epoll_fd = -1,
+                                          .wake_fd = -1};
+    bool ok = true;
+    for (unsigned i = 0; i < n && ok; i++) {
+        struct worker *w = &srv->workers[i];
+        w->srv = srv;
+        MHD_socket listener = MHD_INVALID_SOCKET;
+        if (i > 0) { /* the first worker's socket, each daemon owning a descriptor of it */
+            const union MHD_DaemonInfo *di =
+                MHD_get_daemon_info(srv->workers[0].daemon, MHD_DAEMON_INFO_LISTEN_FD);
+            listener = di ? dup(di->listen_fd) : MHD_INVALID_SOCKET;
+            if (listener == MHD_INVALID_SOCKET) {
+                ok = false;
+                break;
+            }
+        }
+        ok = worker_open(w, cfg, listener, limit);
+        if (!w->daemon && listener != MHD_INVALID_SOCKET)
+            close(listener);
     }
-    if (!srv->daemon) {
+    for (unsigned i = 0; i < n && ok; i++) {
+        struct worker *w = &srv->workers[i];
+        w->running = pthread_create(&w->thread, NULL, worker_main, w) == 0;
+        ok = w->running;
+    }
+    if (!ok) {
         log_error("cannot listen on port %u", cfg->port);
+        workers_close(srv);
         pthread_mutex_destroy(&srv->deadlines.lock);
         pthread_mutex_destroy(&srv->parking.lock);
         free(srv);
@@ -680,9 +866,11 @@ void server_stop(struct server *srv, unsigned grace_seconds)
     atomic_store(&srv->draining, true);
     /* Quiescing only stops accept(): the kernel would still complete the handshakes of new
      * connections that nobody ever answers. Shutting the listening socket down (Linux) refuses
-     * them at once and resets those waiting in the backlog; it is closed after
-     * MHD_stop_daemon, as libmicrohttpd's threads may look at it until then. */
-    MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
+     * them at once and resets those waiting in the backlog; its descriptors are closed after
+     * the daemons stop, as libmicrohttpd may look at them until then. */
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        srv->workers[i].listener = MHD_quiesce_daemon(srv->workers[i].daemon);
+    MHD_socket listener = srv->workers[0].listener;
     if (listener != MHD_INVALID_SOCKET && shutdown(listener, SHUT_RDWR) != 0)
         log_warn("cannot shut the listening socket down: %s", strerror(errno));
     /* The waker resumes every parked request now (draining): each answers what it has. */
@@ -697,9 +885,7 @@ void server_stop(struct server *srv, unsigned grace_seconds)
         atomic_store(&srv->deadlines.stop, true);
         pthread_join(srv->deadlines.reaper, NULL);
     }
-    MHD_stop_daemon(srv->daemon); /* closes every connection: the deadline list empties */
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
+    workers_close(srv);
     pthread_mutex_destroy(&srv->deadlines.lock);
     pthread_mutex_destroy(&srv->parking.lock);
     free(srv);

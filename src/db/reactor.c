@@ -1,0 +1,491 @@
+/* Deferred reads and the reactor that sends them (db.h, "Deferred reads").
+ *
+ * Why: a worker thread that sends a read and waits for it sleeps once per request, and the
+ * backend that answers pays for waking it; on the cheap reads (a person's attachment, a
+ * district) that cost as much CPU as the statement itself (docs/PERFORMANCE.md, round 5).
+ * Here the worker records the read, the request is suspended, and the worker's event loop
+ * sends the reads of all its requests on one session in pipeline mode, one sync per flight:
+ * the backend finds the next read already there when it finishes one and answers a whole
+ * flight at once, and the worker goes on serving other connections meanwhile.
+ *
+ * A read is on exactly one list at a time: the submitted queue, or the session's in-flight
+ * list, in the order sent, which is the order the answers come back in. Everything but
+ * db_defer_submit runs on the reactor's thread (the worker that owns it). */
+#include "attachd/db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include "attachd/log.h"
+
+struct session {
+    struct db_conn *conn; /* NULL: none held */
+    int fd;
+    struct db_defer *head, *tail; /* in flight, oldest first */
+    int inflight;
+    int unsynced; /* reads sent since the last sync */
+    int syncs;    /* syncs whose answer has not come back */
+    bool want_write;
+};
+
+struct db_reactor {
+    struct db_pool *pool;
+    pthread_mutex_t lock; /* queue, stopping */
+    struct db_defer *queue, **queue_tail;
+    bool stopping;
+    int epoll_fd; /* the session's socket */
+    struct session session;
+    bool answered; /* db_reactor_run called done */
+};
+
+static _Thread_local struct db_defer *current;
+
+void db_defer_init(struct db_defer *d, struct db_reactor *rx, void (*done)(void *arg), void *arg)
+{
+    *d = (struct db_defer){.reactor = rx, .done = done, .arg = arg};
+}
+
+void db_defer_clear(struct db_defer *d)
+{
+    for (int i = 0; i < d->ndone; i++) {
+        PQclear(d->result[i]);
+        d->result[i] = NULL;
+    }
+    d->ndone = 0;
+}
+
+void db_defer_pass(struct db_defer *d)
+{
+    current = d;
+    if (d) {
+        d->next = 0;
+        d->waiting = false;
+    }
+}
+
+/* What a read asked: its statement and parameters (FNV-1a over them, NULLs told apart). */
+static uint64_t question(const struct db_stmt *stmt, int nparams, const char *const *values)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)stmt;
+    for (int i = 0; i < nparams; i++) {
+        const unsigned char *v = (const unsigned char *)(values[i] ? values[i] : "");
+        h = (h ^ (values[i] ? 1u : 2u)) * 1099511628211ULL;
+        for (; *v; v++)
+            h = (h ^ *v) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Copies the parameters into d->buf; false when they do not fit. */
+static bool record(struct db_defer *d, int nparams, const char *const *values)
+{
+    if (nparams > DB_DEFER_PARAMS)
+        return false;
+    size_t used = 0;
+    for (int i = 0; i < nparams; i++) {
+        if (!values[i]) {
+            d->values[i] = NULL;
+            continue;
+        }
+        size_t len = strlen(values[i]) + 1;
+        if (len > sizeof d->buf - used)
+            return false;
+        memcpy(d->buf + used, values[i], len);
+        d->values[i] = d->buf + used;
+        used += len;
+    }
+    d->nparams = nparams;
+    return true;
+}
+
+bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
+                 const PGresult **out, enum db_status *st)
+{
+    struct db_defer *d = current;
+    *out = NULL;
+    if (!d || !d->reactor || d->waiting || db_stmt_writes(stmt))
+        return false;
+    int i = d->next;
+    uint64_t q = question(stmt, nparams, values);
+    if (i < d->ndone) {
+        /* A pass that asks something else here than the pass that sent it (its branch taken on
+         * a read that waited, whose answer changed) gets no stale answer: it waits instead. */
+        if (d->asked[i] != q)
+            return false;
+        d->next++;
+        *st = d->status[i];
+        *out = *st == DB_OK ? d->result[i] : NULL;
+        return true;
+    }
+    if (i >= DB_DEFER_MAX || !record(d, nparams, values))
+        return false;
+    d->asked[i] = q;
+    d->stmt = stmt;
+    d->waiting = true;
+    d->next++;
+    *st = DB_PENDING;
+    return true;
+}
+
+/* The read's answer is in: the request may run its next pass. */
+static void complete(struct db_defer *d, enum db_status st, PGresult *res)
+{
+    if (st != DB_OK) {
+        PQclear(res);
+        res = NULL;
+    }
+    d->result[d->ndone] = res;
+    d->status[d->ndone] = st;
+    d->ndone++;
+    d->done(d->arg);
+}
+
+static void complete_list(struct db_defer *list, enum db_status st)
+{
+    while (list) {
+        struct db_defer *next = list->queue;
+        complete(list, st, NULL);
+        list = next;
+    }
+}
+
+void db_defer_submit(struct db_defer *d)
+{
+    struct db_reactor *rx = d->reactor;
+    d->queue = NULL;
+    d->seen = 0;
+    d->prepared_here = false;
+    d->alone = false;
+    pthread_mutex_lock(&rx->lock);
+    bool stopping = rx->stopping;
+    if (!stopping) {
+        *rx->queue_tail = d;
+        rx->queue_tail = &d->queue;
+    }
+    pthread_mutex_unlock(&rx->lock);
+    if (stopping)
+        complete(d, DB_UNAVAILABLE, NULL);
+}
+
+static void watch(struct db_reactor *rx, struct session *s, int op)
+{
+    struct epoll_event ev = {.events = EPOLLIN | (s->want_write ? EPOLLOUT : 0u)};
+    if (epoll_ctl(rx->epoll_fd, op, s->fd, &ev) != 0 && op != EPOLL_CTL_DEL)
+        log_warn("reactor: epoll_ctl: %s", strerror(errno));
+}
+
+/* Gives the session back to the pool; its reads in flight (if any) are answered with st. */
+static void session_end(struct db_reactor *rx, enum db_status st)
+{
+    struct session *s = &rx->session;
+    if (!s->conn)
+        return;
+    struct epoll_event ev = {0};
+    epoll_ctl(rx->epoll_fd, EPOLL_CTL_DEL, s->fd, &ev);
+    struct db_defer *list = s->head;
+    if (list)
+        rx->answered = true;
+    complete_list(list, st);
+    db_async_end(s->conn);
+    db_release(rx->pool, s->conn);
+    *s = (struct session){.fd = -1};
+}
+
+/* Takes a session when one is free at once (nobody is kept waiting for the reactor's sake). */
+static bool session_take(struct db_reactor *rx)
+{
+    struct db_conn *c;
+    if (db_pool_wanted(rx->pool) || db_acquire_now(rx->pool, &c) != DB_OK)
+        return false;
+    if (db_async_begin(c) != DB_OK) {
+        db_release(rx->pool, c);
+        return false;
+    }
+    rx->session = (struct session){.conn = c, .fd = db_async_socket(c)};
+    watch(rx, &rx->session, EPOLL_CTL_ADD);
+    return true;
+}
+
+/* Ends the reads sent since the last sync (PQpipelineSync sends them); false when the session
+ * failed. */
+static bool sync_reads(struct session *s)
+{
+    if (db_async_sync(s->conn) != DB_OK)
+        return false;
+    s->unsynced = 0;
+    s->syncs++;
+    return true;
+}
+
+static void flush(struct db_reactor *rx)
+{
+    struct session *s = &rx->session;
+    int left = db_async_flush(s->conn);
+    if (left < 0) {
+        session_end(rx, DB_UNAVAILABLE);
+        return;
+    }
+    if ((left == 1) != s->want_write) {
+        s->want_write = left == 1;
+        watch(rx, s, EPOLL_CTL_MOD);
+    }
+}
+
+/* Runs a read as db_run would (no session to be had for the reactor): waiting. */
+static void run_waiting(struct db_reactor *rx, struct db_defer *d)
+{
+    PGresult *r = NULL;
+    enum db_status st = db_run(rx->pool, d->stmt, d->nparams, d->values, &r);
+    complete(d, st, r);
+    rx->answered = true;
+}
+
+/* Sends the submitted reads, in one flight (a read sent again goes alone). */
+static void send_queued(struct db_reactor *rx, struct db_defer *list)
+{
+    struct session *s = &rx->session;
+    if (s->conn && s->inflight > 0 && db_pool_wanted(rx->pool)) {
+        /* A thread waits for a connection: this session goes back once its flight is in, and
+         * these reads go out after that (the answers wake this reactor). */
+        pthread_mutex_lock(&rx->lock);
+        struct db_defer **tail = &list;
+        while (*tail)
+            tail = &(*tail)->queue;
+        *tail = rx->queue;
+        if (!rx->queue)
+            rx->queue_tail = tail;
+        rx->queue = list;
+        pthread_mutex_unlock(&rx->lock);
+        return;
+    }
+    while (list) {
+        struct db_defer *d = list;
+        list = d->queue;
+        d->queue = NULL;
+        if (!s->conn && !session_take(rx)) {
+            run_waiting(rx, d);
+            continue;
+        }
+        bool ok = !(d->alone && s->unsynced) || sync_reads(s);
+        ok = ok &&
+             db_async_send(s->conn, d->stmt, d->nparams, d->values, &d->prepared_here) == DB_OK;
+        if (ok) {
+            if (s->tail)
+                s->tail->queue = d;
+            else
+                s->head = d;
+            s->tail = d;
+            s->inflight++;
+            s->unsynced++;
+        } else {
+            complete(d, DB_UNAVAILABLE, NULL);
+            rx->answered = true;
+        }
+        if (!ok || (d->alone && !sync_reads(s)))
+            session_end(rx, DB_UNAVAILABLE);
+    }
+    if (s->conn && s->unsynced && !sync_reads(s))
+        session_end(rx, DB_UNAVAILABLE);
+    if (s->conn)
+        flush(rx);
+}
+
+/* A read of a sync that failed because another read before it in the same sync did: sent
+ * again, alone, in this run. */
+static void send_again(struct db_defer *d, struct db_defer ***again_tail)
+{
+    d->result[d->ndone] = NULL;
+    d->status[d->ndone] = DB_OK;
+    d->seen = 0;
+    d->prepared_here = false;
+    d->alone = true;
+    d->queue = NULL;
+    **again_tail = d;
+    *again_tail = &d->queue;
+}
+
+/* Reads the answers that arrived, completing each read whose results ended. */
+static void receive(struct db_reactor *rx, struct db_defer ***again_tail)
+{
+    struct session *s = &rx->session;
+    if (db_async_input(s->conn) != DB_OK) {
+        session_end(rx, DB_UNAVAILABLE);
+        return;
+    }
+    bool aborted = false; /* the read at the head was skipped for an earlier failure */
+    int nulls = 0;
+    while (s->head || s->syncs) {
+        PGresult *r;
+        if (!db_async_next(s->conn, &r))
+            break;
+        struct db_defer *d = s->head;
+        if (!r) { /* one statement's results ended */
+            if (++nulls > 1 && !d)
+                break; /* nothing more is coming before more input */
+            if (!d || ++d->seen < (d->prepared_here ? 2 : 1))
+                continue;
+            s->head = d->queue;
+            if (!s->head)
+                s->tail = NULL;
+            s->inflight--;
+            int at = d->ndone;
+            if (aborted) {
+                aborted = false;
+                send_again(d, again_tail);
+            } else {
+                PGresult *answer = d->result[at];
+                d->result[at] = NULL;
+                complete(d, d->status[at], answer);
+                rx->answered = true;
+            }
+            continue;
+        }
+        nulls = 0;
+        ExecStatusType rs = PQresultStatus(r);
+        if (rs == PGRES_PIPELINE_SYNC || !d) {
+            if (rs == PGRES_PIPELINE_SYNC)
+                s->syncs--;
+            PQclear(r);
+            continue;
+        }
+        int at = d->ndone; /* where its answer goes */
+        if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+            if (d->seen == (d->prepared_here ? 1 : 0) && d->status[at] == DB_OK) {
+                PQclear(d->result[at]);
+                d->result[at] = r;
+            } else {
+                PQclear(r); /* the PREPARE's */
+            }
+            continue;
+        }
+        if (d->prepared_here && d->seen == 0)
+            db_async_unprepare(s->conn, d->stmt);
+        if (rs == PGRES_PIPELINE_ABORTED && d->status[at] == DB_OK) {
+            aborted = true;
+            PQclear(r);
+            continue;
+        }
+        enum db_status st =
+            d->status[at] == DB_OK ? db_async_failed(s->conn, d->stmt, r) : d->status[at];
+        PQclear(r);
+        if (st == DB_UNAVAILABLE) {
+            session_end(rx, DB_UNAVAILABLE);
+            return;
+        }
+        d->status[at] = st;
+    }
+}
+
+static _Thread_local struct db_reactor *own; /* the reactor of the calling thread's loop */
+
+void db_reactor_bind(struct db_reactor *rx)
+{
+    own = rx;
+}
+
+void db_reactor_yield(void)
+{
+    struct db_reactor *rx = own;
+    struct session *s = rx ? &rx->session : NULL;
+    if (!s || !s->conn)
+        return;
+    /* Its flight is answered first (the answers are in the socket soon: nothing waits on this
+     * thread for them); reads to send again go back on the queue for the next run. */
+    struct db_defer *again = NULL, **again_tail = &again;
+    while (s->conn && (s->head || s->syncs)) {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+            break;
+        receive(rx, &again_tail);
+    }
+    session_end(rx, DB_UNAVAILABLE);
+    if (again) {
+        pthread_mutex_lock(&rx->lock);
+        *again_tail = rx->queue;
+        if (!rx->queue)
+            rx->queue_tail = again_tail;
+        rx->queue = again;
+        pthread_mutex_unlock(&rx->lock);
+    }
+}
+
+bool db_reactor_run(struct db_reactor *rx)
+{
+    struct session *s = &rx->session;
+    rx->answered = false;
+    struct db_defer *again = NULL, **again_tail = &again;
+    if (s->conn) {
+        struct epoll_event ev;
+        int n = epoll_wait(rx->epoll_fd, &ev, 1, 0);
+        if (n > 0) {
+            receive(rx, &again_tail);
+            if (s->conn && (ev.events & EPOLLOUT))
+                flush(rx);
+        }
+    }
+    pthread_mutex_lock(&rx->lock);
+    struct db_defer *queued = rx->queue;
+    rx->queue = NULL;
+    rx->queue_tail = &rx->queue;
+    pthread_mutex_unlock(&rx->lock);
+    *again_tail = queued;
+    if (again)
+        send_queued(rx, again);
+    /* Back to the pool when idle (send_queued holds new reads back while a thread waits for a
+     * connection, so a busy session goes idle then). */
+    if (s->conn && s->inflight == 0 && s->syncs == 0)
+        session_end(rx, DB_OK);
+    return rx->answered;
+}
+
+int db_reactor_fd(const struct db_reactor *rx)
+{
+    return rx->epoll_fd;
+}
+
+enum db_status db_reactor_new(struct db_pool *pool, struct db_reactor **out)
+{
+    struct db_reactor *rx = calloc(1, sizeof *rx);
+    if (!rx)
+        return DB_ERROR;
+    rx->pool = pool;
+    rx->queue_tail = &rx->queue;
+    rx->session.fd = -1;
+    rx->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (rx->epoll_fd < 0) {
+        log_error("reactor: epoll_create1: %s", strerror(errno));
+        free(rx);
+        return DB_ERROR;
+    }
+    pthread_mutex_init(&rx->lock, NULL);
+    *out = rx;
+    return DB_OK;
+}
+
+void db_reactor_stop(struct db_reactor *rx)
+{
+    if (!rx)
+        return;
+    pthread_mutex_lock(&rx->lock);
+    rx->stopping = true;
+    struct db_defer *queued = rx->queue;
+    rx->queue = NULL;
+    rx->queue_tail = &rx->queue;
+    pthread_mutex_unlock(&rx->lock);
+    complete_list(queued, DB_UNAVAILABLE);
+    session_end(rx, DB_UNAVAILABLE);
+}
+
+void db_reactor_free(struct db_reactor *rx)
+{
+    if (!rx)
+        return;
+    close(rx->epoll_fd);
+    pthread_mutex_destroy(&rx->lock);
+    free(rx);
+}

@@ -1,0 +1,174 @@
+/* Deferred reads (db.h, "Deferred reads"), without a server: in a pass a read is recorded with
+ * copies of its parameters and answers DB_PENDING; the next pass gets the answer where it asks
+ * the same question again, and no stale answer where it asks another; writes, and reads outside
+ * a pass, are never deferred. The reactor that sends the reads is exercised by the integration
+ * suite (tests/integration/test_reads.py and every GET). */
+#include <string.h>
+#include "attachd/db.h"
+#include "attachd/db_text.h"
+#include "unit.h"
+
+static struct db_stmt q_read = DB_READ("SELECT $1::text AS doc");
+static struct db_stmt q_other = DB_READ("SELECT $1::text AS other");
+static struct db_stmt q_write = DB_WRITE("UPDATE t SET x = $1");
+
+static int done_calls;
+static void done(void *arg)
+{
+    (void)arg;
+    done_calls++;
+}
+
+/* A stand-in: db_deferred only needs to know that the request has a reactor. */
+static struct db_reactor *some_reactor(void)
+{
+    static char stand_in;
+    return (struct db_reactor *)(void *)&stand_in;
+}
+
+/* One row, one text column holding `text`. */
+static PGresult *answer(const char *text)
+{
+    PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc attr = {.name = (char *)"doc", .typid = 25, .typlen = -1, .atttypmod = -1};
+    ck_assert_int_eq(PQsetResultAttrs(r, 1, &attr), 1);
+    ck_assert_int_eq(PQsetvalue(r, 0, 0, (char *)text, (int)strlen(text)), 1);
+    return r;
+}
+
+/* What the reactor does when the read's answer is in. */
+static void answered(struct db_defer *d, enum db_status st, PGresult *r)
+{
+    d->result[d->ndone] = r;
+    d->status[d->ndone] = st;
+    d->ndone++;
+}
+
+START_TEST(outside_a_pass_nothing_is_deferred)
+{
+    const PGresult *out;
+    enum db_status st;
+    const char *p[1] = {"1"};
+    db_defer_pass(NULL);
+    ck_assert(!db_deferred(&q_read, 1, p, &out, &st));
+    struct db_defer d;
+    db_defer_init(&d, NULL, done, NULL); /* a request without a reactor (not GET, or none) */
+    db_defer_pass(&d);
+    ck_assert(!db_deferred(&q_read, 1, p, &out, &st));
+    db_defer_pass(NULL);
+}
+END_TEST
+
+START_TEST(a_read_is_recorded_with_copies_of_its_parameters)
+{
+    struct db_defer d;
+    db_defer_init(&d, some_reactor(), done, NULL);
+    char given[] = "770101300123";
+    const char *p[2] = {given, NULL};
+    char *json = (char *)"untouched";
+    db_defer_pass(&d);
+    ck_assert_int_eq(db_run_json(NULL, &q_read, 2, p, &json), DB_PENDING);
+    ck_assert_ptr_null(json);
+    ck_assert(d.waiting);
+    ck_assert_ptr_eq(d.stmt, &q_read);
+    ck_assert_int_eq(d.nparams, 2);
+    given[0] = 'X'; /* the caller's buffer goes away with the pass */
+    ck_assert_str_eq(d.values[0], "770101300123");
+    ck_assert_ptr_null(d.values[1]);
+    const PGresult *out;
+    enum db_status st;
+    ck_assert(!db_deferred(&q_other, 1, p, &out, &st)); /* one read at a time per pass */
+    db_defer_pass(NULL);
+    db_defer_clear(&d);
+}
+END_TEST
+
+START_TEST(the_next_pass_gets_its_answer_where_it_asks)
+{
+    struct db_defer d;
+    db_defer_init(&d, some_reactor(), done, NULL);
+    const char *p[1] = {"42"};
+    char *json = NULL;
+    db_defer_pass(&d);
+    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_PENDING);
+    answered(&d, DB_OK, answer("{\"id\": 42, \"name\": \"a b\"}"));
+    db_defer_pass(&d); /* the handler runs again from the start */
+    ck_assert(!d.waiting);
+    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_OK);
+    ck_assert_str_eq(json, "{\"id\":42,\"name\":\"a b\"}");
+    free(json);
+    /* its second read is the next one sent */
+    ck_assert_int_eq(db_run_json(NULL, &q_other, 1, p, &json), DB_PENDING);
+    ck_assert_ptr_eq(d.stmt, &q_other);
+    db_defer_pass(NULL);
+    db_defer_clear(&d);
+    ck_assert_int_eq(d.ndone, 0);
+}
+END_TEST
+
+START_TEST(another_question_gets_no_stale_answer)
+{
+    struct db_defer d;
+    db_defer_init(&d, some_reactor(), done, NULL);
+    const char *p[1] = {"42"}, *q[1] = {"43"};
+    char *json = NULL;
+    db_defer_pass(&d);
+    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_PENDING);
+    answered(&d, DB_OK, answer("{\"id\":42}"));
+    db_defer_pass(&d);
+    const PGresult *out;
+    enum db_status st;
+    ck_assert(!db_deferred(&q_read, 1, q, &out, &st));  /* other parameters */
+    ck_assert(!db_deferred(&q_other, 1, p, &out, &st)); /* another statement */
+    ck_assert(db_deferred(&q_read, 1, p, &out, &st));   /* the same question */
+    ck_assert_int_eq(st, DB_OK);
+    ck_assert_str_eq(PQgetvalue(out, 0, 0), "{\"id\":42}");
+    db_defer_pass(NULL);
+    db_defer_clear(&d);
+}
+END_TEST
+
+START_TEST(a_failed_read_answers_its_status)
+{
+    struct db_defer d;
+    db_defer_init(&d, some_reactor(), done, NULL);
+    const char *p[1] = {"42"};
+    char *json = NULL;
+    db_defer_pass(&d);
+    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_PENDING);
+    answered(&d, DB_UNAVAILABLE, NULL);
+    db_defer_pass(&d);
+    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_UNAVAILABLE);
+    ck_assert_ptr_null(json);
+    db_defer_pass(NULL);
+    db_defer_clear(&d);
+}
+END_TEST
+
+START_TEST(writes_are_never_deferred)
+{
+    struct db_defer d;
+    db_defer_init(&d, some_reactor(), done, NULL);
+    const char *p[1] = {"1"};
+    const PGresult *out;
+    enum db_status st;
+    db_defer_pass(&d);
+    ck_assert(!db_deferred(&q_write, 1, p, &out, &st));
+    ck_assert(!d.waiting);
+    db_defer_pass(NULL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("defer");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, outside_a_pass_nothing_is_deferred);
+    tcase_add_test(tc, a_read_is_recorded_with_copies_of_its_parameters);
+    tcase_add_test(tc, the_next_pass_gets_its_answer_where_it_asks);
+    tcase_add_test(tc, another_question_gets_no_stale_answer);
+    tcase_add_test(tc, a_failed_read_answers_its_status);
+    tcase_add_test(tc, writes_are_never_deferred);
+    suite_add_tcase(s, tc);
+    return unit_run(s);
+}
