@@ -182,27 +182,36 @@ void db_async_unprepare(struct db_conn *conn, struct db_stmt *stmt);
  * connection. */
 #define DB_DEFER_MAX    4   /* deferred reads per request; past it, they wait */
 #define DB_DEFER_PARAMS 8   /* parameters of a deferred read */
-#define DB_DEFER_BUF    512 /* bytes of its parameters' text */
+#define DB_DEFER_BUF    256 /* bytes of its parameters' text */
 struct db_reactor;
-struct db_defer {
-    struct db_reactor *reactor;
-    void (*done)(void *arg);
-    void *arg;
-    int next;     /* reads reached in this pass */
-    bool waiting; /* this pass recorded a read: submit it */
-    int ndone;    /* reads answered so far, in the order the handler reaches them */
-    PGresult *result[DB_DEFER_MAX];
-    enum db_status status[DB_DEFER_MAX];
-    uint64_t asked[DB_DEFER_MAX]; /* what each asked (statement and parameters, hashed) */
-    /* the read recorded, then in flight */
+struct db_defer;
+/* One read recorded in a pass, then in flight on the reactor's session. */
+struct db_ask {
+    struct db_defer *owner;
+    int slot; /* where its answer goes in owner->result */
     struct db_stmt *stmt;
     int nparams;
     const char *values[DB_DEFER_PARAMS];
     char buf[DB_DEFER_BUF];
-    bool prepared_here;     /* its session's PREPARE went with it */
-    int seen;               /* statements of it whose results ended (PREPARE, the read) */
-    bool alone;             /* sent again after another read of its sync failed: alone */
-    struct db_defer *queue; /* the reactor's lists */
+    bool prepared_here;   /* its session's PREPARE went with it */
+    bool alone;           /* sent again after another read of its sync failed: alone */
+    int seen;             /* statements of it whose results ended (PREPARE, the read) */
+    struct db_ask *queue; /* the reactor's lists */
+};
+struct db_defer {
+    struct db_reactor *reactor;
+    void (*done)(void *arg);
+    void *arg;
+    int next;        /* reads reached in this pass */
+    bool waiting;    /* this pass recorded reads: submit them */
+    int first;       /* the first of them */
+    int nasked;      /* reads recorded so far, in the order the handler reaches them */
+    int outstanding; /* of those, not answered yet */
+    int ndone;       /* answered: all recorded once none is outstanding */
+    PGresult *result[DB_DEFER_MAX];
+    enum db_status status[DB_DEFER_MAX];
+    uint64_t asked[DB_DEFER_MAX]; /* what each asked (statement and parameters, hashed) */
+    struct db_ask ask[DB_DEFER_MAX];
 };
 void db_defer_init(struct db_defer *d, struct db_reactor *rx, void (*done)(void *arg), void *arg);
 /* Forgets the answers received (a request that starts over, or ends). */
@@ -214,9 +223,14 @@ void db_defer_pass(struct db_defer *d);
  * DB_OK). */
 bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
                  const PGresult **out, enum db_status *st);
-/* Hands the read recorded in the last pass to the reactor, for its next db_reactor_run;
- * done(arg) is called when its answer is in (at once, with DB_UNAVAILABLE, once the reactor
- * has stopped). */
+/* The same for a flight of reads (db_query_flight's calls, whose `out` is not used): recorded
+ * together and sent in one sync, or answered together, outs[i] borrowed as above. The flight's
+ * status is its first failing read's; outs are NULL unless DB_OK. */
+bool db_deferred_flight(const struct db_call *calls, int n, const PGresult **outs,
+                        enum db_status *st);
+/* Hands the reads recorded in the last pass to the reactor, for its next db_reactor_run;
+ * done(arg) is called when all their answers are in (at once, with DB_UNAVAILABLE, once the
+ * reactor has stopped). */
 void db_defer_submit(struct db_defer *d);
 
 /* A reactor belongs to one worker thread's event loop, which waits on db_reactor_fd (readable:

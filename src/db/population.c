@@ -69,7 +69,7 @@ static struct db_stmt *scope_params(struct scope_params *sp, long long polyclini
     return &q_scope[district_id != 0];
 }
 
-static void scope_of(PGresult *r, enum population_scope *out, char today[11])
+static void scope_of(const PGresult *r, enum population_scope *out, char today[11])
 {
     if (!db_bool(r, 0, "polyclinic_exists"))
         *out = SCOPE_NO_POLYCLINIC;
@@ -118,7 +118,7 @@ static struct page_cols page_cols(const PGresult *r)
     };
 }
 
-static const char *column(PGresult *r, int row, int col)
+static const char *column(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
@@ -150,7 +150,7 @@ static struct db_stmt *page_params(struct page_params *pp, const struct populati
 }
 
 /* Calls fn for each row of a q_page result; DB_ERROR when fn stops. */
-static enum db_status walk_page(PGresult *r, attached_row_fn fn, void *ctx, size_t *nrows)
+static enum db_status walk_page(const PGresult *r, attached_row_fn fn, void *ctx, size_t *nrows)
 {
     int n = PQntuples(r);
     struct page_cols c = page_cols(r);
@@ -190,6 +190,16 @@ enum db_status population_page(struct db_pool *pool, const struct population_que
     return st;
 }
 
+/* The page's rows, when the scope says it is ours to show. */
+static enum db_status scoped_walk(const PGresult *rs, const PGresult *rp,
+                                  enum population_scope *scope, attached_row_fn fn, void *ctx,
+                                  size_t *nrows)
+{
+    char today[11];
+    scope_of(rs, scope, today);
+    return *scope == SCOPE_OK ? walk_page(rp, fn, ctx, nrows) : DB_OK;
+}
+
 /* The scope and the page in one flight: one round trip instead of two, so one wake-up of the
  * backend and of the HTTP thread less per page (docs/PERFORMANCE.md, "Reads on 20 M"). The page
  * of a polyclinic that does not exist, or of a district elsewhere, is empty or not ours: it is
@@ -209,19 +219,18 @@ enum db_status population_scoped_page(struct db_pool *pool, const struct populat
         {scope_stmt, sp.n, sp.p, &rs},
         {page_stmt, pp.n, pp.p, &rp},
     };
+    const PGresult *answers[2];
+    enum db_status st;
+    if (db_deferred_flight(calls, 2, answers, &st)) /* a request's reads (db.h) */
+        return st == DB_OK ? scoped_walk(answers[0], answers[1], scope, fn, ctx, nrows) : st;
     struct db_conn *c;
-    enum db_status st = db_acquire(pool, &c);
+    st = db_acquire(pool, &c);
     if (st != DB_OK)
         return st;
     st = db_query_flight(c, calls, 2);
     db_release(pool, c);
-    if (st != DB_OK)
-        goto out;
-    char today[11];
-    scope_of(rs, scope, today);
-    if (*scope == SCOPE_OK)
-        st = walk_page(rp, fn, ctx, nrows);
-out:
+    if (st == DB_OK)
+        st = scoped_walk(rs, rp, scope, fn, ctx, nrows);
     PQclear(rs);
     PQclear(rp);
     return st;

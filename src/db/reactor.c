@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 struct session {
     struct db_conn *conn; /* NULL: none held */
     int fd;
-    struct db_defer *head, *tail; /* in flight, oldest first */
+    struct db_ask *head, *tail;   /* in flight, oldest first */
     int inflight;
     int unsynced; /* reads sent since the last sync */
     int syncs;    /* syncs whose answer has not come back */
@@ -36,7 +37,7 @@ struct session {
 struct db_reactor {
     struct db_pool *pool;
     pthread_mutex_t lock; /* queue, stopping */
-    struct db_defer *queue, **queue_tail;
+    struct db_ask *queue, **queue_tail;
     bool stopping;
     int epoll_fd; /* the session's socket */
     struct session session;
@@ -47,16 +48,19 @@ static _Thread_local struct db_defer *current;
 
 void db_defer_init(struct db_defer *d, struct db_reactor *rx, void (*done)(void *arg), void *arg)
 {
-    *d = (struct db_defer){.reactor = rx, .done = done, .arg = arg};
+    memset(d, 0, offsetof(struct db_defer, ask)); /* the asks are filled when recorded */
+    d->reactor = rx;
+    d->done = done;
+    d->arg = arg;
 }
 
 void db_defer_clear(struct db_defer *d)
 {
-    for (int i = 0; i < d->ndone; i++) {
+    for (int i = 0; i < d->nasked; i++) {
         PQclear(d->result[i]);
         d->result[i] = NULL;
     }
-    d->ndone = 0;
+    d->nasked = d->ndone = d->outstanding = 0;
 }
 
 void db_defer_pass(struct db_defer *d)
@@ -81,74 +85,105 @@ static uint64_t question(const struct db_stmt *stmt, int nparams, const char *co
     return h;
 }
 
-/* Copies the parameters into d->buf; false when they do not fit. */
-static bool record(struct db_defer *d, int nparams, const char *const *values)
+/* Records a read in the next slot, with copies of its parameters; false when they do not fit. */
+static bool record(struct db_defer *d, struct db_stmt *stmt, int nparams,
+                   const char *const *values)
 {
-    if (nparams > DB_DEFER_PARAMS)
+    if (nparams > DB_DEFER_PARAMS || d->nasked >= DB_DEFER_MAX)
         return false;
+    struct db_ask *a = &d->ask[d->nasked];
     size_t used = 0;
     for (int i = 0; i < nparams; i++) {
         if (!values[i]) {
-            d->values[i] = NULL;
+            a->values[i] = NULL;
             continue;
         }
         size_t len = strlen(values[i]) + 1;
-        if (len > sizeof d->buf - used)
+        if (len > sizeof a->buf - used)
             return false;
-        memcpy(d->buf + used, values[i], len);
-        d->values[i] = d->buf + used;
+        memcpy(a->buf + used, values[i], len);
+        a->values[i] = a->buf + used;
         used += len;
     }
-    d->nparams = nparams;
+    a->owner = d;
+    a->slot = d->nasked;
+    a->stmt = stmt;
+    a->nparams = nparams;
+    d->asked[d->nasked] = question(stmt, nparams, values);
+    d->result[d->nasked] = NULL;
+    d->status[d->nasked] = DB_OK;
+    d->nasked++;
+    return true;
+}
+
+bool db_deferred_flight(const struct db_call *calls, int n, const PGresult **outs,
+                        enum db_status *st)
+{
+    struct db_defer *d = current;
+    for (int k = 0; k < n; k++)
+        outs[k] = NULL;
+    if (!d || !d->reactor || d->waiting || n < 1)
+        return false;
+    for (int k = 0; k < n; k++)
+        if (db_stmt_writes(calls[k].stmt))
+            return false;
+    int i = d->next;
+    if (i + n <= d->ndone) {
+        /* A pass that asks something else here than the pass that sent it (its branch taken
+         * on a read that waited, whose answer changed) gets no stale answer: it waits. */
+        for (int k = 0; k < n; k++)
+            if (d->asked[i + k] != question(calls[k].stmt, calls[k].nparams, calls[k].values))
+                return false;
+        d->next += n;
+        *st = DB_OK;
+        for (int k = 0; k < n && *st == DB_OK; k++)
+            *st = d->status[i + k];
+        for (int k = 0; k < n && *st == DB_OK; k++)
+            outs[k] = d->result[i + k];
+        return true;
+    }
+    if (i != d->nasked || d->nasked + n > DB_DEFER_MAX)
+        return false;
+    for (int k = 0; k < n; k++)
+        if (!record(d, calls[k].stmt, calls[k].nparams, calls[k].values)) {
+            d->nasked = i; /* none of them, then */
+            return false;
+        }
+    d->first = i;
+    d->outstanding = n;
+    d->waiting = true;
+    d->next += n;
+    *st = DB_PENDING;
     return true;
 }
 
 bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
                  const PGresult **out, enum db_status *st)
 {
-    struct db_defer *d = current;
-    *out = NULL;
-    if (!d || !d->reactor || d->waiting || db_stmt_writes(stmt))
-        return false;
-    int i = d->next;
-    uint64_t q = question(stmt, nparams, values);
-    if (i < d->ndone) {
-        /* A pass that asks something else here than the pass that sent it (its branch taken on
-         * a read that waited, whose answer changed) gets no stale answer: it waits instead. */
-        if (d->asked[i] != q)
-            return false;
-        d->next++;
-        *st = d->status[i];
-        *out = *st == DB_OK ? d->result[i] : NULL;
-        return true;
-    }
-    if (i >= DB_DEFER_MAX || !record(d, nparams, values))
-        return false;
-    d->asked[i] = q;
-    d->stmt = stmt;
-    d->waiting = true;
-    d->next++;
-    *st = DB_PENDING;
-    return true;
+    struct db_call call = {stmt, nparams, values, NULL};
+    return db_deferred_flight(&call, 1, out, st);
 }
 
-/* The read's answer is in: the request may run its next pass. */
-static void complete(struct db_defer *d, enum db_status st, PGresult *res)
+/* The read's answer is in; when it was its request's last, the request may run its next pass. */
+static void complete(struct db_ask *a, enum db_status st, PGresult *res)
 {
+    struct db_defer *d = a->owner;
     if (st != DB_OK) {
         PQclear(res);
         res = NULL;
     }
-    d->result[d->ndone] = res;
-    d->status[d->ndone] = st;
-    d->ndone++;
-    d->done(d->arg);
+    d->result[a->slot] = res;
+    d->status[a->slot] = st;
+    if (--d->outstanding == 0) {
+        d->ndone = d->nasked;
+        d->done(d->arg);
+    }
 }
 
-static void complete_list(struct db_defer *list, enum db_status st)
+static void complete_list(struct db_ask *list, enum db_status st)
 {
     while (list) {
-        struct db_defer *next = list->queue;
+        struct db_ask *next = list->queue;
         complete(list, st, NULL);
         list = next;
     }
@@ -157,19 +192,24 @@ static void complete_list(struct db_defer *list, enum db_status st)
 void db_defer_submit(struct db_defer *d)
 {
     struct db_reactor *rx = d->reactor;
-    d->queue = NULL;
-    d->seen = 0;
-    d->prepared_here = false;
-    d->alone = false;
+    struct db_ask *list = NULL, **tail = &list;
+    for (int i = d->first; i < d->nasked; i++) {
+        struct db_ask *a = &d->ask[i];
+        a->queue = NULL;
+        a->seen = 0;
+        a->prepared_here = a->alone = false;
+        *tail = a;
+        tail = &a->queue;
+    }
     pthread_mutex_lock(&rx->lock);
     bool stopping = rx->stopping;
     if (!stopping) {
-        *rx->queue_tail = d;
-        rx->queue_tail = &d->queue;
+        *rx->queue_tail = list;
+        rx->queue_tail = tail;
     }
     pthread_mutex_unlock(&rx->lock);
     if (stopping)
-        complete(d, DB_UNAVAILABLE, NULL);
+        complete_list(list, DB_UNAVAILABLE);
 }
 
 static void watch(struct db_reactor *rx, struct session *s, int op)
@@ -187,7 +227,7 @@ static void session_end(struct db_reactor *rx, enum db_status st)
         return;
     struct epoll_event ev = {0};
     epoll_ctl(rx->epoll_fd, EPOLL_CTL_DEL, s->fd, &ev);
-    struct db_defer *list = s->head;
+    struct db_ask *list = s->head;
     if (list)
         rx->answered = true;
     complete_list(list, st);
@@ -237,7 +277,7 @@ static void flush(struct db_reactor *rx)
 }
 
 /* Runs a read as db_run would (no session to be had for the reactor): waiting. */
-static void run_waiting(struct db_reactor *rx, struct db_defer *d)
+static void run_waiting(struct db_reactor *rx, struct db_ask *d)
 {
     PGresult *r = NULL;
     enum db_status st = db_run(rx->pool, d->stmt, d->nparams, d->values, &r);
@@ -246,14 +286,14 @@ static void run_waiting(struct db_reactor *rx, struct db_defer *d)
 }
 
 /* Sends the submitted reads, in one flight (a read sent again goes alone). */
-static void send_queued(struct db_reactor *rx, struct db_defer *list)
+static void send_queued(struct db_reactor *rx, struct db_ask *list)
 {
     struct session *s = &rx->session;
     if (s->conn && s->inflight > 0 && db_pool_wanted(rx->pool)) {
         /* A thread waits for a connection: this session goes back once its flight is in, and
          * these reads go out after that (the answers wake this reactor). */
         pthread_mutex_lock(&rx->lock);
-        struct db_defer **tail = &list;
+        struct db_ask **tail = &list;
         while (*tail)
             tail = &(*tail)->queue;
         *tail = rx->queue;
@@ -264,7 +304,7 @@ static void send_queued(struct db_reactor *rx, struct db_defer *list)
         return;
     }
     while (list) {
-        struct db_defer *d = list;
+        struct db_ask *d = list;
         list = d->queue;
         d->queue = NULL;
         if (!s->conn && !session_take(rx)) {
@@ -297,10 +337,11 @@ static void send_queued(struct db_reactor *rx, struct db_defer *list)
 
 /* A read of a sync that failed because another read before it in the same sync did: sent
  * again, alone, in this run. */
-static void send_again(struct db_defer *d, struct db_defer ***again_tail)
+static void send_again(struct db_ask *d, struct db_ask ***again_tail)
 {
-    d->result[d->ndone] = NULL;
-    d->status[d->ndone] = DB_OK;
+    PQclear(d->owner->result[d->slot]);
+    d->owner->result[d->slot] = NULL;
+    d->owner->status[d->slot] = DB_OK;
     d->seen = 0;
     d->prepared_here = false;
     d->alone = true;
@@ -310,7 +351,7 @@ static void send_again(struct db_defer *d, struct db_defer ***again_tail)
 }
 
 /* Reads the answers that arrived, completing each read whose results ended. */
-static void receive(struct db_reactor *rx, struct db_defer ***again_tail)
+static void receive(struct db_reactor *rx, struct db_ask ***again_tail)
 {
     struct session *s = &rx->session;
     if (db_async_input(s->conn) != DB_OK) {
@@ -323,7 +364,7 @@ static void receive(struct db_reactor *rx, struct db_defer ***again_tail)
         PGresult *r;
         if (!db_async_next(s->conn, &r))
             break;
-        struct db_defer *d = s->head;
+        struct db_ask *d = s->head;
         if (!r) { /* one statement's results ended */
             if (++nulls > 1 && !d)
                 break; /* nothing more is coming before more input */
@@ -333,14 +374,13 @@ static void receive(struct db_reactor *rx, struct db_defer ***again_tail)
             if (!s->head)
                 s->tail = NULL;
             s->inflight--;
-            int at = d->ndone;
             if (aborted) {
                 aborted = false;
                 send_again(d, again_tail);
             } else {
-                PGresult *answer = d->result[at];
-                d->result[at] = NULL;
-                complete(d, d->status[at], answer);
+                PGresult *answer = d->owner->result[d->slot];
+                d->owner->result[d->slot] = NULL;
+                complete(d, d->owner->status[d->slot], answer);
                 rx->answered = true;
             }
             continue;
@@ -353,11 +393,12 @@ static void receive(struct db_reactor *rx, struct db_defer ***again_tail)
             PQclear(r);
             continue;
         }
-        int at = d->ndone; /* where its answer goes */
+        PGresult **keep = &d->owner->result[d->slot]; /* where its answer goes */
+        enum db_status *status = &d->owner->status[d->slot];
         if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
-            if (d->seen == (d->prepared_here ? 1 : 0) && d->status[at] == DB_OK) {
-                PQclear(d->result[at]);
-                d->result[at] = r;
+            if (d->seen == (d->prepared_here ? 1 : 0) && *status == DB_OK) {
+                PQclear(*keep);
+                *keep = r;
             } else {
                 PQclear(r); /* the PREPARE's */
             }
@@ -365,19 +406,18 @@ static void receive(struct db_reactor *rx, struct db_defer ***again_tail)
         }
         if (d->prepared_here && d->seen == 0)
             db_async_unprepare(s->conn, d->stmt);
-        if (rs == PGRES_PIPELINE_ABORTED && d->status[at] == DB_OK) {
+        if (rs == PGRES_PIPELINE_ABORTED && *status == DB_OK) {
             aborted = true;
             PQclear(r);
             continue;
         }
-        enum db_status st =
-            d->status[at] == DB_OK ? db_async_failed(s->conn, d->stmt, r) : d->status[at];
+        enum db_status st = *status == DB_OK ? db_async_failed(s->conn, d->stmt, r) : *status;
         PQclear(r);
         if (st == DB_UNAVAILABLE) {
             session_end(rx, DB_UNAVAILABLE);
             return;
         }
-        d->status[at] = st;
+        *status = st;
     }
 }
 
@@ -396,7 +436,7 @@ void db_reactor_yield(void)
         return;
     /* Its flight is answered first (the answers are in the socket soon: nothing waits on this
      * thread for them); reads to send again go back on the queue for the next run. */
-    struct db_defer *again = NULL, **again_tail = &again;
+    struct db_ask *again = NULL, **again_tail = &again;
     while (s->conn && (s->head || s->syncs)) {
         struct pollfd p = {.fd = s->fd, .events = POLLIN};
         if (poll(&p, 1, 1000) < 0 && errno != EINTR)
@@ -418,7 +458,7 @@ bool db_reactor_run(struct db_reactor *rx)
 {
     struct session *s = &rx->session;
     rx->answered = false;
-    struct db_defer *again = NULL, **again_tail = &again;
+    struct db_ask *again = NULL, **again_tail = &again;
     if (s->conn) {
         struct epoll_event ev;
         int n = epoll_wait(rx->epoll_fd, &ev, 1, 0);
@@ -429,7 +469,7 @@ bool db_reactor_run(struct db_reactor *rx)
         }
     }
     pthread_mutex_lock(&rx->lock);
-    struct db_defer *queued = rx->queue;
+    struct db_ask *queued = rx->queue;
     rx->queue = NULL;
     rx->queue_tail = &rx->queue;
     pthread_mutex_unlock(&rx->lock);
@@ -473,7 +513,7 @@ void db_reactor_stop(struct db_reactor *rx)
         return;
     pthread_mutex_lock(&rx->lock);
     rx->stopping = true;
-    struct db_defer *queued = rx->queue;
+    struct db_ask *queued = rx->queue;
     rx->queue = NULL;
     rx->queue_tail = &rx->queue;
     pthread_mutex_unlock(&rx->lock);

@@ -36,12 +36,14 @@ static PGresult *answer(const char *text)
     return r;
 }
 
-/* What the reactor does when the read's answer is in. */
+/* What the reactor does when a recorded read's answer is in (the oldest unanswered first). */
 static void answered(struct db_defer *d, enum db_status st, PGresult *r)
 {
-    d->result[d->ndone] = r;
-    d->status[d->ndone] = st;
-    d->ndone++;
+    int slot = d->nasked - d->outstanding;
+    d->result[slot] = r;
+    d->status[slot] = st;
+    if (--d->outstanding == 0)
+        d->ndone = d->nasked;
 }
 
 START_TEST(outside_a_pass_nothing_is_deferred)
@@ -70,11 +72,11 @@ START_TEST(a_read_is_recorded_with_copies_of_its_parameters)
     ck_assert_int_eq(db_run_json(NULL, &q_read, 2, p, &json), DB_PENDING);
     ck_assert_ptr_null(json);
     ck_assert(d.waiting);
-    ck_assert_ptr_eq(d.stmt, &q_read);
-    ck_assert_int_eq(d.nparams, 2);
+    ck_assert_ptr_eq(d.ask[0].stmt, &q_read);
+    ck_assert_int_eq(d.ask[0].nparams, 2);
     given[0] = 'X'; /* the caller's buffer goes away with the pass */
-    ck_assert_str_eq(d.values[0], "770101300123");
-    ck_assert_ptr_null(d.values[1]);
+    ck_assert_str_eq(d.ask[0].values[0], "770101300123");
+    ck_assert_ptr_null(d.ask[0].values[1]);
     const PGresult *out;
     enum db_status st;
     ck_assert(!db_deferred(&q_other, 1, p, &out, &st)); /* one read at a time per pass */
@@ -99,7 +101,8 @@ START_TEST(the_next_pass_gets_its_answer_where_it_asks)
     free(json);
     /* its second read is the next one sent */
     ck_assert_int_eq(db_run_json(NULL, &q_other, 1, p, &json), DB_PENDING);
-    ck_assert_ptr_eq(d.stmt, &q_other);
+    ck_assert_ptr_eq(d.ask[1].stmt, &q_other);
+    ck_assert_int_eq(d.first, 1);
     db_defer_pass(NULL);
     db_defer_clear(&d);
     ck_assert_int_eq(d.ndone, 0);
@@ -145,6 +148,44 @@ START_TEST(a_failed_read_answers_its_status)
 }
 END_TEST
 
+START_TEST(a_flight_is_recorded_and_answered_together)
+{
+    struct db_defer d;
+    db_defer_init(&d, some_reactor(), done, NULL);
+    const char *p[1] = {"7"};
+    struct db_call calls[2] = {{&q_read, 1, p, NULL}, {&q_other, 1, p, NULL}};
+    const PGresult *outs[2];
+    enum db_status st;
+    db_defer_pass(&d);
+    ck_assert(db_deferred_flight(calls, 2, outs, &st));
+    ck_assert_int_eq(st, DB_PENDING);
+    ck_assert_int_eq(d.outstanding, 2);
+    answered(&d, DB_OK, answer("{\"scope\":1}"));
+    ck_assert_int_eq(d.ndone, 0); /* not before the whole flight is in */
+    answered(&d, DB_OK, answer("{\"page\":2}"));
+    db_defer_pass(&d);
+    ck_assert(db_deferred_flight(calls, 2, outs, &st));
+    ck_assert_int_eq(st, DB_OK);
+    ck_assert_str_eq(PQgetvalue(outs[0], 0, 0), "{\"scope\":1}");
+    ck_assert_str_eq(PQgetvalue(outs[1], 0, 0), "{\"page\":2}");
+    db_defer_pass(NULL);
+    db_defer_clear(&d);
+    /* a failing read fails its flight, with its status, and no result is handed out */
+    db_defer_init(&d, some_reactor(), done, NULL);
+    db_defer_pass(&d);
+    ck_assert(db_deferred_flight(calls, 2, outs, &st));
+    answered(&d, DB_OK, answer("{}"));
+    answered(&d, DB_CHECK_VIOLATION, NULL);
+    db_defer_pass(&d);
+    ck_assert(db_deferred_flight(calls, 2, outs, &st));
+    ck_assert_int_eq(st, DB_CHECK_VIOLATION);
+    ck_assert_ptr_null(outs[0]);
+    ck_assert_ptr_null(outs[1]);
+    db_defer_pass(NULL);
+    db_defer_clear(&d);
+}
+END_TEST
+
 START_TEST(writes_are_never_deferred)
 {
     struct db_defer d;
@@ -168,6 +209,7 @@ int main(void)
     tcase_add_test(tc, the_next_pass_gets_its_answer_where_it_asks);
     tcase_add_test(tc, another_question_gets_no_stale_answer);
     tcase_add_test(tc, a_failed_read_answers_its_status);
+    tcase_add_test(tc, a_flight_is_recorded_and_answered_together);
     tcase_add_test(tc, writes_are_never_deferred);
     suite_add_tcase(s, tc);
     return unit_run(s);
