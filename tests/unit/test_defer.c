@@ -46,6 +46,19 @@ static void answered(struct db_defer *d, enum db_status st, PGresult *r)
         d->ndone = d->nasked;
 }
 
+/* A request's first pass records a read of q_read with p, the reactor answers it (st, r), and
+ * the next pass starts. */
+static void asked_and_answered(struct db_defer *d, const char *const *p, enum db_status st,
+                               PGresult *r)
+{
+    char *json = NULL;
+    db_defer_init(d, some_reactor(), done, NULL);
+    db_defer_pass(d);
+    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_PENDING);
+    answered(d, st, r);
+    db_defer_pass(d); /* the handler runs again from the start */
+}
+
 START_TEST(outside_a_pass_nothing_is_deferred)
 {
     const PGresult *out;
@@ -88,13 +101,9 @@ END_TEST
 START_TEST(the_next_pass_gets_its_answer_where_it_asks)
 {
     struct db_defer d;
-    db_defer_init(&d, some_reactor(), done, NULL);
     const char *p[1] = {"42"};
     char *json = NULL;
-    db_defer_pass(&d);
-    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_PENDING);
-    answered(&d, DB_OK, answer("{\"id\": 42, \"name\": \"a b\"}"));
-    db_defer_pass(&d); /* the handler runs again from the start */
+    asked_and_answered(&d, p, DB_OK, answer("{\"id\": 42, \"name\": \"a b\"}"));
     ck_assert(!d.waiting);
     ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_OK);
     ck_assert_str_eq(json, "{\"id\":42,\"name\":\"a b\"}");
@@ -112,13 +121,8 @@ END_TEST
 START_TEST(another_question_gets_no_stale_answer)
 {
     struct db_defer d;
-    db_defer_init(&d, some_reactor(), done, NULL);
     const char *p[1] = {"42"}, *q[1] = {"43"};
-    char *json = NULL;
-    db_defer_pass(&d);
-    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_PENDING);
-    answered(&d, DB_OK, answer("{\"id\":42}"));
-    db_defer_pass(&d);
+    asked_and_answered(&d, p, DB_OK, answer("{\"id\":42}"));
     const PGresult *out;
     enum db_status st;
     ck_assert(!db_deferred(&q_read, 1, q, &out, &st));  /* other parameters */
@@ -134,13 +138,9 @@ END_TEST
 START_TEST(a_failed_read_answers_its_status)
 {
     struct db_defer d;
-    db_defer_init(&d, some_reactor(), done, NULL);
     const char *p[1] = {"42"};
     char *json = NULL;
-    db_defer_pass(&d);
-    ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_PENDING);
-    answered(&d, DB_UNAVAILABLE, NULL);
-    db_defer_pass(&d);
+    asked_and_answered(&d, p, DB_UNAVAILABLE, NULL);
     ck_assert_int_eq(db_run_json(NULL, &q_read, 1, p, &json), DB_UNAVAILABLE);
     ck_assert_ptr_null(json);
     db_defer_pass(NULL);
