@@ -221,8 +221,8 @@ void db_defer_pass(struct db_defer *d);
  * write, too many or too long parameters): run it as usual. True: *st is DB_PENDING (recorded),
  * or the read's status and *out its result (borrowed: valid until db_defer_clear; NULL unless
  * DB_OK). */
-bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
-                 const PGresult **out, enum db_status *st);
+bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values, const PGresult **out,
+                 enum db_status *st);
 /* The same for a flight of reads (db_query_flight's calls, whose `out` is not used): recorded
  * together and sent in one sync, or answered together, outs[i] borrowed as above. The flight's
  * status is its first failing read's; outs are NULL unless DB_OK. */

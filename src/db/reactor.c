@@ -27,7 +27,7 @@
 struct session {
     struct db_conn *conn; /* NULL: none held */
     int fd;
-    struct db_ask *head, *tail;   /* in flight, oldest first */
+    struct db_ask *head, *tail; /* in flight, oldest first */
     int inflight;
     int unsynced; /* reads sent since the last sync */
     int syncs;    /* syncs whose answer has not come back */
@@ -86,8 +86,7 @@ static uint64_t question(const struct db_stmt *stmt, int nparams, const char *co
 }
 
 /* Records a read in the next slot, with copies of its parameters; false when they do not fit. */
-static bool record(struct db_defer *d, struct db_stmt *stmt, int nparams,
-                   const char *const *values)
+static bool record(struct db_defer *d, struct db_stmt *stmt, int nparams, const char *const *values)
 {
     if (nparams > DB_DEFER_PARAMS || d->nasked >= DB_DEFER_MAX)
         return false;
@@ -157,8 +156,8 @@ bool db_deferred_flight(const struct db_call *calls, int n, const PGresult **out
     return true;
 }
 
-bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values,
-                 const PGresult **out, enum db_status *st)
+bool db_deferred(struct db_stmt *stmt, int nparams, const char *const *values, const PGresult **out,
+                 enum db_status *st)
 {
     struct db_call call = {stmt, nparams, values, NULL};
     return db_deferred_flight(&call, 1, out, st);

@@ -76,8 +76,8 @@ struct worker {
     struct db_reactor *reactor; /* NULL: its reads wait on a pooled connection */
     MHD_socket listener;        /* its listening socket once quiesced (server_stop) */
     int epoll_fd;
-    int wake_fd;       /* eventfd: run libmicrohttpd now (a request resumed by another thread) */
-    atomic_bool stop;  /* and leave the loop */
+    int wake_fd;      /* eventfd: run libmicrohttpd now (a request resumed by another thread) */
+    atomic_bool stop; /* and leave the loop */
     pthread_t thread;
     bool running;
 };
@@ -93,13 +93,12 @@ static void worker_kick(struct worker *w)
         log_warn("cannot wake a worker: %s", strerror(errno));
 }
 
-
 struct parked {
     struct parked *next;
     struct MHD_Connection *conn;
     struct worker *worker; /* whose loop runs the request's next pass */
-    double until;   /* monotonic seconds */
-    long long seen; /* the highest event position the parked answer reflected */
+    double until;          /* monotonic seconds */
+    long long seen;        /* the highest event position the parked answer reflected */
 };
 
 struct parking {
@@ -613,7 +612,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (park(srv, conn, req, &res)) {
-        response_clear(&res); /* the handler runs again when the request is resumed */
+        response_clear(&res);        /* the handler runs again when the request is resumed */
         db_defer_clear(&req->defer); /* and reads afresh */
         return MHD_YES;
     }
@@ -809,8 +808,8 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
     srv->parking.cap = cfg->conn_limit / 2 ? (unsigned)cfg->conn_limit / 2 : 1;
     unsigned limit = (unsigned)cfg->conn_limit / n ? (unsigned)cfg->conn_limit / n : 1;
     for (unsigned i = 0; i < n; i++)
-        srv->workers[i] = (struct worker){.listener = MHD_INVALID_SOCKET, .epoll_fd = -1,
-                                          .wake_fd = -1};
+        srv->workers[i] =
+            (struct worker){.listener = MHD_INVALID_SOCKET, .epoll_fd = -1, .wake_fd = -1};
     bool ok = true;
     for (unsigned i = 0; i < n && ok; i++) {
         struct worker *w = &srv->workers[i];
