@@ -37,6 +37,7 @@
 #include <time.h>
 #include "attachd/csv.h"
 #include "attachd/db_params.h"
+#include "attachd/fnv.h"
 #include "attachd/kzid.h"
 #include "attachd/log.h"
 
@@ -390,8 +391,7 @@ static bool copy_row(struct copy_buf *b, long long line, const char *iin, long l
     char key[160];
     int k = snprintf(key, sizeof key, "%lld\t%s\t%lld\t%lld\t%s\t%s", line, iin, polyclinic_id,
                      district_id, valid_from, valid_to);
-    for (int i = 0; i < k && i < (int)sizeof key; i++)
-        b->hash = (b->hash ^ (unsigned char)key[i]) * 1099511628211u;
+    b->hash = fnv1a(b->hash, key, k < (int)sizeof key ? (size_t)k : sizeof key);
     b->len += (size_t)n;
     b->n++;
     return true;
@@ -617,7 +617,7 @@ static enum import_status copy_file(struct import_run *run, FILE *in, bool to_re
     }
     b->pg = run->pg;
     b->to_register = to_register;
-    b->hash = 14695981039346656037u;
+    b->hash = FNV1A_START;
     b->n = 0;
     b->next_id = first_id;
     b->len = 0;

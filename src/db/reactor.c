@@ -22,15 +22,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+#include "attachd/fnv.h"
 #include "attachd/log.h"
 
 struct session {
     struct db_conn *conn; /* NULL: none held */
     int fd;
-    struct db_ask *head, *tail; /* in flight, oldest first */
-    int inflight;
-    int unsynced; /* reads sent since the last sync */
-    int syncs;    /* syncs whose answer has not come back */
+    struct db_ask *head, *tail; /* in flight, oldest first (none: head NULL) */
+    int unsynced;               /* reads sent since the last sync */
+    int syncs;                  /* syncs whose answer has not come back */
     bool want_write;
 };
 
@@ -75,12 +75,11 @@ void db_defer_pass(struct db_defer *d)
 /* What a read asked: its statement and parameters (FNV-1a over them, NULLs told apart). */
 static uint64_t question(const struct db_stmt *stmt, int nparams, const char *const *values)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)stmt;
+    uint64_t h = fnv1a(FNV1A_START, &stmt, sizeof stmt);
     for (int i = 0; i < nparams; i++) {
-        const unsigned char *v = (const unsigned char *)(values[i] ? values[i] : "");
-        h = (h ^ (values[i] ? 1u : 2u)) * 1099511628211ULL;
-        for (; *v; v++)
-            h = (h ^ *v) * 1099511628211ULL;
+        const char *v = values[i] ? values[i] : "";
+        unsigned char null = values[i] == NULL;
+        h = fnv1a(fnv1a(h, &null, 1), v, strlen(v) + 1); /* the NUL ends each value */
     }
     return h;
 }
@@ -288,7 +287,7 @@ static void run_waiting(struct db_reactor *rx, struct db_ask *d)
 static void send_queued(struct db_reactor *rx, struct db_ask *list)
 {
     struct session *s = &rx->session;
-    if (s->conn && s->inflight > 0 && db_pool_wanted(rx->pool)) {
+    if (s->conn && s->head && db_pool_wanted(rx->pool)) {
         /* A thread waits for a connection: this session goes back once its flight is in, and
          * these reads go out after that (the answers wake this reactor). */
         pthread_mutex_lock(&rx->lock);
@@ -319,7 +318,6 @@ static void send_queued(struct db_reactor *rx, struct db_ask *list)
             else
                 s->head = d;
             s->tail = d;
-            s->inflight++;
             s->unsynced++;
         } else {
             complete(d, DB_UNAVAILABLE, NULL);
@@ -372,7 +370,6 @@ static void receive(struct db_reactor *rx, struct db_ask ***again_tail)
             s->head = d->queue;
             if (!s->head)
                 s->tail = NULL;
-            s->inflight--;
             if (aborted) {
                 aborted = false;
                 send_again(d, again_tail);
@@ -477,7 +474,7 @@ bool db_reactor_run(struct db_reactor *rx)
         send_queued(rx, again);
     /* Back to the pool when idle (send_queued holds new reads back while a thread waits for a
      * connection, so a busy session goes idle then). */
-    if (s->conn && s->inflight == 0 && s->syncs == 0)
+    if (s->conn && !s->head && s->syncs == 0)
         session_end(rx, DB_OK);
     return rx->answered;
 }

@@ -66,7 +66,7 @@ struct deadlines {
 /* Workers: ATTACHD_THREADS event loops, each with its own libmicrohttpd daemon on the one
  * listening socket (each accepts what it can take, as libmicrohttpd's own thread pool does) and
  * its own reactor for the reads its requests defer (db.h, "Deferred reads"). A loop waits on
- * the daemon's epoll set, the reactor's session and its stop signal; libmicrohttpd runs it in
+ * the daemon's epoll set, the reactor's session and its wake signal; libmicrohttpd runs it in
  * its external-polling mode. A handler that waits (a write) blocks its loop, as one blocked a
  * thread of libmicrohttpd's pool before; a deferred read does not. A request stays on the
  * worker that accepted its connection, from its first pass to its last. */
@@ -83,6 +83,13 @@ struct worker {
 };
 
 static _Thread_local struct worker *this_worker; /* the worker whose loop runs this thread */
+
+/* A worker before worker_open and after worker_close: nothing held. */
+static const struct worker worker_unopened = {
+    .listener = MHD_INVALID_SOCKET, .epoll_fd = -1, .wake_fd = -1};
+
+/* What woke a worker's loop (its epoll data). */
+enum worker_event { EV_HTTP, EV_READS, EV_WAKE };
 
 /* libmicrohttpd in external-polling mode has no signal of its own: a request resumed by another
  * thread (a parked one) is run when its worker's loop is told to. */
@@ -603,9 +610,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     server_dispatch(req, &res);
     db_defer_pass(NULL);
     if (req->defer.waiting) {
-        /* A read was recorded: what the pass answered is dropped, and the next pass runs when
-         * the read's answer is in. Suspended first, so that the answer cannot resume it
-         * before. */
+        /* Reads were recorded: what the pass answered is dropped, and the next pass runs when
+         * their answers are in. Suspended first, so that an answer cannot resume it before. */
         response_clear(&res);
         MHD_suspend_connection(conn);
         db_defer_submit(&req->defer);
@@ -701,7 +707,7 @@ static void *worker_main(void *arg)
         struct epoll_event evs[3];
         int n = epoll_wait(w->epoll_fd, evs, 3, timeout);
         for (int i = 0; i < n; i++)
-            if (evs[i].data.u32 == 2) {
+            if (evs[i].data.u32 == EV_WAKE) {
                 uint64_t count;
                 if (read(w->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
                     log_warn("worker: eventfd: %s", strerror(errno));
@@ -756,9 +762,9 @@ static bool worker_open(struct worker *w, const struct attachd_config *cfg, MHD_
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    return di && watch_fd(w->epoll_fd, di->epoll_fd, 0) &&
-           (!w->reactor || watch_fd(w->epoll_fd, db_reactor_fd(w->reactor), 1)) &&
-           watch_fd(w->epoll_fd, w->wake_fd, 2);
+    return di && watch_fd(w->epoll_fd, di->epoll_fd, EV_HTTP) &&
+           (!w->reactor || watch_fd(w->epoll_fd, db_reactor_fd(w->reactor), EV_READS)) &&
+           watch_fd(w->epoll_fd, w->wake_fd, EV_WAKE);
 }
 
 /* Stops the worker's loop (if running) and frees what it holds; requests still suspended on its
@@ -781,7 +787,7 @@ static void worker_close(struct worker *w)
         close(w->epoll_fd);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
-    *w = (struct worker){.listener = MHD_INVALID_SOCKET, .epoll_fd = -1, .wake_fd = -1};
+    *w = worker_unopened;
 }
 
 static void workers_close(struct server *srv)
@@ -808,8 +814,7 @@ struct server *server_start(const struct attachd_config *cfg, struct app *app)
     srv->parking.cap = cfg->conn_limit / 2 ? (unsigned)cfg->conn_limit / 2 : 1;
     unsigned limit = (unsigned)cfg->conn_limit / n ? (unsigned)cfg->conn_limit / n : 1;
     for (unsigned i = 0; i < n; i++)
-        srv->workers[i] =
-            (struct worker){.listener = MHD_INVALID_SOCKET, .epoll_fd = -1, .wake_fd = -1};
+        srv->workers[i] = worker_unopened;
     bool ok = true;
     for (unsigned i = 0; i < n && ok; i++) {
         struct worker *w = &srv->workers[i];
