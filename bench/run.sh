@@ -33,6 +33,7 @@
 #   BENCH_CAMPAIGN_DB_POOL [= campaign threads]  attachd's DB connections during campaign-day
 #   BENCH_CAMPAIGN_WARMUP [10]  seconds of warm-up before it (then ANALYZE)
 #   BENCH_PGSS_TRACK [top]  pg_stat_statements.track in campaign-day (all: inside triggers too)
+#   BENCH_PGSS_PLANNING [off]  pg_stat_statements.track_planning in campaign-day (on: plans per call)
 #   BENCH_CAMPAIGN_COMMIT_DELAY [0]  PostgreSQL's commit_delay (µs) during campaign-day
 #   BENCH_CAMPAIGN_MIN_SECONDS [30]  campaign-day's least-SQL baseline: auto-approvals alone, attachd
 #                             vs bench/pgbench/campaign_day_min.sql, seconds per side (0: left out)
@@ -245,6 +246,7 @@ CAMPAIGN_THREADS=${BENCH_CAMPAIGN_THREADS:-32}
 CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-$CAMPAIGN_THREADS}
 CAMPAIGN_WARMUP=${BENCH_CAMPAIGN_WARMUP:-10}
 PGSS_TRACK=${BENCH_PGSS_TRACK:-top}
+PGSS_PLANNING=${BENCH_PGSS_PLANNING:-off}
 CAMPAIGN_COMMIT_DELAY=${BENCH_CAMPAIGN_COMMIT_DELAY:-0}
 # The least-SQL baseline after the campaign day (campaign_min): seconds per side, 0 leaves it out.
 CAMPAIGN_MIN_SECONDS=${BENCH_CAMPAIGN_MIN_SECONDS:-30}
@@ -696,7 +698,8 @@ campaign_day() {
     pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd >/dev/null 2>&1 || fail_setup "PostgreSQL did not restart"
     # Its settings exist only once the library is loaded.
     attachd_psql -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
-        -c "ALTER SYSTEM SET pg_stat_statements.track = '$PGSS_TRACK'" -c 'SELECT pg_reload_conf()' \
+        -c "ALTER SYSTEM SET pg_stat_statements.track = '$PGSS_TRACK'" \
+        -c "ALTER SYSTEM SET pg_stat_statements.track_planning = '$PGSS_PLANNING'" -c 'SELECT pg_reload_conf()' \
         >/dev/null || fail_setup "campaign-day: cannot set up pg_stat_statements"
     polys=$(campaign_prepare) || fail_setup "campaign-day: preparing the data failed"
     ATTACHD_PORT=$PORT ATTACHD_THREADS=$CAMPAIGN_THREADS ATTACHD_DB_POOL=$CAMPAIGN_DB_POOL ATTACHD_LOG_LEVEL=warn \
@@ -742,7 +745,8 @@ campaign_day() {
     campaign_check "$((n201 + warm201))" >"$OUT/campaign-day.checks" || fail_setup "campaign-day: the checks failed to run"
     grep -q FAIL "$OUT/campaign-day.checks" && failed_here=1
     attachd_psql -At -F ' | ' -c "SELECT round(total_exec_time::numeric, 0), calls,
-        round((total_exec_time / greatest(calls, 1))::numeric, 3), left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+        round((total_exec_time / greatest(calls, 1))::numeric, 3), plans,
+        round((total_plan_time / greatest(plans, 1))::numeric, 3), left(regexp_replace(query, '\s+', ' ', 'g'), 110)
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" >"$OUT/campaign-day.statements" 2>/dev/null || true
     {
         printf '\ncampaign-day: %s connections, %ss, attachd %s threads, DB pool %s, fsync on, commit_delay %s; machine %s%% busy before\n' \
@@ -766,7 +770,7 @@ campaign_day() {
                 (y[1] - x[1]) / n, (y[3] - x[3]) / n, (y[2] > x[2] ? n / (y[2] - x[2]) : 0)}'
         printf '  outcomes: %s\n' "$mix"
         sed 's/^/  check /' "$OUT/campaign-day.checks"
-        printf '  statements by total time (ms | calls | ms per call | statement):\n'
+        printf '  statements by total time (ms | calls | ms per call | plans | ms per plan | statement):\n'
         sed 's/^/    /' "$OUT/campaign-day.statements"
     } >>"$OUT/results.txt"
     [ "$failed_here" = 0 ] && [ "$(grep -o 'err_[a-z]*=[1-9]' <<<"$line" | wc -l)" = 0 ]

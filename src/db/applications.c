@@ -12,10 +12,20 @@
  *     re-checks capacity as a backstop.
  * An approval re-checks the polyclinic (accepting, fsms_contract) in that later statement too,
  * unlocked: an edit committed before it is seen, one committed after it is after the approval.
+ *
+ * An auto-approval at submission is optimistic instead: it picks the district from the loads
+ * the facts read (unlocked, like everything the facts read, as of the moment of approval) and
+ * locks only the districts it changes, in id order, in the flight that writes: the chosen one,
+ * and the person's current and upcoming ones when it moves them (none to lock for a first
+ * attachment: the capacity backstop's UPDATE of the chosen district is its only district
+ * lock). When another approval filled the chosen district meanwhile, the backstop refuses the
+ * write, and the submission runs again from the start the pessimistic way (3. above). A
+ * district closed or a polyclinic withdrawn after the facts were read is after the approval:
+ * neither undoes attachments already made. Locking a polyclinic's 14 or so districts through
+ * COMMIT serialised its auto-approvals on the WAL flush.
  * A dry run (POST /v1/eligibility) takes the same locks in the same order and rolls back. */
 #include "attachd/applications.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,17 +45,21 @@
 static struct db_stmt q_lock_person =
     DB_READ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
 
-/* A polyclinic's districts with their age bands and load, for the pure district rules. The
+/* A polyclinic's districts with their age bands and load, for the pure district rules: one
+ * line per district, "id min_age max_age capacity load open number" (max_age -1: no bound; open
+ * 0 or 1; a number is [0-9A-Za-z/-], migrations/0001), lines joined by ';' in id order. The
  * load is district_load() of migrations/0002 written out: open-ended attachments (nopen) plus
  * those leaving later. Written out so that it is planned once with the prepared statement; as
- * a PL/pgSQL call per district it cost a function call and an executor start per district. */
-#define DISTRICTS_JSON(poly)                                                                       \
-    "(SELECT json_agg(json_build_object('id', d.id, 'number', d.number, 'min_age', k.min_age,"     \
-    " 'max_age', coalesce(k.max_age, -1), 'capacity', d.capacity, 'load', d.nopen"                 \
+ * a PL/pgSQL call per district it cost a function call and an executor start per district.
+ * Text built with casts, not json_build_object (which looked up each value's type output on
+ * every call: 4 % of PostgreSQL's CPU per submission). */
+#define DISTRICTS_TEXT(poly)                                                                       \
+    "(SELECT string_agg(d.id::text || ' ' || k.min_age::text || ' '"                               \
+    " || coalesce(k.max_age, -1)::text || ' ' || d.capacity::text || ' ' || (d.nopen"              \
     " + (SELECT count(*)::int FROM attachments l WHERE l.district_id = d.id AND NOT l.cancelled"   \
-    " AND l.valid_to > current_date), 'open', d.open) ORDER BY d.id)"                              \
-    " FROM districts d JOIN district_kinds k ON k.code = d.kind"                                   \
-    " WHERE d.polyclinic_id = " poly ")::text"
+    " AND l.valid_to > current_date))::text || ' ' || d.open::int::text || ' ' || d.number, ';'"   \
+    " ORDER BY d.id) FROM districts d JOIN district_kinds k ON k.code = d.kind"                    \
+    " WHERE d.polyclinic_id = " poly ")"
 
 /* Everything submission needs to know, read once the person is locked. `rec` is
  * address_on_record() of migrations/0005 written out, planned with the statement (as a
@@ -65,7 +79,11 @@ static struct db_stmt q_submit_facts = DB_READ(
     /* already attached there: current (even if ending) or upcoming */
     " EXISTS (SELECT 1 FROM attachments WHERE iin = $1 AND polyclinic_id = $2 AND NOT cancelled"
     " AND (valid_to IS NULL OR valid_to > current_date)) AS attached_there,"
-    " cur.polyclinic_id IS NOT NULL AS has_current,"
+    " cur.polyclinic_id IS NOT NULL AS has_current, cur.id AS current_id,"
+    " cur.polyclinic_id AS current_polyclinic_id, cur.district_id AS current_district_id,"
+    " (SELECT district_id FROM attachments WHERE iin = $1 AND NOT cancelled"
+    " AND valid_from > current_date AND (valid_to IS NULL OR valid_to > current_date) LIMIT 1)"
+    " AS upcoming_district_id,"
     " coalesce(cur.takes_part, false) AS current_takes_part,"
     /* NULL: nothing on record */
     " rec.settlement AS record_settlement, rec.address AS record_address,"
@@ -78,12 +96,13 @@ static struct db_stmt q_submit_facts = DB_READ(
     " WHERE day > current_date AND day <= current_date + 60) AS holidays,"
     /* the stored application's trail is written by its storing statement (migrations/0020) */
     " set_config('attachd.trail', 'inline', true) AS trail,"
-    " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICTS_JSON(
+    " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICTS_TEXT(
         "$2") " AS districts FROM (SELECT 1) one"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
               " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
-              " LEFT JOIN LATERAL (SELECT a.polyclinic_id, cp.accepting AND cp.fsms_contract"
+              " LEFT JOIN LATERAL (SELECT a.id, a.polyclinic_id, a.district_id,"
+              " cp.accepting AND cp.fsms_contract"
               " AS takes_part FROM attachments a JOIN polyclinics cp ON cp.id = a.polyclinic_id"
               " WHERE a.iin = $1 AND NOT a.cancelled AND a.valid_from <= current_date"
               " AND (a.valid_to IS NULL OR a.valid_to > current_date) LIMIT 1) cur ON true"
@@ -187,22 +206,15 @@ static struct db_stmt q_lock_districts = DB_WRITE(
     " l.upcoming FROM districts d LEFT JOIN live l ON l.district_id = d.id"
     " WHERE d.polyclinic_id = $1 OR d.id IN (SELECT district_id FROM live)"
     " ORDER BY d.id FOR UPDATE OF d");
-/* The same locks taken at submission, before the facts, when the polyclinic auto-approves (no
- * rows, and no locks, when it does not): the facts statement that follows then reads the loads
- * under the locks, and an auto-approval needs no second read of them (one statement and one
- * round trip fewer). Rows mean the locks are held. $1 polyclinic, $2 iin. */
-static struct db_stmt q_lock_auto_districts = DB_WRITE(
-    "WITH live AS (SELECT id, polyclinic_id, district_id, valid_from > current_date AS upcoming"
-    " FROM attachments WHERE iin = $2 AND NOT cancelled"
-    " AND (valid_to IS NULL OR valid_to > current_date))"
-    " SELECT d.id AS district_id, l.id AS live_id, l.polyclinic_id AS live_polyclinic_id,"
-    " l.upcoming FROM districts d LEFT JOIN live l ON l.district_id = d.id"
-    " WHERE coalesce((SELECT auto_approve FROM polyclinics WHERE id = $1), false)"
-    " AND (d.polyclinic_id = $1 OR d.id IN (SELECT district_id FROM live))"
-    " ORDER BY d.id FOR UPDATE OF d");
+/* The districts an optimistic auto-approval changes besides the chosen one (see the top of
+ * this file), locked in id order before it moves the person. $1 the chosen district, $2/$3 the
+ * person's current and upcoming districts (NULL: none). */
+static struct db_stmt q_lock_moved =
+    DB_WRITE("SELECT id FROM districts WHERE id IN ($1::bigint, $2::bigint, $3::bigint) ORDER BY id"
+             " FOR UPDATE");
 /* After the lock: the districts' loads and whether the polyclinic still takes part (§11:
  * re-checked at the moment of approval). $1 polyclinic. */
-static struct db_stmt q_choice_facts = DB_READ("SELECT " DISTRICTS_JSON(
+static struct db_stmt q_choice_facts = DB_READ("SELECT " DISTRICTS_TEXT(
     "$1") " AS districts,"
           " (SELECT accepting AND fsms_contract FROM polyclinics WHERE id = $1) AS takes_part");
 /* Where the family members given in the application are attached at that polyclinic, in the
@@ -278,29 +290,28 @@ static struct db_stmt q_list = DB_READ(PAGED_JSON(
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-/* Reads the DISTRICTS_JSON rendering into ds (numbers borrowed from *doc, which the caller
- * frees). */
-static size_t parse_districts(const char *text, struct district_option *ds, size_t cap,
-                              json_t **doc)
+/* Reads the DISTRICTS_TEXT rendering into ds. The numbers point into *doc, a copy of the text
+ * that the caller frees (NULL: no districts). */
+static size_t parse_districts(const char *text, struct district_option *ds, size_t cap, char **doc)
 {
-    *doc = text ? json_loads(text, 0, NULL) : NULL;
-    size_t n = 0, i;
-    json_t *d;
-    json_array_foreach(*doc, i, d)
-    {
-        if (n == cap)
-            break;
-        ds[n++] = (struct district_option){
-            .id = json_integer_value(json_object_get(d, "id")),
-            .number = json_string_value(json_object_get(d, "number")),
-            .min_age = (int)json_integer_value(json_object_get(d, "min_age")),
-            .max_age = (int)json_integer_value(json_object_get(d, "max_age")),
-            .capacity = (int)json_integer_value(json_object_get(d, "capacity")),
-            .load = (int)json_integer_value(json_object_get(d, "load")),
-            .open = json_is_true(json_object_get(d, "open")),
-        };
-        if (!ds[n - 1].number)
-            ds[n - 1].number = "";
+    *doc = text ? strdup(text) : NULL;
+    size_t n = 0;
+    char *save = NULL;
+    for (char *line = *doc ? strtok_r(*doc, ";", &save) : NULL; line && n < cap;
+         line = strtok_r(NULL, ";", &save)) {
+        long long id;
+        int min_age, max_age, capacity, load, open, used = 0;
+        if (sscanf(line, "%lld %d %d %d %d %d %n", &id, &min_age, &max_age, &capacity, &load, &open,
+                   &used) != 6 ||
+            !used)
+            continue;
+        ds[n++] = (struct district_option){.id = id,
+                                           .number = line + used,
+                                           .min_age = min_age,
+                                           .max_age = max_age,
+                                           .capacity = capacity,
+                                           .load = load,
+                                           .open = open == 1};
     }
     return n;
 }
@@ -368,14 +379,17 @@ struct approval {
 struct live_attachments {
     long long current_id, current_poly, current_district;
     bool has_upcoming;
+    long long upcoming_district;
 };
 
-/* Where an approval places the person, decided under the district locks before anything is
- * written: the district, or the refusal of the re-checks (§11). */
+/* Where an approval places the person, decided before anything is written: the district, or
+ * the refusal of the re-checks (§11). `locked`: decided under the district locks (else an
+ * optimistic auto-approval, see the top of this file). */
 struct placement {
     enum refusal refusal;
     long long district_id;
     struct live_attachments live;
+    bool locked;
 };
 
 /* The person's live attachments (stable: the person's lock is held), read by q_lock_districts
@@ -388,6 +402,7 @@ static void read_live(const PGresult *r, struct live_attachments *live)
             continue;
         if (db_bool(r, i, "upcoming")) {
             live->has_upcoming = true;
+            live->upcoming_district = db_ll(r, i, "district_id");
         } else {
             live->current_id = db_ll(r, i, "live_id");
             live->current_poly = db_ll(r, i, "live_polyclinic_id");
@@ -438,7 +453,7 @@ static enum db_status pick_placement(const struct approval *a, bool takes_part,
 static enum db_status choose_placement(struct db_conn *conn, const struct approval *a,
                                        struct placement *pl)
 {
-    *pl = (struct placement){.refusal = REFUSAL_NONE};
+    *pl = (struct placement){.refusal = REFUSAL_NONE, .locked = true};
     /* One flight: the district locks, then (later statements, later snapshots) the family's
      * districts when a family is given, and the loads. */
     struct db_params pk = {0}, pf = {0}, p = {0};
@@ -466,35 +481,47 @@ static enum db_status choose_placement(struct db_conn *conn, const struct approv
         PQclear(fam);
     }
     struct district_option ds[MAX_DISTRICTS];
-    json_t *doc;
+    char *doc;
     size_t nds = parse_districts(db_text(r, 0, "districts"), ds, MAX_DISTRICTS, &doc);
     bool takes_part = db_bool(r, 0, "takes_part");
     PQclear(r);
     st = pick_placement(a, takes_part, ds, nds, family, nfamily, pl);
-    json_decref(doc);
+    free(doc);
     return st;
 }
 
-/* Makes room in the register for the new attachment: an upcoming attachment is replaced (it and
- * its transfer are cancelled), the current one ends the day the new one begins. */
-static enum db_status vacate(struct db_conn *conn, const struct approval *a,
-                             const struct live_attachments *live)
+/* Makes room in the register for the new attachment and writes it, in one flight: an upcoming
+ * attachment is replaced (it and its transfer are cancelled), the current one ends the day the
+ * new one begins, then `write` runs with `wp` (*out its result). An optimistic placement
+ * (!pl->locked) first locks the districts the move changes, in id order (none for a first
+ * attachment). COMMIT goes with the flight when db_commit_with_next was called. */
+static enum db_status move_and_write(struct db_conn *conn, const struct approval *a,
+                                     const struct placement *pl, struct db_stmt *write,
+                                     const struct db_params *wp, PGresult **out)
 {
-    enum db_status st;
+    const struct live_attachments *live = &pl->live;
+    struct db_params pl_ = {0}, pc = {0}, pe = {0};
+    struct db_call calls[DB_FLIGHT_MAX];
+    int n = 0;
+    if (!pl->locked && (live->current_id || live->has_upcoming)) {
+        db_param_ll(&pl_, pl->district_id);
+        db_param_id_or_null(&pl_, live->current_id ? live->current_district : 0);
+        db_param_id_or_null(&pl_, live->upcoming_district);
+        calls[n++] = (struct db_call){&q_lock_moved, pl_.n, pl_.values, NULL};
+    }
     if (live->has_upcoming) {
-        struct db_params p = {0};
-        db_param_text(&p, a->iin);
-        if ((st = db_query_params(conn, &q_cancel_upcoming, &p, NULL)) != DB_OK)
-            return st;
+        db_param_text(&pc, a->iin);
+        calls[n++] = (struct db_call){&q_cancel_upcoming, pc.n, pc.values, NULL};
     }
     if (live->current_id) {
-        struct db_params p = {0};
-        db_param_ll(&p, live->current_id);
-        db_param_text(&p, a->effective_on);
-        if ((st = db_query_params(conn, &q_end_current, &p, NULL)) != DB_OK)
-            return st;
+        db_param_ll(&pe, live->current_id);
+        db_param_text(&pe, a->effective_on);
+        calls[n++] = (struct db_call){&q_end_current, pe.n, pe.values, NULL};
     }
-    return DB_OK;
+    if (wp->overflow)
+        return DB_ERROR;
+    calls[n++] = (struct db_call){write, wp->n, wp->values, out};
+    return db_query_flight(conn, calls, n);
 }
 
 /* The transfer's "from" side and whether it counts as a change ($4..$6 of q_attach and the
@@ -529,16 +556,18 @@ static enum db_status approve_locked(struct db_conn *conn, const struct approval
         db_commit_with_next(conn); /* the decision's last statement: COMMIT in its flight */
         return db_query_json(conn, &q_close, p.n, p.values, json);
     }
-    if ((st = vacate(conn, a, &pl.live)) != DB_OK)
-        return st;
     db_param_ll(&p, pl.district_id);
     db_param_text(&p, a->effective_on);
     param_from(&p, &pl.live);
     db_param_text(&p, a->decided_by);
-    if (p.overflow)
-        return DB_ERROR;
     db_commit_with_next(conn);
-    return db_query_json(conn, &q_attach, p.n, p.values, json);
+    PGresult *r = NULL;
+    if ((st = move_and_write(conn, a, &pl, &q_attach, &p, &r)) != DB_OK)
+        return st;
+    /* q_attach's rendering is unaliased: PostgreSQL names it after the function. */
+    *json = db_json_copy(r, 0, "application_json");
+    PQclear(r);
+    return *json ? DB_OK : DB_ERROR;
 }
 
 /* ---- submission ------------------------------------------------------------------------------ */
@@ -547,6 +576,9 @@ struct submit_ctx {
     const struct application_input *in;
     bool dry_run; /* check only: roll back whatever was written */
     struct submit_result *res;
+    /* An auto-approval placed under the district locks (the second run after an optimistic
+     * one lost its district to another approval: `lost_race`). */
+    bool locked, lost_race;
 };
 
 /* What a submission knows once the person is locked: the facts row (kept while its strings are
@@ -555,13 +587,11 @@ struct gathered {
     PGresult *row;
     struct application_facts facts;
     struct district_option ds[MAX_DISTRICTS];
-    json_t *districts_doc;
+    char *districts_doc;
     day_t holidays[MAX_HOLIDAYS];
     size_t nholidays;
     char year[16];
-    /* An auto-approving polyclinic's districts locked before the facts (q_lock_auto_districts):
-     * the person's live attachments and the family's districts, read with them. */
-    bool pre_locked;
+    /* The person's live attachments and the family's districts, read with the facts. */
     struct live_attachments live;
     long long family[MAX_FAMILY];
     size_t nfamily;
@@ -570,7 +600,7 @@ struct gathered {
 static void gathered_free(struct gathered *g)
 {
     PQclear(g->row);
-    json_decref(g->districts_doc);
+    free(g->districts_doc);
 }
 
 /* "{CODE,CODE}" of the WARN_* bits into buf (codes are identifiers: nothing to quote). */
@@ -604,29 +634,23 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
     if (pf.overflow)
         return DB_ERROR;
-    /* One flight with the transaction's BEGIN: the person's lock; an auto-approving
-     * polyclinic's districts locked (and the family's districts, when a family is given); then
-     * the facts in a later statement, its snapshot taken once the locks are granted. */
+    /* One flight with the transaction's BEGIN: the person's lock, then (later statements, their
+     * snapshots taken once it is granted) the family's districts when a family is given, and
+     * the facts. */
     const char *lock[1] = {in->iin};
-    struct db_params pk = {0}, pm = {0};
-    db_param_ll(&pk, in->polyclinic_id);
-    db_param_text(&pk, in->iin);
+    struct db_params pm = {0};
     db_param_ll(&pm, in->polyclinic_id);
     db_param_text(&pm, in->family_iins);
-    PGresult *locked = NULL, *fam = NULL;
+    PGresult *fam = NULL;
     bool has_family = in->family_iins && strcmp(in->family_iins, "{}") != 0;
-    struct db_call calls[4] = {{&q_lock_person, 1, lock, NULL},
-                               {&q_lock_auto_districts, pk.n, pk.values, &locked}};
-    int ncalls = 2;
+    struct db_call calls[3] = {{&q_lock_person, 1, lock, NULL}};
+    int ncalls = 1;
     if (has_family)
         calls[ncalls++] = (struct db_call){&q_family_districts, pm.n, pm.values, &fam};
     calls[ncalls++] = (struct db_call){&q_submit_facts, pf.n, pf.values, &g->row};
     enum db_status st = db_query_flight(conn, calls, ncalls);
     if (st != DB_OK)
         return st;
-    g->pre_locked = PQntuples(locked) > 0;
-    read_live(locked, &g->live);
-    PQclear(locked);
     if (fam) {
         g->nfamily = parse_ids(db_text(fam, 0, "family_districts"), g->family, MAX_FAMILY);
         PQclear(fam);
@@ -660,6 +684,13 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         return DB_OK;
     }
     *done = false;
+    g->live = (struct live_attachments){
+        .current_id = db_ll(r, 0, "current_id"), /* 0: none (NULL) */
+        .current_poly = db_ll(r, 0, "current_polyclinic_id"),
+        .current_district = db_ll(r, 0, "current_district_id"),
+        .has_upcoming = !db_is_null(r, 0, "upcoming_district_id"),
+        .upcoming_district = db_ll(r, 0, "upcoming_district_id"),
+    };
 
     struct application_facts *f = &g->facts;
     *f = (struct application_facts){
@@ -726,10 +757,9 @@ static enum db_status place_at_once(struct db_conn *conn, const struct submit_ct
         .decided_by = AUTO_APPROVER,
         .may_attach = true, /* run_checks judged it on this effective date */
     };
-    /* The districts were locked before the facts were read: their loads, the polyclinic's
-     * taking part and the family's districts are as of the locks. Otherwise (auto_approve was
-     * switched on in between) lock and read them now. */
-    if (!g->pre_locked)
+    /* Optimistic (the top of this file): the district chosen from the loads the facts read,
+     * locked when it is written. After a lost race: lock and read them now. */
+    if (ctx->locked)
         return choose_placement(conn, &a, pl);
     *pl = (struct placement){.refusal = REFUSAL_NONE, .live = g->live};
     return pick_placement(&a, g->facts.clinic_accepting, g->ds, g->facts.ndistricts, g->family,
@@ -739,7 +769,7 @@ static enum db_status place_at_once(struct db_conn *conn, const struct submit_ct
 /* Step 3: stores the application with the outcome of the checks: refused, pending, or (pl not
  * NULL: auto_approve) as the placement decided, approved with its attachment and transfer in
  * the same statement, or refused by the approval's re-checks. */
-static enum db_status write_submission(struct db_conn *conn, const struct submit_ctx *ctx,
+static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *ctx,
                                        const struct gathered *g, const struct check_outcome *out,
                                        const struct placement *pl, const char *effective_on)
 {
@@ -753,12 +783,6 @@ static enum db_status write_submission(struct db_conn *conn, const struct submit
                            : pl                         ? pl->refusal
                                                         : REFUSAL_NONE;
     bool approved = pl && refusal == REFUSAL_NONE;
-    enum db_status st;
-    if (approved &&
-        (st = vacate(conn, &(struct approval){.iin = in->iin, .effective_on = effective_on},
-                     &pl->live)) != DB_OK)
-        return st;
-
     struct db_params p = {0};
     db_param_text(&p, in->iin);                              /* $1 */
     db_param_text(&p, in->person_json);                      /* $2 */
@@ -789,11 +813,22 @@ static enum db_status write_submission(struct db_conn *conn, const struct submit
         param_from(&p, &pl->live);        /* $24..$26 */
     }
     PGresult *r = NULL;
-    /* The transaction's last statement: COMMIT goes with it (a dry run rolls back instead). */
+    /* The transaction's last flight: COMMIT goes with it (a dry run rolls back instead). */
     if (!ctx->dry_run)
         db_commit_with_next(conn);
-    st = db_query_params(conn, approved ? &q_insert_approved : &q_insert, &p, &r);
+    enum db_status st =
+        approved
+            ? move_and_write(conn, &(struct approval){.iin = in->iin, .effective_on = effective_on},
+                             pl, &q_insert_approved, &p, &r)
+            : db_query_params(conn, &q_insert, &p, &r);
     if (st != DB_OK) {
+        if (st == DB_CHECK_VIOLATION && approved && !pl->locked &&
+            strcmp(db_constraint(conn), "districts_within_capacity") == 0) {
+            /* Another approval took the district's last place after the facts were read: all
+             * again, under the district locks. */
+            ctx->lost_race = true;
+            return DB_ABORT;
+        }
         if (st == DB_UNIQUE_VIOLATION && in->idempotency_key &&
             strstr(db_constraint(conn), "idempotency")) {
             /* The key was taken meanwhile by a request of this token for another person (same
@@ -812,7 +847,8 @@ static enum db_status write_submission(struct db_conn *conn, const struct submit
 }
 
 /* One submission: gather the facts → run the checks (pure) → for an auto-approval, the
- * placement (its facts under the district locks, and its pure check) → write. A dry run does
+ * placement (its pure check on the facts; after a lost race, on facts read under the district
+ * locks) → write. A dry run does
  * all of it and rolls back, so it answers exactly what a submission would have. */
 static enum db_status submit_tx(struct db_conn *conn, void *arg)
 {
@@ -845,6 +881,10 @@ static enum db_status run_submission(struct db_pool *pool, const struct applicat
     *res = (struct submit_result){0};
     struct submit_ctx ctx = {.in = in, .dry_run = dry_run, .res = res};
     enum db_status st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
+    if (st == DB_ABORT && ctx.lost_race) {
+        ctx.locked = true;
+        st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
+    }
     if (st == DB_ABORT)
         st = DB_OK; /* an outcome without a write (or a dry run) */
     if (st != DB_OK || (res->outcome != SUBMIT_CREATED && res->outcome != SUBMIT_REPLAYED)) {
