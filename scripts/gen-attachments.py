@@ -100,16 +100,19 @@ def parse_districts(lines, today, source):
     return out
 
 
-def districts_from_db(url, psql, today):
+def psql_lines(url, psql, sql, what):
     try:
         res = subprocess.run(
-            [psql, "-X", "-A", "-t", "-F", ",", "-v", "ON_ERROR_STOP=1", "-d", url, "-c",
-             DISTRICTS_SQL],
+            [psql, "-X", "-A", "-t", "-F", ",", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
             check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as e:
         detail = e.stderr.strip() if isinstance(e, subprocess.CalledProcessError) else e
-        sys.exit(f"gen-attachments: cannot read the districts with {psql}: {detail}")
-    lines = [",".join(HEADER_DISTRICTS)] + [l for l in res.stdout.splitlines() if l]
+        sys.exit(f"gen-attachments: cannot read {what} with {psql}: {detail}")
+    return [l for l in res.stdout.splitlines() if l]
+
+
+def districts_from_db(url, psql, today):
+    lines = [",".join(HEADER_DISTRICTS)] + psql_lines(url, psql, DISTRICTS_SQL, "the districts")
     return parse_districts(lines, today, "psql")
 
 
@@ -159,6 +162,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     ap.add_argument("--today", type=datetime.date.fromisoformat, metavar="YYYY-MM-DD",
                     help="the day ages and 'current' refer to (default: today in Almaty)")
+    ap.add_argument("--avoid-registered", action="store_true",
+                    help="with --database-url: never write an IIN that has an attachment in the "
+                         "database already (reads them all: for small databases, such as a "
+                         "test's)")
     ap.add_argument("--psql", default=os.environ.get("PSQL", "psql"),
                     help="psql to run (default: $PSQL or psql)")
     ap.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
@@ -171,6 +178,9 @@ def main():
     today = args.today or datetime.datetime.now(ALMATY).date()
     rng = random.Random(args.seed)
 
+    if args.avoid_registered and args.districts:
+        ap.error("--avoid-registered reads the database: not with --districts")
+    registered = []
     if args.districts:
         with open(args.districts, newline="") as f:
             districts = parse_districts(f, today, args.districts)
@@ -179,6 +189,9 @@ def main():
         if not url:
             ap.error("give --districts FILE or --database-url URL (or set DATABASE_URL)")
         districts = districts_from_db(url, args.psql, today)
+        if args.avoid_registered:
+            registered = psql_lines(url, args.psql, "SELECT DISTINCT iin FROM attachments",
+                                    "the registered IINs")
     if args.polyclinics:
         try:
             wanted = {int(x) for x in args.polyclinics.split(",") if x}
@@ -204,6 +217,7 @@ def main():
     places = rng.sample(range(room), npeople) if npeople else []
 
     people = People(rng)
+    people.seen.update(registered)
     newest = today.toordinal() - 1  # current periods began by yesterday
     dates = {}
 

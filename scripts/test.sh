@@ -456,9 +456,10 @@ d AS (INSERT INTO districts (polyclinic_id, number, kind, capacity)
 SELECT id FROM p;
 SQL
     ) || return 1
-    # Seeded by the polyclinic's id: another run on the same database makes other people.
+    # Seeded by the polyclinic's id: another run on the same database makes other people; none
+    # of them already attached (the integration tests' people are drawn at random too).
     python3 "$ROOT/scripts/gen-attachments.py" --rows 600 --database-url "$DATABASE_URL" \
-        --psql "$(pg_bindir)/psql" --polyclinics "$poly" --seed "$poly" -o "$dir/register.csv" \
+        --avoid-registered --psql "$(pg_bindir)/psql" --polyclinics "$poly" --seed "$poly" -o "$dir/register.csv" \
         2>"$dir/gen.err" || {
         cat "$dir/gen.err" >&2
         return 1
@@ -524,7 +525,7 @@ SQL
         || return 1
     # A small file into a register many times its size: indexes maintained, not rebuilt.
     python3 "$ROOT/scripts/gen-attachments.py" --rows 5 --database-url "$DATABASE_URL" \
-        --psql "$(pg_bindir)/psql" --polyclinics "$poly" --seed "$((poly + 7))" -o "$dir/small.csv" \
+        --avoid-registered --psql "$(pg_bindir)/psql" --polyclinics "$poly" --seed "$((poly + 7))" -o "$dir/small.csv" \
         2>"$dir/gen-small.err" || {
         cat "$dir/gen-small.err" >&2
         return 1
