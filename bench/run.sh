@@ -30,7 +30,7 @@
 #   BENCH_CAMPAIGN_SECONDS [180]  length of the campaign-day run (a shorter one for trying)
 #   BENCH_CAMPAIGN_THREADS [32]  attachd's HTTP threads during campaign-day (each thread waits
 #                        for its transaction, so they bound the transactions in flight)
-#   BENCH_CAMPAIGN_DB_POOL [= campaign threads]  attachd's DB connections during campaign-day
+#   BENCH_CAMPAIGN_DB_POOL [6 x CPUs]  attachd's DB connections during campaign-day
 #   BENCH_CAMPAIGN_WARMUP [10]  seconds of warm-up before it (then ANALYZE)
 #   BENCH_PGSS_TRACK [top]  pg_stat_statements.track in campaign-day (all: inside triggers too)
 #   BENCH_PGSS_PLANNING [off]  pg_stat_statements.track_planning in campaign-day (on: plans per call)
@@ -243,7 +243,9 @@ done
 SELECTED=(${RATIO_SCENARIOS[@]+"${RATIO_SCENARIOS[@]}"})
 CAMPAIGN_SECONDS=${BENCH_CAMPAIGN_SECONDS:-180}
 CAMPAIGN_THREADS=${BENCH_CAMPAIGN_THREADS:-32}
-CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-$CAMPAIGN_THREADS}
+# Fewer database sessions than HTTP threads: the threads queue for a session (docs/PERFORMANCE.md
+# "Round 7": 12 sessions on 2 cores cost PostgreSQL about 4 % less CPU per application than 32).
+CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-$((6 * NCPU))}
 CAMPAIGN_WARMUP=${BENCH_CAMPAIGN_WARMUP:-10}
 PGSS_TRACK=${BENCH_PGSS_TRACK:-top}
 PGSS_PLANNING=${BENCH_PGSS_PLANNING:-off}
