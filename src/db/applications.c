@@ -573,9 +573,9 @@ struct submit_ctx {
     const struct application_input *in;
     bool dry_run; /* check only: roll back whatever was written */
     struct submit_result *res;
-    /* An auto-approval placed under the district locks (the second run after an optimistic
-     * one lost its district to another approval: `lost_race`). */
-    bool locked, lost_race;
+    /* An optimistic auto-approval lost its district to another approval: the run after it
+     * places the person under the district locks. */
+    bool lost_race;
 };
 
 /* What a submission knows once the person is locked: the facts row (kept while its strings are
@@ -755,7 +755,7 @@ static enum db_status place_at_once(struct db_conn *conn, const struct submit_ct
     };
     /* Optimistic (the top of this file): the district chosen from the loads the facts read,
      * locked when it is written. After a lost race: lock and read them now. */
-    if (ctx->locked)
+    if (ctx->lost_race)
         return choose_placement(conn, &a, pl);
     *pl = (struct placement){.refusal = REFUSAL_NONE, .live = g->live};
     return pick_placement(&a, g->facts.clinic_accepting, g->ds, g->facts.ndistricts, g->family,
@@ -877,10 +877,8 @@ static enum db_status run_submission(struct db_pool *pool, const struct applicat
     *res = (struct submit_result){0};
     struct submit_ctx ctx = {.in = in, .dry_run = dry_run, .res = res};
     enum db_status st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
-    if (st == DB_ABORT && ctx.lost_race) {
-        ctx.locked = true;
+    if (st == DB_ABORT && ctx.lost_race)
         st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
-    }
     if (st == DB_ABORT)
         st = DB_OK; /* an outcome without a write (or a dry run) */
     if (st != DB_OK || (res->outcome != SUBMIT_CREATED && res->outcome != SUBMIT_REPLAYED)) {
