@@ -124,6 +124,46 @@ class SchemaRulesTest(ApiTestCase):
             self.assertIn(FK_VIOLATION, out, out)
             self.assertIn(rule, out, out)
 
+    def test_the_rules_across_an_applications_and_a_transfers_columns(self):
+        """0022: checked by one function per table, each rule still named on its own. For each
+        rule a row keeping it is accepted, then the same row breaking it is refused."""
+        p, d = self.clinic.id, self.district
+        app = ("INSERT INTO applications (iin, person, birth_date, settlement, polyclinic_id,"
+               " channel, grounds, status, campaign_year, decided_at, decided_by, district_id,"
+               " effective_on, refusal_code) VALUES ('%s', '{}', DATE '1990-01-01', '%s', %d,"
+               " 'egov', %%s, %%s, 2026, %%s, %%s, %%s, %%s, %%s)"
+               % (unused_iin(), self.clinic.body["settlement"], p))
+        later = "now() + interval '1 hour'"
+        cases = (  # rule, (grounds, status, decided_at, decided_by, district, effective, code)
+            ("applications_approval_has_district",
+             ("'campaign'", "'approved'", later, "'registrar:x'", d, "DATE '2027-01-01'", "NULL"),
+             {5: "NULL"}),
+            ("applications_decided_when",
+             ("'campaign'", "'pending'", "NULL", "NULL", "NULL", "NULL", "NULL"), {2: later}),
+            ("applications_refusal_has_reason",
+             ("'campaign'", "'refused'", later, "'registrar:x'", "NULL", "NULL",
+              "'INVALID_DATA'"), {6: "NULL"}),
+            ("applications_registrar_refusal_reasons",
+             ("'campaign'", "'refused'", later, "'registrar:x'", "NULL", "NULL",
+              "'INVALID_DATA'"), {6: "'REPEAT_CHANGE'"}),
+            ("applications_relocation_by_a_registrar",
+             ("'relocation'", "'approved'", later, "'registrar:x'", d, "DATE '2027-01-01'",
+              "NULL"), {3: "'attachd (auto_approve)'"}),
+        )
+        for rule, good, bad in cases:
+            ok, out = run_rolled_back(app % good)
+            self.assertTrue(ok, "%s: a row keeping it: %s" % (rule, out))
+            self.assertRefused(app % tuple(bad.get(i, v) for i, v in enumerate(good)), rule)
+        transfer = ("INSERT INTO transfers (iin, from_polyclinic_id, from_district_id,"
+                    " from_ownership, to_polyclinic_id, to_district_id, effective_on, grounds,"
+                    " campaign_year, counts_as_change, to_ownership) VALUES ('%s', %d, %%s, %%s,"
+                    " %d, %d, DATE '2020-01-01', 'import', 2020, false, 'public')"
+                    % (unused_iin(), p, p, d))
+        ok, out = run_rolled_back(transfer % (d, "'public'"))
+        self.assertTrue(ok, out)
+        self.assertRefused(transfer % ("NULL", "'public'"), "transfers_check")
+        self.assertRefused(transfer % (d, "NULL"), "transfers_from_ownership")
+
     def test_district_number_capacity_and_open_count(self):
         for sets, rule in (("number = 'A 7'", "district_number_check"),
                            ("capacity = 0", "district_capacity_check"),
