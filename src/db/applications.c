@@ -61,6 +61,30 @@ static struct db_stmt q_lock_person =
     " ORDER BY d.id) FROM districts d JOIN district_kinds k ON k.code = d.kind"                    \
     " WHERE d.polyclinic_id = " poly ")"
 
+/* The person's live attachments (not cancelled, not ended by today: the current one and an
+ * upcoming one, each at most one, migrations/0010), read in one scan of attachments_by_iin:
+ * there: one of them is at polyclinic $2 (already attached there, even if ending); the current
+ * one (begun) with whether its polyclinic still takes part; the upcoming one's district; the
+ * address on record: that of the application of the latest one written by an application (an
+ * imported attachment has none). As four scans of attachments (a subquery each) the facts'
+ * plan had a third more nodes, each built again in every execution. $1 iin, $2 polyclinic. */
+#define LIVE_FACTS                                                                                                    \
+    "SELECT bool_or(l.polyclinic_id = $2) AS there,"                                                                  \
+    " max(l.id) FILTER (WHERE l.valid_from <= current_date) AS current_id,"                                           \
+    " max(l.polyclinic_id) FILTER (WHERE l.valid_from <= current_date) AS current_polyclinic_id,"                     \
+    " max(l.district_id) FILTER (WHERE l.valid_from <= current_date) AS current_district_id,"                         \
+    " bool_or(lp.accepting AND lp.fsms_contract) FILTER (WHERE l.valid_from <= current_date)"                         \
+    " AS current_takes_part,"                                                                                         \
+    " max(l.district_id) FILTER (WHERE l.valid_from > current_date) AS upcoming_district_id," /* NULL:                \
+                                                                                                 nothing on record */ \
+    " (array_agg(la.settlement ORDER BY l.valid_from DESC, l.id DESC)"                                                \
+    " FILTER (WHERE la.id IS NOT NULL))[1] AS record_settlement,"                                                     \
+    " (array_agg(la.address ORDER BY l.valid_from DESC, l.id DESC)"                                                   \
+    " FILTER (WHERE la.id IS NOT NULL))[1] AS record_address"                                                         \
+    " FROM attachments l JOIN polyclinics lp ON lp.id = l.polyclinic_id"                                              \
+    " LEFT JOIN applications la ON la.id = l.application_id WHERE l.iin = $1 AND NOT l.cancelled"                     \
+    " AND (l.valid_to IS NULL OR l.valid_to > current_date)"
+
 /* Everything submission needs to know, read once the person is locked. `rec` is
  * address_on_record() of migrations/0005 written out, planned with the statement (as a
  * function it cost a PL/pgSQL call and its own executor per submission). $1 iin, $2 polyclinic,
@@ -76,17 +100,10 @@ static struct db_stmt q_submit_facts = DB_READ(
     " WHERE s.polyclinic_id = p.id AND s.kato = $3::bpchar), false) AS serves,"
     " EXISTS (SELECT 1 FROM settlements WHERE kato = $3::bpchar) AS settlement_known,"
     " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id,"
-    /* already attached there: current (even if ending) or upcoming */
-    " EXISTS (SELECT 1 FROM attachments WHERE iin = $1 AND polyclinic_id = $2 AND NOT cancelled"
-    " AND (valid_to IS NULL OR valid_to > current_date)) AS attached_there,"
-    " cur.polyclinic_id IS NOT NULL AS has_current, cur.id AS current_id,"
-    " cur.polyclinic_id AS current_polyclinic_id, cur.district_id AS current_district_id,"
-    " (SELECT district_id FROM attachments WHERE iin = $1 AND NOT cancelled"
-    " AND valid_from > current_date AND (valid_to IS NULL OR valid_to > current_date) LIMIT 1)"
-    " AS upcoming_district_id,"
-    " coalesce(cur.takes_part, false) AS current_takes_part,"
-    /* NULL: nothing on record */
-    " rec.settlement AS record_settlement, rec.address AS record_address,"
+    " coalesce(live.there, false) AS attached_there, live.current_id IS NOT NULL AS has_current,"
+    " live.current_id, live.current_polyclinic_id, live.current_district_id,"
+    " live.upcoming_district_id, coalesce(live.current_takes_part, false) AS current_takes_part,"
+    " live.record_settlement, live.record_address,"
     " (SELECT count(*) FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
     " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int))"
     " AS changes_used,"
@@ -101,15 +118,7 @@ static struct db_stmt q_submit_facts = DB_READ(
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
               " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
-              " LEFT JOIN LATERAL (SELECT a.id, a.polyclinic_id, a.district_id,"
-              " cp.accepting AND cp.fsms_contract"
-              " AS takes_part FROM attachments a JOIN polyclinics cp ON cp.id = a.polyclinic_id"
-              " WHERE a.iin = $1 AND NOT a.cancelled AND a.valid_from <= current_date"
-              " AND (a.valid_to IS NULL OR a.valid_to > current_date) LIMIT 1) cur ON true"
-              " LEFT JOIN LATERAL (SELECT ra.settlement, ra.address FROM attachments rt"
-              " JOIN applications ra ON ra.id = rt.application_id WHERE rt.iin = $1"
-              " AND NOT rt.cancelled AND (rt.valid_to IS NULL OR rt.valid_to > current_date)"
-              " ORDER BY rt.valid_from DESC, rt.id DESC LIMIT 1) rec ON true"
+              " LEFT JOIN LATERAL (" LIVE_FACTS ") live ON true"
               " LEFT JOIN applications i ON i.idempotency_key = $5"
               " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
 

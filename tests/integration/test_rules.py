@@ -9,6 +9,8 @@ Each class names the finding it reproduces; every test here failed against the s
 these rules (main at 73b4fda) unless its docstring says otherwise."""
 
 
+import unittest
+
 import client
 from apphelpers import (OwnCampaignCase, NO_DB, ONE_DAY, AppTestCase, AutoApproveCase, Days,
                         application_body, applications_of, birth_date_for_age, db_available,
@@ -50,6 +52,24 @@ class RelocationGroundsTest(AppTestCase):
         # written with other spacing and case, it is still the same address
         again["address"] = "  " + first["address"].upper().replace(", ", " ,  ") + " "
         self.submit_refused(again, "GROUNDS_NOT_MET")
+
+    @unittest.skipUnless(db_available(), NO_DB)
+    def test_the_address_on_record_is_that_of_the_latest_live_attachment(self):
+        """A current attachment (address X) and an upcoming one approved after it (address Y):
+        Y is on record, so a relocation to Y shows nothing and one to X shows a move."""
+        a = make_clinic()
+        b = make_clinic(kato=a.kato)
+        c = make_clinic(kato=a.kato)
+        p = new_person()
+        first = attached_here(self, a, p, address="ул. Первая, 1")
+        psql("UPDATE attachments SET valid_from = current_date - 10 WHERE application_id = %d"
+             % first["id"])
+        second = attached_here(self, b, p, address="ул. Вторая, 2")
+        again = application_body(c.body, person=p)
+        again["address"] = second["address"]
+        self.submit_refused(again, "GROUNDS_NOT_MET")
+        again["address"] = first["address"]
+        self.submit_pending(again)
 
     def test_four_relocations_to_the_same_address_are_not_four_changes(self):
         # the finding: auto_approve clinics approved them all at once, one after the other
