@@ -38,7 +38,7 @@ end
 -- BENCH_IIN_STREAM=1 (the warm-up) draws from other birth years than the measured run (0), so
 -- the two never submit the same person; 2 and 3 are two more (bench/write_cost.sh).
 local years = {["0"] = {1950, 2010}, ["1"] = {1975, 2015}, ["2"] = {1960, 2012}, ["3"] = {1985, 2017}}
-local born = years[os.getenv("BENCH_IIN_STREAM") or "0"] or years["0"]
+local born = assert(years[os.getenv("BENCH_IIN_STREAM") or "0"], "BENCH_IIN_STREAM: 0, 1, 2 or 3")
 local next_adult = common.stream(os.time({year = born[1], month = 1, day = 1, hour = 12}), 3)
 local next_minor = common.stream(os.time({year = born[2], month = 1, day = 1, hour = 12}), 5)
 local nrequests = 0

@@ -61,33 +61,33 @@ static struct db_stmt q_lock_person =
     " ORDER BY d.id) FROM districts d JOIN district_kinds k ON k.code = d.kind"                    \
     " WHERE d.polyclinic_id = " poly ")"
 
-/* The person's live attachments (not cancelled, not ended by today: the current one and an
- * upcoming one, each at most one, migrations/0010), read in one scan of attachments_by_iin:
- * there: one of them is at polyclinic $2 (already attached there, even if ending); the current
- * one (begun) with whether its polyclinic still takes part; the upcoming one's district; the
- * address on record: that of the application of the latest one written by an application (an
- * imported attachment has none). As four scans of attachments (a subquery each) the facts'
- * plan had a third more nodes, each built again in every execution. $1 iin, $2 polyclinic. */
-#define LIVE_FACTS                                                                                                    \
-    "SELECT bool_or(l.polyclinic_id = $2) AS there,"                                                                  \
-    " max(l.id) FILTER (WHERE l.valid_from <= current_date) AS current_id,"                                           \
-    " max(l.polyclinic_id) FILTER (WHERE l.valid_from <= current_date) AS current_polyclinic_id,"                     \
-    " max(l.district_id) FILTER (WHERE l.valid_from <= current_date) AS current_district_id,"                         \
-    " bool_or(lp.accepting AND lp.fsms_contract) FILTER (WHERE l.valid_from <= current_date)"                         \
-    " AS current_takes_part,"                                                                                         \
-    " max(l.district_id) FILTER (WHERE l.valid_from > current_date) AS upcoming_district_id," /* NULL:                \
-                                                                                                 nothing on record */ \
-    " (array_agg(la.settlement ORDER BY l.valid_from DESC, l.id DESC)"                                                \
-    " FILTER (WHERE la.id IS NOT NULL))[1] AS record_settlement,"                                                     \
-    " (array_agg(la.address ORDER BY l.valid_from DESC, l.id DESC)"                                                   \
-    " FILTER (WHERE la.id IS NOT NULL))[1] AS record_address"                                                         \
-    " FROM attachments l JOIN polyclinics lp ON lp.id = l.polyclinic_id"                                              \
-    " LEFT JOIN applications la ON la.id = l.application_id WHERE l.iin = $1 AND NOT l.cancelled"                     \
+/* The person's live attachments (not cancelled, not ended by today), read in one scan of
+ * attachments_by_iin: there: one of them is at polyclinic $2 (already attached there, even if
+ * ending); the current one (begun; at most one, migrations/0010) with whether its polyclinic
+ * still takes part; the upcoming one's district (at most one: an approval cancels the one it
+ * replaces), so max() of each column is that row's value; the address on record: that of the
+ * application of the latest one written by an application (NULL: nothing on record, e.g. an
+ * imported attachment), address_on_record() of migrations/0005 written out, planned with the
+ * statement (as a function it cost a PL/pgSQL call and its own executor per submission). As four
+ * subqueries the facts' plan had a third more nodes, built again in every execution. $1 iin,
+ * $2 polyclinic. */
+#define LIVE_FACTS                                                                                 \
+    "SELECT bool_or(l.polyclinic_id = $2) AS there,"                                               \
+    " max(l.id) FILTER (WHERE l.valid_from <= current_date) AS current_id,"                        \
+    " max(l.polyclinic_id) FILTER (WHERE l.valid_from <= current_date) AS current_polyclinic_id,"  \
+    " max(l.district_id) FILTER (WHERE l.valid_from <= current_date) AS current_district_id,"      \
+    " bool_or(lp.accepting AND lp.fsms_contract) FILTER (WHERE l.valid_from <= current_date)"      \
+    " AS current_takes_part,"                                                                      \
+    " max(l.district_id) FILTER (WHERE l.valid_from > current_date) AS upcoming_district_id,"      \
+    " (array_agg(la.settlement ORDER BY l.valid_from DESC, l.id DESC)"                             \
+    " FILTER (WHERE la.id IS NOT NULL))[1] AS record_settlement,"                                  \
+    " (array_agg(la.address ORDER BY l.valid_from DESC, l.id DESC)"                                \
+    " FILTER (WHERE la.id IS NOT NULL))[1] AS record_address"                                      \
+    " FROM attachments l JOIN polyclinics lp ON lp.id = l.polyclinic_id"                           \
+    " LEFT JOIN applications la ON la.id = l.application_id WHERE l.iin = $1 AND NOT l.cancelled"  \
     " AND (l.valid_to IS NULL OR l.valid_to > current_date)"
 
-/* Everything submission needs to know, read once the person is locked. `rec` is
- * address_on_record() of migrations/0005 written out, planned with the statement (as a
- * function it cost a PL/pgSQL call and its own executor per submission). $1 iin, $2 polyclinic,
+/* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
 static struct db_stmt q_submit_facts = DB_READ(
     "SELECT to_char(current_date, 'YYYY-MM-DD') AS today, c.year AS campaign_year,"
