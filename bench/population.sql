@@ -109,6 +109,7 @@ UPDATE districts d SET nopen = c.n
 FROM (SELECT district_id, count(*)::int AS n FROM attachments
       WHERE NOT cancelled AND valid_to IS NULL GROUP BY district_id) c
 WHERE c.district_id = d.id;
+SELECT districts_leaving_recount(ARRAY(SELECT id FROM districts)) AS recounted \gset
 VACUUM (ANALYZE) attachments;
 VACUUM (ANALYZE) applications;
 ANALYZE districts;

@@ -652,6 +652,7 @@ campaign_prepare() {
 SET client_min_messages = warning;
 TRUNCATE applications, attachments, transfers, events CASCADE;
 UPDATE districts SET nopen = 0 WHERE nopen <> 0;
+SELECT districts_leaving_recount(ARRAY(SELECT id FROM districts));
 SQL
     attachd_psql -f "$BENCH/campaign_window.sql" >/dev/null
     attachd_psql -c 'VACUUM ANALYZE' >/dev/null
@@ -673,6 +674,10 @@ UNION ALL
 SELECT 'districts_nopen_wrong', count(*), CASE WHEN count(*) = 0 THEN 'pass' ELSE 'FAIL' END
 FROM districts d WHERE d.nopen <> (SELECT count(*) FROM attachments t WHERE t.district_id = d.id
                                     AND NOT t.cancelled AND t.valid_to IS NULL)
+UNION ALL
+SELECT 'districts_leavers_wrong', count(*), CASE WHEN count(*) = 0 THEN 'pass' ELSE 'FAIL' END
+FROM districts d WHERE d.nleaving <> (SELECT count(*) FROM attachments t WHERE t.district_id = d.id
+                                      AND NOT t.cancelled AND t.valid_to > d.leaving_floor)
 UNION ALL
 SELECT 'overlapping_attachments', count(*), CASE WHEN count(*) = 0 THEN 'pass' ELSE 'FAIL' END
 FROM attachments x JOIN attachments y ON y.iin = x.iin AND y.id > x.id

@@ -48,16 +48,22 @@ static struct db_stmt q_lock_person =
 /* A polyclinic's districts with their age bands and load, for the pure district rules: one
  * line per district, "id min_age max_age capacity load open number" (max_age -1: no bound; open
  * 0 or 1; a number is [0-9A-Za-z/-], migrations/0001), lines joined by ';' in id order. The
- * load is district_load() of migrations/0002 written out: open-ended attachments (nopen) plus
- * those leaving later. Written out so that it is planned once with the prepared statement; as
- * a PL/pgSQL call per district it cost a function call and an executor start per district.
+ * load is district_load() of migrations/0023: open-ended attachments (nopen) plus those leaving
+ * later, kept by the attachments trigger (nleaving), written out for the days when nobody it
+ * counts has left yet (every day but those after a leaver's last day, until the daily run's
+ * recount). Written out so that it is planned once with the prepared statement; as a PL/pgSQL
+ * call per district it cost a function call and an executor start per district, and a
+ * correlated count of the leavers a subplan (its executor state built in every execution, run
+ * once per district).
  * Text built with casts, not json_build_object (which looked up each value's type output on
  * every call; with one client json_build_object was 4.6 % of a backend's samples). */
 #define DISTRICTS_TEXT(poly)                                                                       \
     "(SELECT string_agg(d.id::text || ' ' || k.min_age::text || ' '"                               \
-    " || coalesce(k.max_age, -1)::text || ' ' || d.capacity::text || ' ' || (d.nopen"              \
-    " + (SELECT count(*)::int FROM attachments l WHERE l.district_id = d.id AND NOT l.cancelled"   \
-    " AND l.valid_to > current_date))::text || ' ' || d.open::int::text || ' ' || d.number, ';'"   \
+    " || coalesce(k.max_age, -1)::text || ' ' || d.capacity::text || ' ' || (CASE"                 \
+    " WHEN d.leaving_floor <= current_date"                                                        \
+    " AND (d.next_leave IS NULL OR d.next_leave > current_date)"                                   \
+    " THEN d.nopen + d.nleaving ELSE district_load(d) END)::text"                                  \
+    " || ' ' || d.open::int::text || ' ' || d.number, ';'"                                         \
     " ORDER BY d.id) FROM districts d JOIN district_kinds k ON k.code = d.kind"                    \
     " WHERE d.polyclinic_id = " poly ")"
 

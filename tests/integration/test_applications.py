@@ -788,6 +788,56 @@ class CapacityTest(AutoApproveCase):
         self.submit_refused(application_body(old.body), "CAPACITY_EXCEEDED")
         self.assertEqual(districts_of(new.id)[new.district()["id"]]["load"], 1)
 
+    def leavers(self, district_id):
+        """The district's kept count of leavers (migrations/0023): (nleaving, next_leave,
+        leaving_floor), the dates ISO or ''."""
+        n, nxt, floor = psql("SELECT nleaving, next_leave, leaving_floor FROM districts"
+                             " WHERE id = %d" % district_id).split("|")
+        return int(n), nxt, floor
+
+    def seed_ended(self, c, valid_to, days_ago=60):
+        """An attachment to c's district that ends (its last day the day before) valid_to."""
+        start = today() - datetime.timedelta(days=days_ago)
+        psql("INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to)"
+             " VALUES ('%s', %d, %d, DATE '%s', DATE '%s')"
+             % (new_person()["iin"], c.id, c.district()["id"], iso(start), iso(valid_to)))
+
+    def test_a_leaver_counted_by_the_trigger_stops_counting_after_their_last_day(self):
+        """The kept count of leavers (migrations/0023) is read only while nobody it counts has
+        left: a count made ten days ago that holds a leaver gone two days ago is not the load.
+        The district's one place is free for the polyclinic's read, the submission's facts and
+        the capacity backstop alike; the daily run's recount brings the count up to date."""
+        if not db_available():
+            self.skipTest(NO_DB)
+        c = make_clinic(districts=(("gp", 1),), auto_approve=True)
+        d = c.district()["id"]
+        psql("UPDATE districts SET leaving_floor = current_date - 10 WHERE id = %d" % d)
+        self.seed_ended(c, today() - datetime.timedelta(days=2))
+        self.assertEqual(self.leavers(d), (1, iso(today() - datetime.timedelta(days=2)),
+                                           iso(today() - datetime.timedelta(days=10))))
+        self.assertEqual(districts_of(c.id)[d]["load"], 0, "gone two days ago")
+        app = self.submit(self.auto_body(c))
+        self.assertEqual((app["status"], app["district_id"]), ("approved", d), app)
+        self.assertEqual(districts_of(c.id)[d]["load"], 1)
+        self.assertJson(call("POST", "/v1/maintenance/daily", {"on": iso(today()),
+                                                               "polyclinic_id": c.id}), 200)
+        self.assertEqual(self.leavers(d), (0, "", iso(today())))
+        self.assertEqual(districts_of(c.id)[d]["load"], 1)
+
+    def test_a_leaver_counted_by_the_trigger_holds_the_place_until_their_last_day(self):
+        if not db_available():
+            self.skipTest(NO_DB)
+        c = make_clinic(districts=(("gp", 1),), auto_approve=True)
+        d = c.district()["id"]
+        self.seed_ended(c, today() + datetime.timedelta(days=5))
+        self.assertEqual(self.leavers(d), (1, iso(today() + datetime.timedelta(days=5)),
+                                           iso(today())))
+        self.assertEqual(districts_of(c.id)[d]["load"], 1)
+        self.submit_refused(self.auto_body(c), "CAPACITY_EXCEEDED")
+        # the backstop without the facts: the database refuses a second person in the place
+        self.assertRaisesRegex(AssertionError, "districts_within_capacity|is full",
+                               seed_current_attachment, new_person()["iin"], c.id, d)
+
 
 # ----------------------------------------------------------------------------------------------
 # Concurrency: a district never holds more than its capacity
