@@ -171,6 +171,25 @@ class SchemaRulesTest(ApiTestCase):
             self.assertRefused("UPDATE districts SET %s WHERE id = %d" % (sets, self.district),
                                rule)
 
+    def test_a_token_is_kept_for_the_applications_that_name_it(self):
+        """applications.submitted_by names its token without a foreign key (migrations/0024):
+        tokens are revoked, never deleted or renumbered, so the name always resolves."""
+        token = ("INSERT INTO tokens (name, role, hash) VALUES ('kept', 'admin',"
+                 " decode(md5(random()::text) || md5(random()::text), 'hex'))")
+        ok, out = run_rolled_back(token + ";\nUPDATE tokens SET revoked_at = now()"
+                                  " WHERE name = 'kept'")
+        self.assertTrue(ok, out)
+        for change in ("DELETE FROM tokens WHERE name = 'kept'", "TRUNCATE tokens CASCADE",
+                       "UPDATE tokens SET id = DEFAULT WHERE name = 'kept'"):
+            ok, out = run_rolled_back(token + ";\n" + change)
+            self.assertFalse(ok, "%s: accepted, must be refused" % change)
+            self.assertIn("23001", out, out)  # restrict_violation
+            self.assertIn("never deleted", out, out)
+
+    def test_district_leavers_count_cannot_go_below_zero(self):
+        self.assertRefused("UPDATE districts SET nleaving = -1 WHERE id = %d" % self.district,
+                           "district_count_check")
+
 
 if __name__ == "__main__":
     unittest.main()
