@@ -26,6 +26,7 @@
  * A dry run (POST /v1/eligibility) takes the same locks in the same order and rolls back. */
 #include "attachd/applications.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,53 +46,56 @@
 static struct db_stmt q_lock_person =
     DB_READ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
 
-/* A polyclinic's districts with their age bands and load, for the pure district rules: one
- * line per district, "id min_age max_age capacity load open number" (max_age -1: no bound; open
- * 0 or 1; a number is [0-9A-Za-z/-], migrations/0001), lines joined by ';' in id order. The
- * load is district_load() of migrations/0023: open-ended attachments (nopen) plus those leaving
- * later, kept by the attachments trigger (nleaving), written out for the days when nobody it
- * counts has left yet (every day but those after a leaver's last day, until the daily run's
- * recount). Written out so that it is planned once with the prepared statement; as a PL/pgSQL
- * call per district it cost a function call and an executor start per district, and a
- * correlated count of the leavers a subplan (its executor state built in every execution, run
- * once per district).
- * Text built with casts, not json_build_object (which looked up each value's type output on
- * every call; with one client json_build_object was 4.6 % of a backend's samples). */
+/* The facts' statements hold no aggregate: PostgreSQL builds the executor state of every node
+ * of a statement in every execution, and an aggregate's costs most (its functions looked up
+ * and permission-checked, its transition compiled: about 20k instructions each). Rows are
+ * gathered with ARRAY(subquery) instead (a sublink, no Agg node) and rendered for C as text:
+ * callgrind on one backend, the facts of a new person at an auto-approving polyclinic,
+ * 763k -> 556k instructions (docs/PERFORMANCE.md, round 9). */
+
+/* The district kinds' age bands, for the pure district rules: "(code,min_age,max_age)" per
+ * kind (max_age -1: no bound), joined by ';'; a code is an identifier (migrations/0025), so
+ * record_out never quotes it. Read beside DISTRICTS_TEXT instead of a join per district, whose
+ * hash table was built in every execution. */
+#define DISTRICT_KINDS_TEXT                                                                        \
+    "array_to_string(ARRAY(SELECT ROW(code, min_age, coalesce(max_age, -1))::text"                 \
+    " FROM district_kinds), ';')"
+
+/* A polyclinic's districts with their load: "(id,kind,capacity,load,open,number)" per district
+ * (open 0 or 1; a number is [0-9A-Za-z/-], migrations/0001, so record_out never quotes it),
+ * joined by ';' in id order. The load is district_load() of migrations/0023: open-ended
+ * attachments (nopen) plus those leaving later, kept by the attachments trigger (nleaving),
+ * written out for the days when nobody it counts has left yet (every day but those after a
+ * leaver's last day, until the daily run's recount). Written out so that it is planned once
+ * with the prepared statement; as a PL/pgSQL call per district it cost a function call and an
+ * executor start per district, and a correlated count of the leavers a subplan (its executor
+ * state built in every execution, run once per district). One ROW(...)::text per district
+ * (record_out keeps its column types' output functions between rows) instead of a dozen
+ * concatenations and casts. */
 #define DISTRICTS_TEXT(poly)                                                                       \
-    "(SELECT string_agg(d.id::text || ' ' || k.min_age::text || ' '"                               \
-    " || coalesce(k.max_age, -1)::text || ' ' || d.capacity::text || ' ' || (CASE"                 \
+    "array_to_string(ARRAY(SELECT ROW(d.id, d.kind, d.capacity, CASE"                              \
     " WHEN d.leaving_floor <= current_date"                                                        \
     " AND (d.next_leave IS NULL OR d.next_leave > current_date)"                                   \
-    " THEN d.nopen + d.nleaving ELSE district_load(d) END)::text"                                  \
-    " || ' ' || d.open::int::text || ' ' || d.number, ';'"                                         \
-    " ORDER BY d.id) FROM districts d JOIN district_kinds k ON k.code = d.kind"                    \
-    " WHERE d.polyclinic_id = " poly ")"
+    " THEN d.nopen + d.nleaving ELSE district_load(d) END, d.open::int, d.number)::text"           \
+    " FROM districts d WHERE d.polyclinic_id = " poly " ORDER BY d.id), ';')"
 
 /* The person's live attachments (not cancelled, not ended by today), read in one scan of
- * attachments_by_iin: there: one of them is at polyclinic $2 (already attached there, even if
- * ending); the current one (begun; at most one, migrations/0010) with whether its polyclinic
- * still takes part; the upcoming one's district (at most one: an approval cancels the one it
- * replaces), so max() of each column is that row's value; the address on record: that of the
- * application of the latest one written by an application (NULL: nothing on record, e.g. an
- * imported attachment), address_on_record() of migrations/0005 written out, planned with the
- * statement (as a function it cost a PL/pgSQL call and its own executor per submission). As four
- * subqueries the facts' plan had a third more nodes, built again in every execution. $1 iin,
- * $2 polyclinic. */
-#define LIVE_FACTS                                                                                 \
-    "SELECT bool_or(l.polyclinic_id = $2) AS there,"                                               \
-    " max(l.id) FILTER (WHERE l.valid_from <= current_date) AS current_id,"                        \
-    " max(l.polyclinic_id) FILTER (WHERE l.valid_from <= current_date) AS current_polyclinic_id,"  \
-    " max(l.district_id) FILTER (WHERE l.valid_from <= current_date) AS current_district_id,"      \
-    " bool_or(lp.accepting AND lp.fsms_contract) FILTER (WHERE l.valid_from <= current_date)"      \
-    " AS current_takes_part,"                                                                      \
-    " max(l.district_id) FILTER (WHERE l.valid_from > current_date) AS upcoming_district_id,"      \
-    " (array_agg(la.settlement ORDER BY l.valid_from DESC, l.id DESC)"                             \
-    " FILTER (WHERE la.id IS NOT NULL))[1] AS record_settlement,"                                  \
-    " (array_agg(la.address ORDER BY l.valid_from DESC, l.id DESC)"                                \
-    " FILTER (WHERE la.id IS NOT NULL))[1] AS record_address"                                      \
-    " FROM attachments l JOIN polyclinics lp ON lp.id = l.polyclinic_id"                           \
+ * attachments_by_iin, latest first (valid_from, then id), as a JSON array of rows
+ * [id, polyclinic_id, district_id, begun, takes_part, application_id, settlement, address]:
+ * begun: valid_from is past (the current one; at most one, migrations/0010; else the upcoming
+ * one, at most one: an approval cancels the one it replaces); takes_part: its polyclinic is
+ * accepting with a Fund contract; the application that made it with its settlement and
+ * address (NULL: none, e.g. an imported attachment). C reads from it whether the person is
+ * already attached at the polyclinic, the current and the upcoming one, and the address on
+ * record: that of the latest one made by an application, address_on_record() of
+ * migrations/0005 (live_from_json). $1 iin. */
+#define LIVE_JSON                                                                                  \
+    "array_to_json(ARRAY(SELECT json_build_array(l.id, l.polyclinic_id, l.district_id,"            \
+    " l.valid_from <= current_date, (SELECT lp.accepting AND lp.fsms_contract FROM polyclinics lp" \
+    " WHERE lp.id = l.polyclinic_id), la.id, la.settlement, la.address) FROM attachments l"        \
     " LEFT JOIN applications la ON la.id = l.application_id WHERE l.iin = $1 AND NOT l.cancelled"  \
-    " AND (l.valid_to IS NULL OR l.valid_to > current_date)"
+    " AND (l.valid_to IS NULL OR l.valid_to > current_date)"                                       \
+    " ORDER BY l.valid_from DESC, l.id DESC))::text"
 
 /* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
@@ -105,26 +109,23 @@ static struct db_stmt q_submit_facts = DB_READ(
     " coalesce(p.settlement = $3::bpchar OR EXISTS (SELECT 1 FROM polyclinic_also_serves s"
     " WHERE s.polyclinic_id = p.id AND s.kato = $3::bpchar), false) AS serves,"
     " EXISTS (SELECT 1 FROM settlements WHERE kato = $3::bpchar) AS settlement_known,"
-    " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id,"
-    " coalesce(live.there, false) AS attached_there, live.current_id IS NOT NULL AS has_current,"
-    " live.current_id, live.current_polyclinic_id, live.current_district_id,"
-    " live.upcoming_district_id, coalesce(live.current_takes_part, false) AS current_takes_part,"
-    " live.record_settlement, live.record_address,"
-    " (SELECT count(*) FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
-    " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int))"
+    " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id, " LIVE_JSON " AS live,"
+    /* the changes of polyclinic counted without an aggregate (above) */
+    " cardinality(ARRAY(SELECT 1 FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
+    " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int)))"
     " AS changes_used,"
     " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2)"
     " AS district_ok,"
-    " (SELECT string_agg(to_char(day, 'YYYY-MM-DD'), ',') FROM holidays"
-    " WHERE day > current_date AND day <= current_date + 60) AS holidays,"
+    " array_to_string(ARRAY(SELECT to_char(day, 'YYYY-MM-DD') FROM holidays"
+    " WHERE day > current_date AND day <= current_date + 60 ORDER BY day), ',') AS holidays,"
     /* the stored application's trail is written by its storing statement (migrations/0020) */
     " set_config('attachd.trail', 'inline', true) AS trail,"
-    " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICTS_TEXT(
+    " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICT_KINDS_TEXT
+    " AS kinds, " DISTRICTS_TEXT(
         "$2") " AS districts FROM (SELECT 1) one"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
               " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
-              " LEFT JOIN LATERAL (" LIVE_FACTS ") live ON true"
               " LEFT JOIN applications i ON i.idempotency_key = $5"
               " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
 
@@ -229,9 +230,10 @@ static struct db_stmt q_lock_moved =
              " FOR UPDATE");
 /* After the lock: the districts' loads and whether the polyclinic still takes part (§11:
  * re-checked at the moment of approval). $1 polyclinic. */
-static struct db_stmt q_choice_facts = DB_READ("SELECT " DISTRICTS_TEXT(
-    "$1") " AS districts,"
-          " (SELECT accepting AND fsms_contract FROM polyclinics WHERE id = $1) AS takes_part");
+static struct db_stmt q_choice_facts =
+    DB_READ("SELECT " DISTRICT_KINDS_TEXT " AS kinds, " DISTRICTS_TEXT(
+        "$1") " AS districts,"
+              " (SELECT accepting AND fsms_contract FROM polyclinics WHERE id = $1) AS takes_part");
 /* Where the family members given in the application are attached at that polyclinic, in the
  * order given (§3: family first). Its own statement, run only when a family is given: with the
  * array in it, the statement above was planned afresh on every call (a custom plan looked
@@ -305,27 +307,61 @@ static struct db_stmt q_list = DB_READ(PAGED_JSON(
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-/* Reads the DISTRICTS_TEXT rendering into ds. The numbers point into *doc, a copy of the text
- * that the caller frees (NULL: no districts). */
-static size_t parse_districts(const char *text, struct district_option *ds, size_t cap, char **doc)
+#define MAX_KINDS 16
+
+/* A district kind's age band, read from DISTRICT_KINDS_TEXT. */
+struct kind_band {
+    char code[32];
+    int min_age, max_age;
+};
+
+static size_t parse_kinds(const char *text, struct kind_band *ks, size_t cap)
 {
+    size_t n = 0;
+    for (const char *p = text ? text : ""; *p && n < cap; p += *p == ';') {
+        int used = 0;
+        if (sscanf(p, "(%31[^,],%d,%d)%n", ks[n].code, &ks[n].min_age, &ks[n].max_age, &used) ==
+                3 &&
+            used > 0)
+            n++;
+        p += strcspn(p, ";");
+    }
+    return n;
+}
+
+/* Reads the DISTRICTS_TEXT rendering into ds, each with its kind's age band from the
+ * DISTRICT_KINDS_TEXT rendering `kinds`. The numbers point into *doc, a copy of the text that
+ * the caller frees (NULL: no districts). */
+static size_t parse_districts(const char *kinds, const char *text, struct district_option *ds,
+                              size_t cap, char **doc)
+{
+    struct kind_band ks[MAX_KINDS];
+    size_t nks = parse_kinds(kinds, ks, MAX_KINDS);
     *doc = text ? strdup(text) : NULL;
     size_t n = 0;
     char *save = NULL;
     for (char *line = *doc ? strtok_r(*doc, ";", &save) : NULL; line && n < cap;
          line = strtok_r(NULL, ";", &save)) {
         long long id;
-        int min_age, max_age, capacity, load, open, used = 0;
-        if (sscanf(line, "%lld %d %d %d %d %d %n", &id, &min_age, &max_age, &capacity, &load, &open,
-                   &used) != 6)
+        char kind[32];
+        int capacity, load, open, used = 0;
+        size_t len = strlen(line);
+        if (sscanf(line, "(%lld,%31[^,],%d,%d,%d,%n", &id, kind, &capacity, &load, &open, &used) !=
+                5 ||
+            used == 0 || len < (size_t)used + 2 || line[len - 1] != ')')
             continue;
-        ds[n++] = (struct district_option){.id = id,
-                                           .number = line + used,
-                                           .min_age = min_age,
-                                           .max_age = max_age,
-                                           .capacity = capacity,
-                                           .load = load,
-                                           .open = open == 1};
+        line[len - 1] = '\0'; /* the number ends the row */
+        for (size_t k = 0; k < nks; k++)
+            if (strcmp(ks[k].code, kind) == 0) {
+                ds[n++] = (struct district_option){.id = id,
+                                                   .number = line + used,
+                                                   .min_age = ks[k].min_age,
+                                                   .max_age = ks[k].max_age,
+                                                   .capacity = capacity,
+                                                   .load = load,
+                                                   .open = open == 1};
+                break;
+            }
     }
     return n;
 }
@@ -494,7 +530,8 @@ static enum db_status choose_placement(struct db_conn *conn, const struct approv
     }
     struct district_option ds[MAX_DISTRICTS];
     char *doc;
-    size_t nds = parse_districts(db_text(r, 0, "districts"), ds, MAX_DISTRICTS, &doc);
+    size_t nds = parse_districts(db_text(r, 0, "kinds"), db_text(r, 0, "districts"), ds,
+                                 MAX_DISTRICTS, &doc);
     bool takes_part = db_bool(r, 0, "takes_part");
     PQclear(r);
     st = pick_placement(a, takes_part, ds, nds, family, nfamily, pl);
@@ -600,6 +637,7 @@ struct gathered {
     struct application_facts facts;
     struct district_option ds[MAX_DISTRICTS];
     char *districts_doc;
+    json_t *live_doc; /* LIVE_JSON: the record address points into it */
     day_t holidays[MAX_HOLIDAYS];
     size_t nholidays;
     char year[16];
@@ -613,6 +651,49 @@ static void gathered_free(struct gathered *g)
 {
     PQclear(g->row);
     free(g->districts_doc);
+    json_decref(g->live_doc);
+}
+
+/* What the submission's checks need of the person's live attachments. */
+struct live_facts {
+    bool there;      /* one of them is at the polyclinic applied to (even if ending) */
+    bool takes_part; /* the current one's polyclinic is accepting with a Fund contract */
+    const char *record_settlement, *record_address; /* NULL: nothing on record */
+};
+
+/* Reads the LIVE_JSON rendering (latest first) into g->live and *lf, the record address
+ * pointing into g->live_doc. False: not that rendering. */
+static bool live_from_json(struct gathered *g, const char *text, long long polyclinic_id,
+                           struct live_facts *lf)
+{
+    *lf = (struct live_facts){0};
+    g->live = (struct live_attachments){0};
+    g->live_doc = json_loads(text ? text : "", JSON_DECODE_ANY, NULL);
+    if (!json_is_array(g->live_doc))
+        return false;
+    size_t i;
+    json_t *row;
+    json_array_foreach(g->live_doc, i, row)
+    {
+        if (json_array_size(row) != 8)
+            return false;
+        long long poly = json_integer_value(json_array_get(row, 1));
+        long long district = json_integer_value(json_array_get(row, 2));
+        lf->there = lf->there || poly == polyclinic_id;
+        if (json_is_true(json_array_get(row, 3))) {
+            g->live.current_id = json_integer_value(json_array_get(row, 0));
+            g->live.current_poly = poly;
+            g->live.current_district = district;
+            lf->takes_part = json_is_true(json_array_get(row, 4));
+        } else {
+            g->live.upcoming_district = district;
+        }
+        if (!lf->record_settlement && !json_is_null(json_array_get(row, 5))) {
+            lf->record_settlement = json_string_value(json_array_get(row, 6));
+            lf->record_address = json_string_value(json_array_get(row, 7));
+        }
+    }
+    return true;
 }
 
 /* "{CODE,CODE}" of the WARN_* bits into buf (codes are identifiers: nothing to quote). */
@@ -696,12 +777,9 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         return DB_OK;
     }
     *done = false;
-    g->live = (struct live_attachments){
-        .current_id = db_ll(r, 0, "current_id"), /* 0: none (NULL) */
-        .current_poly = db_ll(r, 0, "current_polyclinic_id"),
-        .current_district = db_ll(r, 0, "current_district_id"),
-        .upcoming_district = db_ll(r, 0, "upcoming_district_id"),
-    };
+    struct live_facts live;
+    if (!live_from_json(g, db_text(r, 0, "live"), in->polyclinic_id, &live))
+        return DB_ERROR;
 
     struct application_facts *f = &g->facts;
     *f = (struct application_facts){
@@ -719,11 +797,11 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         .clinic_accepting = db_bool(r, 0, "accepting"),
         .clinic_serves_settlement = db_bool(r, 0, "serves"),
         .auto_approve = db_bool(r, 0, "auto_approve"),
-        .already_attached_there = db_bool(r, 0, "attached_there"),
-        .has_current_attachment = db_bool(r, 0, "has_current"),
-        .current_clinic_takes_part = db_bool(r, 0, "current_takes_part"),
-        .record_settlement = db_text(r, 0, "record_settlement"),
-        .record_address = db_text_or_empty(r, 0, "record_address"),
+        .already_attached_there = live.there,
+        .has_current_attachment = g->live.current_id != 0,
+        .current_clinic_takes_part = live.takes_part,
+        .record_settlement = live.record_settlement,
+        .record_address = live.record_address ? live.record_address : "",
         .changes_used = (int)db_ll(r, 0, "changes_used"),
         .max_changes = (int)db_ll(r, 0, "max_changes"),
     };
@@ -740,8 +818,8 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     f->effective_on = effective_date(f->grounds == GROUNDS_CAMPAIGN,
                                      has_campaign ? &campaign_effective_on : NULL, f->today);
     f->districts = g->ds;
-    f->ndistricts =
-        parse_districts(db_text(r, 0, "districts"), g->ds, MAX_DISTRICTS, &g->districts_doc);
+    f->ndistricts = parse_districts(db_text(r, 0, "kinds"), db_text(r, 0, "districts"), g->ds,
+                                    MAX_DISTRICTS, &g->districts_doc);
     g->nholidays = parse_days(db_text(r, 0, "holidays"), g->holidays, MAX_HOLIDAYS);
     snprintf(g->year, sizeof g->year, "%s",
              has_campaign ? db_text(r, 0, "campaign_year") : db_text(r, 0, "today"));

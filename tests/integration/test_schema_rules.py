@@ -186,6 +186,14 @@ class SchemaRulesTest(ApiTestCase):
             self.assertIn("23001", out, out)  # restrict_violation
             self.assertIn("never deleted", out, out)
 
+    def test_a_district_kind_code_is_an_identifier(self):
+        kind = ("INSERT INTO district_kinds (code, norm, min_age, max_age, sort)"
+                " VALUES (%s, 100, 0, NULL, 99)")
+        ok, out = run_rolled_back(kind % "'gp_2'")
+        self.assertTrue(ok, out)
+        for code in ("'GP'", "'gp 2'", "'2gp'", "'gp,2'", "''"):
+            self.assertRefused(kind % code, "district_kinds_code_identifier")
+
     def test_district_leavers_count_cannot_go_below_zero(self):
         self.assertRefused("UPDATE districts SET nleaving = -1 WHERE id = %d" % self.district,
                            "district_count_check")
