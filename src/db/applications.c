@@ -163,6 +163,20 @@ static struct db_stmt q_submit_facts = DB_READ(
     " event_submitted_data(ins.a)), (2, event_decision_type(ins.a), t.from_polyclinic_id,"         \
     " event_decided_data(ins.a, t.id, t.from_polyclinic_id))) e(ord, type, other, data)"           \
     " WHERE e.type IS NOT NULL AND " TRAIL_INLINE " ORDER BY e.ord)"
+/* The trail of a pending application: its submitted event alone, as TRAIL_CTES writes it for a
+ * pending row (no audit row, no decided event). Without the audit's ModifyTable, the decided
+ * event and their joins, which PostgreSQL built in every execution and which wrote nothing for
+ * a pending application (callgrind, the campaign day's mix: 2 232k -> 2 179k instructions per
+ * application). */
+#define TRAIL_PENDING_CTE                                                                          \
+    " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, data)"                  \
+    " SELECT 'application.submitted', (ins.a).id, (ins.a).iin, (ins.a).polyclinic_id,"             \
+    " event_submitted_data(ins.a) FROM ins WHERE " TRAIL_INLINE ")"
+static struct db_stmt q_insert_pending =
+    DB_WRITE("WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
+             ") VALUES (" APPLICATION_VALUES ") RETURNING a)," TRAIL_PENDING_CTE
+             " SELECT (ins.a).id, application_json(ins.a)::text FROM ins");
+/* A refused application (or, with the trail left to the triggers, any), with its trail. */
 static struct db_stmt q_insert = DB_WRITE(
     "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
     ") VALUES (" APPLICATION_VALUES
@@ -909,7 +923,8 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
         approved
             ? move_and_write(conn, &(struct approval){.iin = in->iin, .effective_on = effective_on},
                              pl, &q_insert_approved, &p, &r)
-            : db_query_params(conn, &q_insert, &p, &r);
+            : db_query_params(conn, refusal == REFUSAL_NONE ? &q_insert_pending : &q_insert, &p,
+                              &r);
     if (st != DB_OK) {
         if (st == DB_CHECK_VIOLATION && approved && !pl->locked &&
             strcmp(db_constraint(conn), "districts_within_capacity") == 0) {
