@@ -642,6 +642,14 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # ---- campaign day -----------------------------------------------------------------------------
+# multixacts_made: MultiXacts made since the cluster was (row locks shared by several
+# transactions, e.g. foreign-key checks of rows other transactions lock too: migrations/0024),
+# as of a CHECKPOINT taken now (the counter is read from the control file).
+multixacts_made() {
+    attachd_psql -At -c 'CHECKPOINT' -c 'SELECT next_multixact_id FROM pg_control_checkpoint()' |
+        tail -n 1
+}
+
 # campaign_prepare: the catalogue and window of a campaign day (bench/campaign_window.sql): the
 # demo city's polyclinics that take part (accepting, with a Fund contract) are the catalogue,
 # every other one of them auto_approve, the current year's campaign open around today. Prints the ids of all the city's polyclinics (73 in
@@ -721,6 +729,7 @@ campaign_day() {
         -c "ALTER SYSTEM SET pg_stat_statements.track_planning = '$PGSS_PLANNING'" -c 'SELECT pg_reload_conf()' \
         >/dev/null || fail_setup "campaign-day: cannot set up pg_stat_statements"
     polys=$(campaign_prepare) || fail_setup "campaign-day: preparing the data failed"
+    multixacts0=$(multixacts_made)
     ATTACHD_PORT=$PORT ATTACHD_THREADS=$CAMPAIGN_THREADS ATTACHD_DB_POOL=$CAMPAIGN_DB_POOL ATTACHD_LOG_LEVEL=warn \
         "$BIN" serve >"$OUT/attachd.campaign.log" 2>&1 &
     ATTACHD_PID=$!
@@ -762,6 +771,8 @@ campaign_day() {
     mix=$(attachd_psql -At -F ' ' -c "SELECT coalesce(string_agg(s || '=' || n, ' ' ORDER BY s), '')
         FROM (SELECT coalesce(refusal_code, status) AS s, count(*) AS n FROM applications GROUP BY 1) x")
     campaign_check "$((n201 + warm201))" >"$OUT/campaign-day.checks" || fail_setup "campaign-day: the checks failed to run"
+    multixacts=$(($(multixacts_made) - multixacts0))
+    stored_all=$(attachd_psql -At -c 'SELECT count(*) FROM applications')
     grep -q FAIL "$OUT/campaign-day.checks" && failed_here=1
     attachd_psql -At -F ' | ' -c "SELECT round(total_exec_time::numeric, 0), calls,
         round((total_exec_time / greatest(calls, 1))::numeric, 3), plans,
@@ -787,6 +798,9 @@ campaign_day() {
         awk -v a="$wal0" -v b="$wal1" -v n="$stored" 'BEGIN{split(a, x, " "); split(b, y, " ")
             printf "  WAL per application: %.0f bytes (%.2f full-page images); %.1f applications per WAL sync\n",
                 (y[1] - x[1]) / n, (y[3] - x[3]) / n, (y[2] > x[2] ? n / (y[2] - x[2]) : 0)}'
+        awk -v m="$multixacts" -v n="$stored_all" 'BEGIN{
+            printf "  MultiXacts per application: %.2f (%d for the %d applications of the warm-up and the run)\n",
+                m / n, m, n}'
         printf '  outcomes: %s\n' "$mix"
         sed 's/^/  check /' "$OUT/campaign-day.checks"
         printf '  statements by total time (ms | calls | ms per call | plans | ms per plan | statement):\n'

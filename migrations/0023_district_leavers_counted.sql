@@ -53,13 +53,13 @@ BEGIN
                    THEN leaving_floor > current_date OR next_leave <= current_date
                    ELSE id = ANY (ids) END
         ORDER BY id FOR UPDATE) l;
+    -- per district, through attachments_leaving (0002), however large the register
     UPDATE districts d SET leaving_floor = current_date, nleaving = c.n, next_leave = c.next
-    FROM (SELECT x.id, count(a.id)::int AS n, min(a.valid_to) AS next
-          FROM unnest(locked) x(id)
-          LEFT JOIN attachments a ON a.district_id = x.id AND NOT a.cancelled
-                                 AND a.valid_to > current_date
-          GROUP BY x.id) c
-    WHERE d.id = c.id;
+    FROM unnest(locked) x(id),
+         LATERAL (SELECT count(*)::int AS n, min(a.valid_to) AS next FROM attachments a
+                  WHERE a.district_id = x.id AND NOT a.cancelled
+                    AND a.valid_to > current_date) c
+    WHERE d.id = x.id;
     RETURN coalesce(cardinality(locked), 0);
 END $$;
 
