@@ -63,12 +63,13 @@ static struct db_stmt q_lock_person =
 
 /* A polyclinic's districts with their load: "(id,kind,capacity,load,open,number)" per district
  * (open 0 or 1; a number is [0-9A-Za-z/-], migrations/0001, so record_out never quotes it),
- * joined by ';' in id order. The load is district_load() of migrations/0023: open-ended
- * attachments (nopen) plus those leaving later, kept by the attachments trigger (nleaving),
- * written out for the days when nobody it counts has left yet (every day but those after a
- * leaver's last day, until the daily run's recount). Written out so that it is planned once
- * with the prepared statement; as a PL/pgSQL call per district it cost a function call and an
- * executor start per district, and a correlated count of the leavers a subplan (its executor
+ * joined by ';' in no order (the district rules do not depend on it: ties go to the lowest
+ * number; an ORDER BY was a Sort node built in every execution). The load is district_load() of
+ * migrations/0023: open-ended attachments (nopen) plus those leaving later, kept by the attachments
+ * trigger (nleaving), written out for the days when nobody it counts has left yet (every day but
+ * those after a leaver's last day, until the daily run's recount). Written out so that it is
+ * planned once with the prepared statement; as a PL/pgSQL call per district it cost a function call
+ * and an executor start per district, and a correlated count of the leavers a subplan (its executor
  * state built in every execution, run once per district). One ROW(...)::text per district
  * (record_out keeps its column types' output functions between rows) instead of a dozen
  * concatenations and casts. */
@@ -77,25 +78,24 @@ static struct db_stmt q_lock_person =
     " WHEN d.leaving_floor <= current_date"                                                        \
     " AND (d.next_leave IS NULL OR d.next_leave > current_date)"                                   \
     " THEN d.nopen + d.nleaving ELSE district_load(d) END, d.open::int, d.number)::text"           \
-    " FROM districts d WHERE d.polyclinic_id = " poly " ORDER BY d.id), ';')"
+    " FROM districts d WHERE d.polyclinic_id = " poly "), ';')"
 
 /* The person's live attachments (not cancelled, not ended by today), read in one scan of
- * attachments_by_iin, latest first (valid_from, then id), as a JSON array of rows
- * [id, polyclinic_id, district_id, begun, takes_part, application_id, settlement, address]:
- * begun: valid_from is past (the current one; at most one, migrations/0010; else the upcoming
- * one, at most one: an approval cancels the one it replaces); takes_part: its polyclinic is
- * accepting with a Fund contract; the application that made it with its settlement and
- * address (NULL: none, e.g. an imported attachment). C reads from it whether the person is
- * already attached at the polyclinic, the current and the upcoming one, and the address on
- * record: that of the latest one made by an application, address_on_record() of
- * migrations/0005 (live_from_json). $1 iin. */
+ * attachments_by_iin, in no order, as a JSON array of rows [id, polyclinic_id, district_id,
+ * begun, takes_part, valid_from, application_id, settlement, address]: begun: valid_from is past
+ * (the current one; at most one, migrations/0010; else the upcoming one, at most one: an approval
+ * cancels the one it replaces); takes_part: its polyclinic is accepting with a Fund contract; the
+ * application that made it with its settlement and address (NULL: none, e.g. an imported
+ * attachment). C reads from it whether the person is already attached at the polyclinic, the
+ * current and the upcoming one, and the address on record: that of the latest one made by an
+ * application, address_on_record() of migrations/0005 (live_from_json). $1 iin. */
 #define LIVE_JSON                                                                                  \
     "array_to_json(ARRAY(SELECT json_build_array(l.id, l.polyclinic_id, l.district_id,"            \
     " l.valid_from <= current_date, (SELECT lp.accepting AND lp.fsms_contract FROM polyclinics lp" \
-    " WHERE lp.id = l.polyclinic_id), la.id, la.settlement, la.address) FROM attachments l"        \
-    " LEFT JOIN applications la ON la.id = l.application_id WHERE l.iin = $1 AND NOT l.cancelled"  \
-    " AND (l.valid_to IS NULL OR l.valid_to > current_date)"                                       \
-    " ORDER BY l.valid_from DESC, l.id DESC))::text"
+    " WHERE lp.id = l.polyclinic_id), l.valid_from, la.id, la.settlement, la.address)"             \
+    " FROM attachments l LEFT JOIN applications la ON la.id = l.application_id"                    \
+    " WHERE l.iin = $1 AND NOT l.cancelled"                                                        \
+    " AND (l.valid_to IS NULL OR l.valid_to > current_date)))::text"
 
 /* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
@@ -675,8 +675,18 @@ struct live_facts {
     const char *record_settlement, *record_address; /* NULL: nothing on record */
 };
 
-/* Reads the LIVE_JSON rendering (latest first) into g->live and *lf, the record address
- * pointing into g->live_doc. False: not that rendering. */
+/* Whether LIVE_JSON row a began after row b (valid_from, YYYY-MM-DD, then id). */
+static bool live_later(const json_t *a, const json_t *b)
+{
+    int by_date =
+        strcmp(json_string_value(json_array_get(a, 5)), json_string_value(json_array_get(b, 5)));
+    return by_date > 0 || (by_date == 0 && json_integer_value(json_array_get(a, 0)) >
+                                               json_integer_value(json_array_get(b, 0)));
+}
+
+/* Reads the LIVE_JSON rendering into g->live and *lf, the record address (that of the latest
+ * row, by valid_from then id, made by an application) pointing into g->live_doc. False: not
+ * that rendering. */
 static bool live_from_json(struct gathered *g, const char *text, long long polyclinic_id,
                            struct live_facts *lf)
 {
@@ -686,10 +696,10 @@ static bool live_from_json(struct gathered *g, const char *text, long long polyc
     if (!json_is_array(g->live_doc))
         return false;
     size_t i;
-    json_t *row;
+    json_t *row, *record = NULL;
     json_array_foreach(g->live_doc, i, row)
     {
-        if (json_array_size(row) != 8)
+        if (json_array_size(row) != 9 || !json_is_string(json_array_get(row, 5)))
             return false;
         long long poly = json_integer_value(json_array_get(row, 1));
         long long district = json_integer_value(json_array_get(row, 2));
@@ -702,10 +712,12 @@ static bool live_from_json(struct gathered *g, const char *text, long long polyc
         } else {
             g->live.upcoming_district = district;
         }
-        if (!lf->record_settlement && !json_is_null(json_array_get(row, 5))) {
-            lf->record_settlement = json_string_value(json_array_get(row, 6));
-            lf->record_address = json_string_value(json_array_get(row, 7));
-        }
+        if (!json_is_null(json_array_get(row, 6)) && (!record || live_later(row, record)))
+            record = row;
+    }
+    if (record) {
+        lf->record_settlement = json_string_value(json_array_get(record, 7));
+        lf->record_address = json_string_value(json_array_get(record, 8));
     }
     return true;
 }
