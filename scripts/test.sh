@@ -419,8 +419,9 @@ import_rejected() {
 # attachd import attachments (README "Importing existing attachments"), on a polyclinic of its
 # own with three small districts and a file from scripts/gen-attachments.py. Copies of the file
 # with one wrong check digit, and with one line short of a field, are rejected, naming the line,
-# and write nothing. Then the file loads, with one row per line, districts.nopen recounted, no
-# district over capacity and no transfers. Loading it a second time is rejected (overlaps).
+# and write nothing. Then the file loads, with one row per line, districts.nopen and nleaving
+# recounted (three rows end in a month), no district over capacity and no transfers. Loading it
+# a second time is rejected (overlaps).
 # attachments_shape: the definitions of attachments' indexes and foreign keys, one a line, so
 # that a rebuild can be compared with what the migrations made.
 attachments_shape() {
@@ -464,6 +465,11 @@ SQL
         cat "$dir/gen.err" >&2
         return 1
     }
+    # Three open-ended rows end in a month instead: leavers, which the import counts in
+    # districts.nleaving (migrations/0023) as the trigger would have.
+    awk -F, -v OFS=, -v end="$(date -d '+30 days' +%F)" \
+        'NR > 1 && $5 == "" && left < 3 { $5 = end; left++ } 1' "$dir/register.csv" \
+        >"$dir/register.tmp" && mv "$dir/register.tmp" "$dir/register.csv" || return 1
     rows=$(($(wc -l <"$dir/register.csv") - 1))
     nopen=$(grep -c ',$' "$dir/register.csv") # open-ended rows: an empty valid_to
     log "generated $rows rows ($nopen open-ended) for polyclinic $poly"
@@ -511,6 +517,8 @@ SELECT (SELECT count(*) FROM attachments WHERE polyclinic_id = :p),
        (SELECT count(*) FROM districts d WHERE polyclinic_id = :p
         AND (nopen <> (SELECT count(*) FROM attachments a WHERE a.district_id = d.id
                        AND a.valid_to IS NULL AND NOT a.cancelled)
+             OR nleaving <> (SELECT count(*) FROM attachments a WHERE a.district_id = d.id
+                             AND NOT a.cancelled AND a.valid_to > d.leaving_floor)
              OR district_load(d) > capacity)),
        (SELECT count(*) FROM transfers WHERE to_polyclinic_id = :p OR from_polyclinic_id = :p);
 SQL

@@ -321,7 +321,7 @@ static struct db_stmt q_list = DB_READ(PAGED_JSON(
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-#define MAX_KINDS 16
+#define MAX_KINDS 64 /* district kinds are a catalogue of migrations: four today */
 
 /* A district kind's age band, read from DISTRICT_KINDS_TEXT. */
 struct kind_band {
