@@ -24,18 +24,27 @@ ALTER TABLE districts
     ADD COLUMN next_leave date,
     ADD COLUMN leaving_floor date NOT NULL DEFAULT current_date;
 
+-- The load as the kept counts give it, NULL when they do not (a leaver counted there has left,
+-- or the session's day is before the count's). A SQL expression, so PostgreSQL inlines it where
+-- it is called: into the plan of a prepared statement, or of a PL/pgSQL expression, planned
+-- once; it costs no call.
+CREATE FUNCTION district_load_kept(d districts) RETURNS integer LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN d.leaving_floor <= current_date
+                     AND (d.next_leave IS NULL OR d.next_leave > current_date)
+                THEN d.nopen + d.nleaving END
+$$;
+
 -- The load with the leavers as above: the one definition. The submission's facts
--- (src/db/applications.c, DISTRICTS_TEXT) and the capacity backstop below write out its first
--- branch and call it for the other: no subquery in their plans (a subplan's executor state is
--- built in every execution of the statement that holds it), no call on most days.
+-- (src/db/applications.c, DISTRICTS_TEXT) and the capacity backstop below read
+-- coalesce(district_load_kept(d), district_load(d)): no subquery in their plans (a subplan's
+-- executor state is built in every execution of the statement that holds it), no call on most
+-- days.
 CREATE OR REPLACE FUNCTION district_load(d districts) RETURNS integer LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN d.nopen + CASE WHEN d.leaving_floor <= current_date
-                               AND (d.next_leave IS NULL OR d.next_leave > current_date)
-                          THEN d.nleaving
-                          ELSE (SELECT count(*)::int FROM attachments a
-                                WHERE a.district_id = d.id AND NOT a.cancelled
-                                AND a.valid_to > current_date) END;
+    RETURN coalesce(district_load_kept(d),
+                    d.nopen + (SELECT count(*)::int FROM attachments a
+                               WHERE a.district_id = d.id AND NOT a.cancelled
+                               AND a.valid_to > current_date));
 END $$;
 
 -- Counts the leavers of the districts `ids` (NULL: those whose count is not the constant read
@@ -70,8 +79,9 @@ SELECT districts_leaving_recount(ARRAY(SELECT id FROM districts));
 -- districts.nopen, nleaving and next_leave as above, and the capacity backstop (0002, 0009):
 -- an attachment's share of its district (open-ended, or leaving on its end date, or nothing
 -- when cancelled) leaves the old row's district and joins the new row's, in one UPDATE when the
--- district is the same. The backstop reads the load as district_load() does, a simple
--- expression for PL/pgSQL on the days when nobody counted has left (no executor started).
+-- district is the same. The backstop reads the load as the facts do: district_load_kept()
+-- inlined, a simple expression for PL/pgSQL (no executor started) on the days when nobody
+-- counted has left.
 CREATE OR REPLACE FUNCTION attachments_count_open() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     was_open boolean := TG_OP <> 'INSERT' AND NOT OLD.cancelled AND OLD.valid_to IS NULL;
@@ -102,9 +112,7 @@ BEGIN
                               ELSE next_leave END
         WHERE id = NEW.district_id RETURNING * INTO d;
         IF is_open AND NOT (same AND was_open)
-           AND (CASE WHEN d.leaving_floor <= current_date
-                          AND (d.next_leave IS NULL OR d.next_leave > current_date)
-                     THEN d.nopen + d.nleaving ELSE district_load(d) END) > d.capacity THEN
+           AND coalesce(district_load_kept(d), district_load(d)) > d.capacity THEN
             RAISE EXCEPTION 'district % is full (capacity %)', d.id, d.capacity
                 USING ERRCODE = 'check_violation', CONSTRAINT = 'districts_within_capacity';
         END IF;

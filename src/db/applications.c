@@ -64,20 +64,19 @@ static struct db_stmt q_lock_person =
 /* A polyclinic's districts with their load: "(id,kind,capacity,load,open,number)" per district
  * (open 0 or 1; a number is [0-9A-Za-z/-], migrations/0001, so record_out never quotes it),
  * joined by ';' in no order (the district rules do not depend on it: ties go to the lowest
- * number; an ORDER BY was a Sort node built in every execution). The load is district_load() of
- * migrations/0023: open-ended attachments (nopen) plus those leaving later, kept by the attachments
- * trigger (nleaving), written out for the days when nobody it counts has left yet (every day but
- * those after a leaver's last day, until the daily run's recount). Written out so that it is
- * planned once with the prepared statement; as a PL/pgSQL call per district it cost a function call
- * and an executor start per district, and a correlated count of the leavers a subplan (its executor
- * state built in every execution, run once per district). One ROW(...)::text per district
+ * number; an ORDER BY was a Sort node built in every execution). The load is that of
+ * district_load() (migrations/0023): open-ended attachments plus those leaving later, as the
+ * attachments trigger keeps them (district_load_kept(), a SQL expression inlined into this
+ * statement's plan) on the days when nobody counted has left, and district_load() itself
+ * otherwise (after a leaver's last day, until the daily run's recount). As a PL/pgSQL call per
+ * district every day it cost a function call and an executor start per district, and a
+ * correlated count of the leavers a subplan (its executor state built in every execution, run
+ * once per district). One ROW(...)::text per district
  * (record_out keeps its column types' output functions between rows) instead of a dozen
  * concatenations and casts. */
 #define DISTRICTS_TEXT(poly)                                                                       \
-    "array_to_string(ARRAY(SELECT ROW(d.id, d.kind, d.capacity, CASE"                              \
-    " WHEN d.leaving_floor <= current_date"                                                        \
-    " AND (d.next_leave IS NULL OR d.next_leave > current_date)"                                   \
-    " THEN d.nopen + d.nleaving ELSE district_load(d) END, d.open::int, d.number)::text"           \
+    "array_to_string(ARRAY(SELECT ROW(d.id, d.kind, d.capacity,"                                   \
+    " coalesce(district_load_kept(d), district_load(d)), d.open::int, d.number)::text"             \
     " FROM districts d WHERE d.polyclinic_id = " poly "), ';')"
 
 /* The person's live attachments (not cancelled, not ended by today), read in one scan of
@@ -96,6 +95,19 @@ static struct db_stmt q_lock_person =
     " FROM attachments l LEFT JOIN applications la ON la.id = l.application_id"                    \
     " WHERE l.iin = $1 AND NOT l.cancelled"                                                        \
     " AND (l.valid_to IS NULL OR l.valid_to > current_date)))::text"
+/* The columns of a LIVE_JSON row, in its order. */
+enum live_column {
+    LIVE_ID,
+    LIVE_POLYCLINIC,
+    LIVE_DISTRICT,
+    LIVE_BEGUN,
+    LIVE_TAKES_PART,
+    LIVE_FROM,
+    LIVE_APPLICATION,
+    LIVE_SETTLEMENT,
+    LIVE_ADDRESS,
+    LIVE_COLUMNS
+};
 
 /* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
@@ -176,7 +188,7 @@ static struct db_stmt q_insert_pending =
     DB_WRITE("WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
              ") VALUES (" APPLICATION_VALUES ") RETURNING a)," TRAIL_PENDING_CTE
              " SELECT (ins.a).id, application_json(ins.a)::text FROM ins");
-/* A refused application (or, with the trail left to the triggers, any), with its trail. */
+/* A refused application (decided at submission) with its trail: the audit row and both events. */
 static struct db_stmt q_insert = DB_WRITE(
     "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
     ") VALUES (" APPLICATION_VALUES
@@ -678,10 +690,10 @@ struct live_facts {
 /* Whether LIVE_JSON row a began after row b (valid_from, YYYY-MM-DD, then id). */
 static bool live_later(const json_t *a, const json_t *b)
 {
-    int by_date =
-        strcmp(json_string_value(json_array_get(a, 5)), json_string_value(json_array_get(b, 5)));
-    return by_date > 0 || (by_date == 0 && json_integer_value(json_array_get(a, 0)) >
-                                               json_integer_value(json_array_get(b, 0)));
+    int by_date = strcmp(json_string_value(json_array_get(a, LIVE_FROM)),
+                         json_string_value(json_array_get(b, LIVE_FROM)));
+    return by_date > 0 || (by_date == 0 && json_integer_value(json_array_get(a, LIVE_ID)) >
+                                               json_integer_value(json_array_get(b, LIVE_ID)));
 }
 
 /* Reads the LIVE_JSON rendering into g->live and *lf, the record address (that of the latest
@@ -699,25 +711,26 @@ static bool live_from_json(struct gathered *g, const char *text, long long polyc
     json_t *row, *record = NULL;
     json_array_foreach(g->live_doc, i, row)
     {
-        if (json_array_size(row) != 9 || !json_is_string(json_array_get(row, 5)))
+        if (json_array_size(row) != LIVE_COLUMNS || !json_is_string(json_array_get(row, LIVE_FROM)))
             return false;
-        long long poly = json_integer_value(json_array_get(row, 1));
-        long long district = json_integer_value(json_array_get(row, 2));
+        long long poly = json_integer_value(json_array_get(row, LIVE_POLYCLINIC));
+        long long district = json_integer_value(json_array_get(row, LIVE_DISTRICT));
         lf->there = lf->there || poly == polyclinic_id;
-        if (json_is_true(json_array_get(row, 3))) {
-            g->live.current_id = json_integer_value(json_array_get(row, 0));
+        if (json_is_true(json_array_get(row, LIVE_BEGUN))) {
+            g->live.current_id = json_integer_value(json_array_get(row, LIVE_ID));
             g->live.current_poly = poly;
             g->live.current_district = district;
-            lf->takes_part = json_is_true(json_array_get(row, 4));
+            lf->takes_part = json_is_true(json_array_get(row, LIVE_TAKES_PART));
         } else {
             g->live.upcoming_district = district;
         }
-        if (!json_is_null(json_array_get(row, 6)) && (!record || live_later(row, record)))
+        if (!json_is_null(json_array_get(row, LIVE_APPLICATION)) &&
+            (!record || live_later(row, record)))
             record = row;
     }
     if (record) {
-        lf->record_settlement = json_string_value(json_array_get(record, 7));
-        lf->record_address = json_string_value(json_array_get(record, 8));
+        lf->record_settlement = json_string_value(json_array_get(record, LIVE_SETTLEMENT));
+        lf->record_address = json_string_value(json_array_get(record, LIVE_ADDRESS));
     }
     return true;
 }
