@@ -12,7 +12,7 @@
 -- Fast: the attachments' indexes and foreign keys are taken off for the load and put back
 -- afterwards from their own definitions (attachments_bulk_drop/rebuild of migrations/0010), so
 -- the schema ends exactly as the migrations left it, and the per-row triggers skip each row
--- (attachd.bulk_load, under the table lock it requires); districts.nopen is
+-- (attachments_bulk_triggers, under the table lock it requires); districts.nopen is
 -- recounted as `attachd import` does.
 \set ON_ERROR_STOP 1
 \timing on
@@ -90,17 +90,17 @@ SELECT (SELECT count(*) = max(id) AND min(id) = 1 FROM applications) AS apps_as_
 
 -- Loaded as attachd import loads a large file (migrations/0010): attachments locked against
 -- every other writer, its secondary indexes and foreign keys off for the load and rebuilt from
--- their own definitions after it, the per-row triggers skipped (attachd.bulk_load: the IINs are
+-- their own definitions after it, the per-row triggers disabled (migrations/0026: the IINs are
 -- unique, so nothing overlaps; nopen is recounted below).
 BEGIN;
 LOCK TABLE attachments IN ACCESS EXCLUSIVE MODE;
 SELECT attachments_bulk_drop();
-SET LOCAL attachd.bulk_load = on;
+SELECT attachments_bulk_triggers(false);
 INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to, application_id)
 SELECT r.iin, r.polyclinic_id, r.district_id, r.valid_from, r.valid_to,
        CASE WHEN r.i % :polyclinics = 0 THEN r.i / :polyclinics + 1 END
 FROM register r;
-SET LOCAL attachd.bulk_load = off;
+SELECT attachments_bulk_triggers(true);
 SET LOCAL maintenance_work_mem = '1GB';
 SET LOCAL max_parallel_maintenance_workers = 2;
 SELECT attachments_bulk_rebuild();

@@ -158,17 +158,18 @@ SELECT (SELECT count(*) = max(id) AND min(id) = 1 FROM applications) AS apps_as_
 -- transaction, attachments locked against every other writer, its secondary indexes and foreign
 -- keys taken off (attachments_bulk_drop: building them once after the load is cheaper than
 -- keeping them up to date row by row) and put back after (attachments_bulk_rebuild), with
--- attachd.bulk_load on so the per-row triggers (nopen, the overlap check) skip each row: the
--- generated IINs are unique, so nothing overlaps; nopen is recounted below.
+-- the per-row triggers (nopen, the overlap check) disabled for the insert
+-- (attachments_bulk_triggers, migrations/0026): the generated IINs are unique, so nothing
+-- overlaps; nopen is recounted below.
 BEGIN;
 LOCK TABLE attachments IN ACCESS EXCLUSIVE MODE;
 SELECT attachments_bulk_drop();
-SET LOCAL attachd.bulk_load = on;
+SELECT attachments_bulk_triggers(false);
 INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to, application_id)
 SELECT r.iin, r.polyclinic_id, r.district_id, r.valid_from, r.valid_to,
        CASE WHEN r.k % 20 = 0 THEN r.k / 20 + 1 END
 FROM register r;
-SET LOCAL attachd.bulk_load = off;
+SELECT attachments_bulk_triggers(true);
 SELECT attachments_bulk_rebuild();
 COMMIT;
 

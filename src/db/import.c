@@ -10,20 +10,20 @@
  * capacity. Any problem rejects the file: the transaction rolls back and the first IMPORT_SHOWN
  * problems of the first stage that has any (shape, values, set) are printed,
  * each naming its line (the header is line 1) and field. Otherwise the rows are inserted with
- * attachd.bulk_load = 'on', which skips the per-row triggers keeping districts.nopen (and its
- * capacity backstop) and checking overlaps (migrations/0010); nopen is brought up to date for the
- * districts touched and the capacity checked again, before COMMIT. When the register holds at
- * most twice the file's rows, the indexes (the primary key included) and the foreign keys of
- * attachments and to it are dropped before the insert and built (checked) again after it, in the
- * same transaction, and the per-row triggers that skip bulk rows are disabled for the insert
- * (migrations/0016). Each step's duration is logged, and each index and key of the rebuild.
+ * the per-row triggers keeping districts.nopen (and its capacity backstop) and checking overlaps
+ * disabled for the insert (migrations/0026, in the transaction); nopen and the leavers are
+ * brought up to date for the districts touched and the capacity checked again, before COMMIT.
+ * When the register holds at most twice the file's rows, the indexes (the primary key included)
+ * and the foreign keys of attachments and to it are dropped before the insert and built
+ * (checked) again after it, in the same transaction (migrations/0016). Each step's duration is
+ * logged, and each index and key of the rebuild.
  *
  * Concurrency: before the set-wise checks, attachments is locked against every other writer until
  * COMMIT (SHARE ROW EXCLUSIVE; ACCESS EXCLUSIVE, which blocks readers too, when the indexes are
  * rebuilt), so no attachment the overlap check has not seen can be written: that is what lets the
- * bulk insert skip the per-row overlap trigger. The districts named in the file are locked FOR
- * UPDATE, in id order, before their load is read: the row lock the service takes to approve into
- * a district, so the capacity check stays true until COMMIT. */
+ * bulk insert go without the per-row overlap trigger. The districts named in the file are locked
+ * FOR UPDATE, in id order, before their load is read: the row lock the service takes to approve
+ * into a district, so the capacity check stays true until COMMIT. */
 #include "attachd/import.h"
 
 #include <errno.h>
@@ -110,7 +110,6 @@ static const char sql_copy[] = "COPY import_checked FROM STDIN";
 /* The second pass of a rebuild (insert_rows): the file read again, its rows straight into the
  * register. COPY writes rows in batches (one WAL record per page, not per row): about three
  * times cheaper than INSERT ... SELECT from the staging table. */
-static const char sql_bulk_on[] = "SET LOCAL attachd.bulk_load = 'on'";
 static const char sql_copy_register[] =
     "COPY attachments (id, iin, polyclinic_id, district_id, valid_from, valid_to) FROM STDIN";
 
@@ -203,7 +202,7 @@ static const char sql_choose_rebuild[] =
     " <= 2 * $1::bigint END AS rebuild FROM pg_class c WHERE c.oid = 'attachments'::regclass";
 
 /* Other writers of attachments are kept out from before the set-wise checks until COMMIT, so
- * the checks stay true and the per-row overlap trigger may be skipped (migrations/0010). A
+ * the checks stay true and the per-row overlap trigger may be disabled (migrations/0010, 0026). A
  * rebuild takes ACCESS EXCLUSIVE, as DROP INDEX would: readers wait too. */
 static const char sql_lock_rebuild[] = "LOCK TABLE attachments IN ACCESS EXCLUSIVE MODE";
 static const char sql_lock_maintain[] = "LOCK TABLE attachments IN SHARE ROW EXCLUSIVE MODE";
@@ -219,8 +218,9 @@ static const char sql_rebuild[] = "SET LOCAL client_min_messages = notice;"
                                   "SELECT attachments_bulk_rebuild();"
                                   "SET LOCAL client_min_messages = warning";
 
-/* The per-row triggers that do nothing in bulk, disabled for the load alone (migrations/0016:
- * their WHEN costs a call per row and trigger). */
+/* The per-row triggers whose work the import does set-wise (the nopen and leavers count, the
+ * overlap check), disabled for the load alone (migrations/0026), under the table lock taken
+ * before the checks. */
 static const char sql_triggers_off[] = "SELECT attachments_bulk_triggers(false)";
 static const char sql_triggers_on[] = "SELECT attachments_bulk_triggers(true)";
 
@@ -229,7 +229,6 @@ static const char sql_triggers_on[] = "SELECT attachments_bulk_triggers(true)";
  * touch the same pages of attachments_by_iin; when they are built afterwards the sort would be
  * wasted. */
 #define SQL_INSERT(order)                                                                          \
-    "SET LOCAL attachd.bulk_load = 'on';"                                                          \
     "INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from, valid_to)"              \
     " SELECT iin, polyclinic_id, district_id, valid_from, valid_to FROM import_checked" order
 static const char sql_insert_sorted[] = SQL_INSERT(" ORDER BY iin_n, valid_from");
@@ -240,20 +239,19 @@ static const char sql_insert[] = SQL_INSERT("");
  * counts our own new rows (a sample: a second or two on 20 M rows). */
 static const char sql_analyze_attachments[] = "ANALYZE attachments";
 
-/* What the skipped trigger would have kept: nopen plus the file's open-ended rows, for every
+/* What the disabled trigger would have kept: nopen plus the file's open-ended rows, for every
  * district the file touches. The table lock kept every other writer out since the checks, so
  * nopen was exact before the insert and the file's rows are the only change. Then the capacity
  * once more, as the trigger's backstop would have. The counts per district come from C's first
  * pass ($1 the districts, $2 their open-ended rows: run->district_ids and district_nopen), the
  * rows of the staging table, which the second pass's hash proved to be the rows loaded: no scan
  * of the staging table. */
-static const char sql_bulk_off[] = "SET LOCAL attachd.bulk_load = 'off'";
 static const char sql_recount[] = "UPDATE districts d SET nopen = d.nopen + f.n"
                                   " FROM unnest($1::bigint[], $2::bigint[]) AS f(id, n)"
                                   " WHERE d.id = f.id";
 
 /* The leavers of those districts counted from scratch (migrations/0023): the file's rows with an
- * end date after today are leavers the skipped trigger did not count. Before the capacity. */
+ * end date after today are leavers the disabled trigger did not count. Before the capacity. */
 static const char sql_leaving_recount[] = "SELECT districts_leaving_recount($1::bigint[])";
 
 static const char sql_over_capacity[] =
@@ -809,9 +807,10 @@ static enum import_status insert_rows(struct import_run *run, FILE *in, bool see
 {
     PGresult *r = NULL;
     double t = now_seconds();
+    if (!exec_ok(run, sql_triggers_off, "disabling the per-row triggers", NULL))
+        return IMPORT_FAILED;
     if (run->rebuild) {
-        if (!exec_ok(run, sql_drop_indexes, "dropping the indexes and foreign keys", NULL) ||
-            !exec_ok(run, sql_triggers_off, "disabling the bulk-skipped triggers", NULL))
+        if (!exec_ok(run, sql_drop_indexes, "dropping the indexes and foreign keys", NULL))
             return IMPORT_FAILED;
         step_done("secondary indexes and foreign keys dropped", &t);
     }
@@ -831,8 +830,7 @@ static enum import_status insert_rows(struct import_run *run, FILE *in, bool see
         }
         long long first_id = db_ll(r, 0, "first_id");
         PQclear(r);
-        if (!exec_ok(run, sql_bulk_on, "bulk load", NULL) ||
-            copy_file(run, in, true, first_id) != IMPORT_OK)
+        if (copy_file(run, in, true, first_id) != IMPORT_OK)
             return IMPORT_FAILED;
         step_done("file read again, rows copied into attachments", &t);
     } else {
@@ -848,15 +846,15 @@ static enum import_status insert_rows(struct import_run *run, FILE *in, bool see
         }
         step_done("rows inserted from the staging table", &t);
     }
+    if (!exec_ok(run, sql_triggers_on, "enabling the per-row triggers", NULL))
+        return IMPORT_FAILED;
     if (run->rebuild) {
-        if (!exec_ok(run, sql_triggers_on, "enabling the bulk-skipped triggers", NULL) ||
-            !exec_ok(run, sql_rebuild, "building the indexes and checking the foreign keys", NULL))
+        if (!exec_ok(run, sql_rebuild, "building the indexes and checking the foreign keys", NULL))
             return IMPORT_FAILED;
         step_done("indexes built, foreign keys added and checked", &t);
     }
     const char *counts[2] = {run->district_ids, run->district_nopen};
     if (!exec_ok(run, sql_analyze_attachments, "ANALYZE attachments", NULL) ||
-        !exec_ok(run, sql_bulk_off, "bulk load off", NULL) ||
         !exec_params_ok(run, sql_recount, 2, counts, "recounting districts.nopen", &r))
         return IMPORT_FAILED;
     run->ndistricts = strtoll(PQcmdTuples(r), NULL, 10);

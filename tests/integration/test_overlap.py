@@ -187,18 +187,53 @@ class OverlapRuleTest(ApiTestCase):
         self.assertIn("55000", out, out)
         self.assertEqual(live_count(iin), 0)
 
-    def test_bulk_load_without_the_table_lock_is_refused(self):
-        """migrations/0010: with attachd.bulk_load on, the per-row check is skipped, so the
-        statement must hold a lock that keeps other writers out; without it, it fails."""
+    def test_bulk_load_setting_skips_no_check(self):
+        """migrations/0026: the triggers no longer ask whether a write is a bulk load, so
+        attachd.bulk_load (which once skipped them) skips nothing: the overlap is refused and
+        the district's nopen counted."""
         iin = unused_iin()
+        self.assertTrue(self.write(insert_sql(iin, self.clinic, "2020-01-01"))[0])
         ok, out = self.write("BEGIN; SET LOCAL attachd.bulk_load = 'on'; "
-                             + insert_sql(iin, self.clinic, "2020-01-01") + "; COMMIT")
+                             + insert_sql(iin, self.clinic, "2021-01-01") + "; COMMIT")
+        self.assertFalse(ok, out)
+        self.assertIn(EXCLUSION, out, out)
+        district = self.clinic.district()["id"]
+        ok, out = self.write(
+            "BEGIN; SET LOCAL attachd.bulk_load = 'on';"
+            " SELECT 'before ' || nopen FROM districts WHERE id = %d; %s;"
+            " SELECT 'after ' || nopen FROM districts WHERE id = %d; ROLLBACK"
+            % (district, insert_sql(unused_iin(), self.clinic, "2020-01-01"), district))
+        self.assertTrue(ok, out)
+        before = int(out.split("before ")[1].split()[0])
+        self.assertIn("after %d" % (before + 1), out)
+
+    def test_triggers_disabled_only_under_the_table_lock(self):
+        """migrations/0026: a bulk load disables the count and overlap triggers in its own
+        transaction, and only while it holds attachments against other writers; the other
+        sessions never see them disabled."""
+        iin = unused_iin()
+        ok, out = self.write("SELECT attachments_bulk_triggers(false)")
         self.assertFalse(ok, out)
         self.assertIn("55000", out, out)
-        ok, out = self.write("BEGIN; LOCK TABLE attachments IN SHARE ROW EXCLUSIVE MODE;"
-                             " SET LOCAL attachd.bulk_load = 'on'; "
-                             + insert_sql(iin, self.clinic, "2020-01-01") + "; ROLLBACK")
-        self.assertTrue(ok, out)
+        ok, out = self.write("BEGIN; LOCK TABLE attachments IN ROW EXCLUSIVE MODE;"
+                             " SELECT attachments_bulk_triggers(false); ROLLBACK")
+        self.assertFalse(ok, out)
+        self.assertIn("55000", out, out)
+        s = Session("bulk-disabler")
+        try:
+            s.send("BEGIN")
+            s.send("LOCK TABLE attachments IN SHARE ROW EXCLUSIVE MODE")
+            s.send("SELECT 'disabled ' || attachments_bulk_triggers(false)")
+            s.send(insert_sql(iin, self.clinic, "2020-01-01"))
+            s.send(insert_sql(iin, self.clinic, "2021-01-01"))
+            out = s.ready()
+            self.assertIn("disabled 3", out)
+            self.assertNotIn("ERROR", out)
+            self.assertEqual(psql("SELECT count(*) FROM pg_trigger WHERE tgrelid ="
+                                  " 'attachments'::regclass AND tgenabled = 'D'"), "0")
+            s.send("ROLLBACK")
+        finally:
+            s.finish()
         self.assertEqual(live_count(iin), 0)
 
 
