@@ -35,6 +35,8 @@
 #   BENCH_PGSS_TRACK [top]  pg_stat_statements.track in campaign-day (all: inside triggers too)
 #   BENCH_PGSS_PLANNING [off]  pg_stat_statements.track_planning in campaign-day (on: plans per call)
 #   BENCH_CAMPAIGN_COMMIT_DELAY [0]  PostgreSQL's commit_delay (µs) during campaign-day
+#   BENCH_CAMPAIGN_SHARED_BUFFERS [PostgreSQL's]  shared_buffers during campaign-day (e.g. 1GB)
+#   BENCH_CAMPAIGN_MAX_WAL_SIZE [PostgreSQL's]  max_wal_size during campaign-day (e.g. 8GB)
 #   BENCH_CAMPAIGN_MIN_SECONDS [30]  campaign-day's least-SQL baseline: auto-approvals alone, attachd
 #                             vs bench/pgbench/campaign_day_min.sql, seconds per side (0: left out)
 #   BENCH_KEEP [0]  1: leave attachd, bare_mhd and PostgreSQL running at the end (for perf)
@@ -244,12 +246,15 @@ SELECTED=(${RATIO_SCENARIOS[@]+"${RATIO_SCENARIOS[@]}"})
 CAMPAIGN_SECONDS=${BENCH_CAMPAIGN_SECONDS:-180}
 CAMPAIGN_THREADS=${BENCH_CAMPAIGN_THREADS:-32}
 # Fewer database sessions than HTTP threads: the threads queue for a session (docs/PERFORMANCE.md
-# "Round 7": 12 sessions on 2 cores cost PostgreSQL about 4 % less CPU per application than 32).
+# "Round 7": 12 sessions on 2 cores cost PostgreSQL about 4 % less CPU per application than 32;
+# 6 cost it about 6 % less than 12 but about 5 % of the rate, "Round 10").
 CAMPAIGN_DB_POOL=${BENCH_CAMPAIGN_DB_POOL:-$((6 * NCPU))}
 CAMPAIGN_WARMUP=${BENCH_CAMPAIGN_WARMUP:-10}
 PGSS_TRACK=${BENCH_PGSS_TRACK:-top}
 PGSS_PLANNING=${BENCH_PGSS_PLANNING:-off}
 CAMPAIGN_COMMIT_DELAY=${BENCH_CAMPAIGN_COMMIT_DELAY:-0}
+CAMPAIGN_SHARED_BUFFERS=${BENCH_CAMPAIGN_SHARED_BUFFERS:-}
+CAMPAIGN_MAX_WAL_SIZE=${BENCH_CAMPAIGN_MAX_WAL_SIZE:-}
 # The least-SQL baseline after the campaign day (campaign_min): seconds per side, 0 leaves it out.
 CAMPAIGN_MIN_SECONDS=${BENCH_CAMPAIGN_MIN_SECONDS:-30}
 [ "$PGSS_TRACK" = top ] || [ "$PGSS_TRACK" = all ] || die "BENCH_PGSS_TRACK is top or all"
@@ -721,6 +726,12 @@ campaign_day() {
     # (when at least 5 others are in a transaction). Durability is unchanged.
     attachd_psql -c "ALTER SYSTEM SET commit_delay = $CAMPAIGN_COMMIT_DELAY" >/dev/null ||
         fail_setup "campaign-day: cannot set commit_delay"
+    local setting
+    for setting in "shared_buffers=$CAMPAIGN_SHARED_BUFFERS" "max_wal_size=$CAMPAIGN_MAX_WAL_SIZE"; do
+        [ -n "${setting#*=}" ] || continue
+        attachd_psql -c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'" >/dev/null ||
+            fail_setup "campaign-day: cannot set $setting"
+    done
     pg_local_stop "$PGDIR" >/dev/null 2>&1
     pg_local_start "$PGDIR" "$PGPORT_BENCH" attachd >/dev/null 2>&1 || fail_setup "PostgreSQL did not restart"
     # Its settings exist only once the library is loaded.
@@ -779,8 +790,9 @@ campaign_day() {
         round((total_plan_time / greatest(plans, 1))::numeric, 3), left(regexp_replace(query, '\s+', ' ', 'g'), 110)
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" >"$OUT/campaign-day.statements" 2>/dev/null || true
     {
-        printf '\ncampaign-day: %s connections, %ss, attachd %s threads, DB pool %s, fsync on, commit_delay %s; machine %s%% busy before\n' \
-            "$CONNS" "$CAMPAIGN_SECONDS" "$CAMPAIGN_THREADS" "$CAMPAIGN_DB_POOL" "$CAMPAIGN_COMMIT_DELAY" "$busy"
+        printf '\ncampaign-day: %s connections, %ss, attachd %s threads, DB pool %s, fsync on, commit_delay %s, shared_buffers %s, max_wal_size %s; machine %s%% busy before\n' \
+            "$CONNS" "$CAMPAIGN_SECONDS" "$CAMPAIGN_THREADS" "$CAMPAIGN_DB_POOL" "$CAMPAIGN_COMMIT_DELAY" \
+            "$(attachd_psql -At -c 'SHOW shared_buffers')" "$(attachd_psql -At -c 'SHOW max_wal_size')" "$busy"
         awk -v line="$line" -v stored="$stored" -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$HZ" \
             -v secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" -v bar="${S_BAR[campaign-day]}" \
             -v failed="$failed_here" 'BEGIN{

@@ -12,13 +12,17 @@
 # session, twice: a short session (WRITE_COST_SHORT seconds of one connection) and a long one
 # (WRITE_COST_LONG). Each session's backend writes its instructions when it ends; the difference
 # divided by the difference in applications is the instructions per application without the
-# session's start-up and plan-cache warm-up. fsync is off (the kernel's work is not counted
-# anyway); the long session's profile is kept for callgrind_annotate. Two runs of one tree agree
-# to about 1 %.
+# session's start-up and plan-cache warm-up. Each session submits a fixed number of people
+# (WRITE_COST_SHORT_N, WRITE_COST_LONG_N; the same people in the same order in every run), so
+# two trees are counted on the same mix of outcomes: with sessions of fixed length the mix moved
+# with the machine's speed (an approval costs about three pending submissions), and runs of one
+# tree differed by 1-2 %. fsync is off (the kernel's work is not counted anyway); the long
+# session's profile is kept for callgrind_annotate.
 #
 # Environment: BENCH_BUILD_DIR [build-bench] (attachd is built there if missing),
 #   WRITE_COST_PGPORT [55496], WRITE_COST_PORT [18496], WRITE_COST_FILL [8],
-#   WRITE_COST_SHORT [8], WRITE_COST_LONG [20].
+#   WRITE_COST_SHORT [12], WRITE_COST_LONG [30]  seconds each session may take,
+#   WRITE_COST_SHORT_N [150], WRITE_COST_LONG_N [550]  the applications each submits.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ATTACHD_ROOT=$ROOT
@@ -52,10 +56,12 @@ PORTAL=$(attachd_token_create "$BIN" portal bench-portal)
 POLYS=$(attachd_psql -At -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM polyclinics
     WHERE settlement = '751110000'")
 
-# load SECONDS CONNECTIONS STREAM: the campaign day's requests, people of IIN stream STREAM.
+# load SECONDS CONNECTIONS STREAM [MAX]: the campaign day's requests, people of IIN stream
+# STREAM (at most MAX of them).
 load() {
     BENCH_PATH=/v1/applications BENCH_PORTAL_TOKEN="$PORTAL" BENCH_POLYCLINICS="$POLYS" \
-        BENCH_SETTLEMENT=751110000 BENCH_IIN_STREAM=$3 wrk -t1 -c"$2" -d"$1s" --timeout 60s \
+        BENCH_SETTLEMENT=751110000 BENCH_IIN_STREAM=$3 BENCH_MAX_REQUESTS=${4:-} \
+        wrk -t1 -c"$2" -d"$1s" --timeout 60s \
         -s "$ROOT/bench/wrk/campaign_day.lua" "http://127.0.0.1:$PORT" >"$OUT/write-cost.wrk.$3" 2>&1
 }
 serve() { # POOL
@@ -80,26 +86,31 @@ _pg_as_owner valgrind --tool=callgrind --trace-children=yes --callgrind-out-file
     -c autovacuum=off >"$OUT/write-cost.postgres.log" 2>&1 &
 for _ in $(seq 120); do attachd_psql -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 1; done
 
-# session SECONDS STREAM: one attachd session for SECONDS; prints "applications instructions".
+# session SECONDS STREAM N: one attachd session submitting N people within SECONDS; prints
+# "applications instructions".
 session() {
     local n0 n1 pid f
     n0=$(count)
     serve 1
     pid=$(attachd_psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'
         AND pid <> pg_backend_pid() AND datname = 'attachd' ORDER BY backend_start LIMIT 1")
-    load "$1" 1 "$2"
+    load "$1" 1 "$2" "$3"
     kill "$ATTACHD_PID" && wait "$ATTACHD_PID" 2>/dev/null || true
     ATTACHD_PID=
     f=$BASE/cg.$pid
     for _ in $(seq 60); do grep -q '^totals:' "$f" 2>/dev/null && break; sleep 1; done
     n1=$(count)
+    # Past its N people the loader sends requests that answer 404: none means it never got there
+    # (wrk draws one request it does not send, so a session stores N - 1).
+    grep -q 'err_status=[1-9]' "$OUT/write-cost.wrk.$2" ||
+        die "a session did not submit its $3 people in $1 s: raise WRITE_COST_SHORT/LONG"
     cp "$f" "$OUT/write-cost.callgrind.$2"
     echo "$((n1 - n0)) $(sed -n 's/^totals: //p' "$f")"
 }
 log "callgrind: a short and a long session of one connection"
-read -r a1 i1 < <(session "${WRITE_COST_SHORT:-8}" 2)
+read -r a1 i1 < <(session "${WRITE_COST_SHORT:-12}" 2 "${WRITE_COST_SHORT_N:-150}")
 last=$(attachd_psql -At -c 'SELECT coalesce(max(id), 0) FROM applications')
-read -r a2 i2 < <(session "${WRITE_COST_LONG:-20}" 3)
+read -r a2 i2 < <(session "${WRITE_COST_LONG:-30}" 3 "${WRITE_COST_LONG_N:-550}")
 [ "$a2" -gt "$a1" ] || die "the long session stored no more applications than the short one"
 mix=$(attachd_psql -At -c "SELECT string_agg(s || '=' || n, ' ' ORDER BY s) FROM (SELECT
     coalesce(refusal_code, status::text) AS s, count(*) AS n FROM applications

@@ -10,6 +10,9 @@
 --   BENCH_POLYCLINICS    comma-separated polyclinic ids
 --   BENCH_SETTLEMENT     their settlement's KATO code
 --   BENCH_IIN_STREAM     0 (default), 1, 2 or 3: which people (see below)
+--   BENCH_MAX_REQUESTS   per thread: after that many applications, each request is a GET of a
+--                        path no route serves (404, no database work), so that a run of fixed
+--                        length submits a fixed number of people (bench/write_cost.sh)
 -- IINs are valid (check digit) and match birth date and sex; each wrk thread draws from its own
 -- birth dates (8 interleaved streams), so no IIN repeats within a run. bench/run.sh empties the
 -- register before the run. done() prints the BENCH line run.sh reads, as get.lua does.
@@ -42,8 +45,12 @@ local born = assert(years[os.getenv("BENCH_IIN_STREAM") or "0"], "BENCH_IIN_STRE
 local next_adult = common.stream(os.time({year = born[1], month = 1, day = 1, hour = 12}), 3)
 local next_minor = common.stream(os.time({year = born[2], month = 1, day = 1, hour = 12}), 5)
 local nrequests = 0
+local max_requests = tonumber(os.getenv("BENCH_MAX_REQUESTS") or "")
 
 function request()
+    if max_requests and nrequests >= max_requests then
+        return wrk.format("GET", "/bench-done", {})
+    end
     nrequests = nrequests + 1
     local minor = nrequests % 4 == 0
     local iin, birth, sex
