@@ -15,7 +15,7 @@
 # session's start-up and plan-cache warm-up. Each session submits a fixed number of people
 # (WRITE_COST_SHORT_N, WRITE_COST_LONG_N; the same people in the same order in every run), so
 # two trees are counted on the same mix of outcomes: with sessions of fixed length the mix moved
-# with the machine's speed (an approval costs about three pending submissions), and runs of one
+# with the machine's speed (an approval costs more than a pending submission), and runs of one
 # tree differed by 1-2 %. fsync is off (the kernel's work is not counted anyway); the long
 # session's profile is kept for callgrind_annotate.
 #
