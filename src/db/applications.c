@@ -71,27 +71,32 @@ static struct db_stmt q_lock_person =
  * otherwise (after a leaver's last day, until the daily run's recount). As a PL/pgSQL call per
  * district every day it cost a function call and an executor start per district, and a
  * correlated count of the leavers a subplan (its executor state built in every execution, run
- * once per district). One ROW(...)::text per district
- * (record_out keeps its column types' output functions between rows) instead of a dozen
- * concatenations and casts. */
+ * once per district). One ROW(...)::text per district (record_out keeps its column types'
+ * output functions between rows) instead of a dozen concatenations and casts. */
 #define DISTRICTS_TEXT(poly)                                                                       \
     "array_to_string(ARRAY(SELECT ROW(d.id, d.kind, d.capacity,"                                   \
     " coalesce(district_load_kept(d), district_load(d)), d.open::int, d.number)::text"             \
     " FROM districts d WHERE d.polyclinic_id = " poly "), ';')"
 
+/* Dates are read as day numbers, (d - EPOCH), which is day_t (days since 1970-01-01) and which C
+ * reads as an integer (day_number). to_char(date, ...) converts the date to timestamptz through
+ * the session's time zone first: 28k instructions per application for its three dates (callgrind,
+ * the campaign mix). */
+#define EPOCH "DATE '1970-01-01'"
+
 /* The person's live attachments (not cancelled, not ended by today), read in one scan of
  * attachments_by_iin, in no order, as a JSON array of rows [id, polyclinic_id, district_id,
- * begun, takes_part, valid_from, application_id, settlement, address]: begun: valid_from is past
- * (the current one; at most one, migrations/0010; else the upcoming one, at most one: an approval
- * cancels the one it replaces); takes_part: its polyclinic is accepting with a Fund contract; the
- * application that made it with its settlement and address (NULL: none, e.g. an imported
- * attachment). C reads from it whether the person is already attached at the polyclinic, the
- * current and the upcoming one, and the address on record: that of the latest one made by an
- * application, address_on_record() of migrations/0005 (live_from_json). $1 iin. */
+ * begun, takes_part, valid_from (a day number), application_id, settlement, address]: begun:
+ * valid_from is past (the current one; at most one, migrations/0010; else the upcoming one, at
+ * most one: an approval cancels the one it replaces); takes_part: its polyclinic is accepting
+ * with a Fund contract; the application that made it with its settlement and address (NULL:
+ * none, e.g. an imported attachment). C reads from it whether the person is already attached at the
+ * polyclinic, the current and the upcoming one, and the address on record: that of the latest one
+ * made by an application, address_on_record() of migrations/0005 (live_from_json). $1 iin. */
 #define LIVE_JSON                                                                                  \
     "array_to_json(ARRAY(SELECT json_build_array(l.id, l.polyclinic_id, l.district_id,"            \
     " l.valid_from <= current_date, (SELECT lp.accepting AND lp.fsms_contract FROM polyclinics lp" \
-    " WHERE lp.id = l.polyclinic_id), l.valid_from, la.id, la.settlement, la.address)"             \
+    " WHERE lp.id = l.polyclinic_id), l.valid_from - " EPOCH ", la.id, la.settlement, la.address)" \
     " FROM attachments l LEFT JOIN applications la ON la.id = l.application_id"                    \
     " WHERE l.iin = $1 AND NOT l.cancelled"                                                        \
     " AND (l.valid_to IS NULL OR l.valid_to > current_date)))::text"
@@ -108,12 +113,6 @@ enum live_column {
     LIVE_ADDRESS,
     LIVE_COLUMNS
 };
-
-/* Dates are read as day numbers, (d - EPOCH), which is day_t (days since 1970-01-01) and which C
- * reads as an integer (day_number). to_char(date, ...) converts the date to timestamptz through
- * the session's time zone first: 28k instructions per application for its three dates (callgrind,
- * the campaign mix). */
-#define EPOCH "DATE '1970-01-01'"
 
 /* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
  * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
@@ -699,13 +698,14 @@ struct live_facts {
     const char *record_settlement, *record_address; /* NULL: nothing on record */
 };
 
-/* Whether LIVE_JSON row a began after row b (valid_from, YYYY-MM-DD, then id). */
+/* Whether LIVE_JSON row a began after row b (valid_from, then id). */
 static bool live_later(const json_t *a, const json_t *b)
 {
-    int by_date = strcmp(json_string_value(json_array_get(a, LIVE_FROM)),
-                         json_string_value(json_array_get(b, LIVE_FROM)));
-    return by_date > 0 || (by_date == 0 && json_integer_value(json_array_get(a, LIVE_ID)) >
-                                               json_integer_value(json_array_get(b, LIVE_ID)));
+    json_int_t from_a = json_integer_value(json_array_get(a, LIVE_FROM));
+    json_int_t from_b = json_integer_value(json_array_get(b, LIVE_FROM));
+    return from_a > from_b ||
+           (from_a == from_b && json_integer_value(json_array_get(a, LIVE_ID)) >
+                                    json_integer_value(json_array_get(b, LIVE_ID)));
 }
 
 /* Reads the LIVE_JSON rendering into g->live and *lf, the record address (that of the latest
@@ -723,7 +723,8 @@ static bool live_from_json(struct gathered *g, const char *text, long long polyc
     json_t *row, *record = NULL;
     json_array_foreach(g->live_doc, i, row)
     {
-        if (json_array_size(row) != LIVE_COLUMNS || !json_is_string(json_array_get(row, LIVE_FROM)))
+        if (json_array_size(row) != LIVE_COLUMNS ||
+            !json_is_integer(json_array_get(row, LIVE_FROM)))
             return false;
         long long poly = json_integer_value(json_array_get(row, LIVE_POLYCLINIC));
         long long district = json_integer_value(json_array_get(row, LIVE_DISTRICT));
