@@ -186,6 +186,47 @@ class SchemaRulesTest(ApiTestCase):
             self.assertIn("23001", out, out)  # restrict_violation
             self.assertIn("never deleted", out, out)
 
+    def test_an_application_names_districts_of_its_polyclinic(self):
+        """0028: the district asked for and the one approved are keyed with the polyclinic."""
+        other = make_clinic((("gp", 50),), kato=self.clinic.body["settlement"])
+        theirs = other.district()["id"]
+        app = ("INSERT INTO applications (iin, person, birth_date, settlement, polyclinic_id,"
+               " channel, grounds, status, campaign_year, decided_at, decided_by,"
+               " requested_district_id, district_id, effective_on) VALUES ('%s', '{}',"
+               " DATE '1990-01-01', '%s', %d, 'egov', 'campaign', %%s, 2026, %%s, %%s, %%%%d,"
+               " %%%%s, %%s)" % (unused_iin(), self.clinic.body["settlement"], self.clinic.id))
+        pending = app % ("'pending'", "NULL", "NULL", "NULL")
+        approved = app % ("'approved'", "now() + interval '1 hour'", "'registrar:x'",
+                          "DATE '2027-01-01'")
+        for rule, sql in (("applications_requested_district_of_polyclinic",
+                           pending % (self.district, "NULL")),
+                          ("applications_district_of_polyclinic",
+                           approved % (self.district, self.district))):
+            ok, out = run_rolled_back(sql)
+            self.assertTrue(ok, "%s: the polyclinic's own district: %s" % (rule, out))
+        for rule, sql in (("applications_requested_district_of_polyclinic",
+                           pending % (theirs, "NULL")),
+                          ("applications_district_of_polyclinic",
+                           approved % (self.district, theirs))):
+            ok, out = run_rolled_back(sql)
+            self.assertFalse(ok, "%s: another polyclinic's district was accepted" % rule)
+            self.assertIn(FK_VIOLATION, out, out)
+            self.assertIn(rule, out, out)
+
+    def test_a_polyclinic_is_kept_for_the_applications_that_name_it(self):
+        """applications.polyclinic_id has no key of its own (migrations/0028): polyclinics are
+        closed, never deleted or renumbered."""
+        ok, out = run_rolled_back("UPDATE polyclinics SET accepting = false WHERE id = %d"
+                                  % self.clinic.id)
+        self.assertTrue(ok, out)
+        for change in ("DELETE FROM polyclinics WHERE id = %d" % self.clinic.id,
+                       "TRUNCATE polyclinics CASCADE",
+                       "UPDATE polyclinics SET id = DEFAULT WHERE id = %d" % self.clinic.id):
+            ok, out = run_rolled_back(change)
+            self.assertFalse(ok, "%s: accepted, must be refused" % change)
+            self.assertIn("23001", out, out)  # restrict_violation
+            self.assertIn("never deleted", out, out)
+
     def test_a_district_kind_code_is_an_identifier(self):
         kind = ("INSERT INTO district_kinds (code, norm, min_age, max_age, sort)"
                 " VALUES (%s, 100, 0, NULL, 99)")
