@@ -104,6 +104,17 @@ typedef enum db_status (*db_tx_fn)(struct db_conn *conn, void *ctx);
 enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx_fn fn, void *ctx)
     __attribute__((warn_unused_result));
 
+/* As db_transaction in READ COMMITTED (the sessions' default, set when they connect), but
+ * without BEGIN and COMMIT statements: the transaction is the implicit one of libpq's pipeline
+ * (fn's flights end with a flush instead of a sync, so the server keeps it open between them),
+ * and it commits at the sync that ends the flight after db_commit_with_next, or after fn
+ * returns DB_OK. Two statements fewer per transaction. fn must write only through flights
+ * (db_query, db_query_flight), and should return anything but DB_OK only after a failed
+ * statement (which ends the transaction) or before writing: a transaction given up otherwise
+ * costs the session, which is ended to roll it back. */
+enum db_status db_transaction_implicit(struct db_pool *pool, db_tx_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
+
 /* One statement on a pooled connection: acquire, query, release. */
 enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
                       const char *const *values, PGresult **out)

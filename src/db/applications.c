@@ -784,9 +784,9 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
     if (pf.overflow)
         return DB_ERROR;
-    /* One flight with the transaction's BEGIN: the person's lock, then (later statements, their
-     * snapshots taken once it is granted) the family's districts when a family is given, and
-     * the facts. */
+    /* The transaction's first flight (with its BEGIN in a dry run): the person's lock, then
+     * (later statements, their snapshots taken once it is granted) the family's districts when
+     * a family is given, and the facts. */
     const char *lock[1] = {in->iin};
     struct db_params pm = {0};
     db_param_ll(&pm, in->polyclinic_id);
@@ -963,7 +963,7 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
         param_from(&p, &pl->live);        /* $24..$26 */
     }
     PGresult *r = NULL;
-    /* The transaction's last flight: COMMIT goes with it (a dry run rolls back instead). */
+    /* The transaction's last flight: it commits at its sync (a dry run rolls back instead). */
     if (!ctx->dry_run)
         db_commit_with_next(conn);
     enum db_status st =
@@ -1026,14 +1026,22 @@ static enum db_status submit_tx(struct db_conn *conn, void *arg)
     return st == DB_OK && ctx->dry_run ? DB_ABORT : st;
 }
 
+/* A submission's transaction has no BEGIN and COMMIT statements (db_transaction_implicit: two
+ * statements fewer per application); a dry run's has them, as it rolls back what it wrote. */
+static enum db_status submission_transaction(struct db_pool *pool, struct submit_ctx *ctx)
+{
+    return ctx->dry_run ? db_transaction(pool, "READ COMMITTED", submit_tx, ctx)
+                        : db_transaction_implicit(pool, submit_tx, ctx);
+}
+
 static enum db_status run_submission(struct db_pool *pool, const struct application_input *in,
                                      bool dry_run, struct submit_result *res)
 {
     *res = (struct submit_result){0};
     struct submit_ctx ctx = {.in = in, .dry_run = dry_run, .res = res};
-    enum db_status st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
+    enum db_status st = submission_transaction(pool, &ctx);
     if (st == DB_ABORT && ctx.lost_race)
-        st = db_transaction(pool, "READ COMMITTED", submit_tx, &ctx);
+        st = submission_transaction(pool, &ctx);
     if (st == DB_ABORT)
         st = DB_OK; /* an outcome without a write (or a dry run) */
     if (st != DB_OK || (res->outcome != SUBMIT_CREATED && res->outcome != SUBMIT_REPLAYED)) {

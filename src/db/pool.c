@@ -31,6 +31,11 @@ struct db_conn {
      * left to send). */
     char begin[64];
     bool commit_next, committed;
+    /* An implicit transaction (db_transaction_implicit): no BEGIN and no COMMIT statement. Its
+     * flights end with a flush instead of a sync, so the server keeps the transaction open
+     * between them, and the flight that commits ends with the sync, at which PostgreSQL
+     * commits. open: a flight of it was sent and its sync was not yet. */
+    bool implicit, open;
 };
 
 struct db_pool {
@@ -103,6 +108,7 @@ static void disconnect(struct db_conn *c)
     if (c->pg)
         PQfinish(c->pg);
     c->pg = NULL;
+    c->open = false;
     c->actor_known = false;
     memset(c->prepared, 0, sizeof c->prepared);
 }
@@ -355,12 +361,18 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c, 
                           "tcp_user_timeout",
                           "dbname",
                           NULL};
-    const char *vals[] = {"3",          "attachd",
-                          "UTF8",       "-c timezone=Asia/Almaty -c jit=off",
-                          "read-write", "5",
-                          "2",          "3",
-                          "10000",      pool->conninfo,
-                          NULL};
+    const char *vals[] = {
+        "3",
+        "attachd",
+        "UTF8",
+        "-c timezone=Asia/Almaty -c jit=off -c default_transaction_isolation=read\\ committed",
+        "read-write",
+        "5",
+        "2",
+        "3",
+        "10000",
+        pool->conninfo,
+        NULL};
     size_t ndefaults = sizeof keys / sizeof keys[0] - 2; /* all but dbname and the end */
     char slow[DB_SERVER_NAME] = "";
     pthread_mutex_lock(&pool->lock);
@@ -518,6 +530,11 @@ void db_release(struct db_pool *pool, struct db_conn *c)
 {
     c->begin[0] = '\0';
     c->commit_next = c->committed = false;
+    /* An implicit transaction given up without a failure: its sync would commit what it wrote,
+     * and ROLLBACK outside BEGIN is a warning. Ending the session rolls it back. */
+    if (c->open)
+        disconnect(c);
+    c->implicit = false;
     if (c->pg) {
         PGTransactionStatusType ts = PQtransactionStatus(c->pg);
         if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
@@ -621,18 +638,27 @@ static enum db_status send_flight(struct db_conn *c, const struct db_call *calls
             return DB_UNAVAILABLE;
         steps[k++] = (struct step){STEP_CALL, i};
     }
-    if (c->commit_next) {
+    if (c->commit_next && !c->implicit) {
         if (!PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
             return DB_UNAVAILABLE;
         steps[k++] = (struct step){STEP_COMMIT, -1};
     }
     *nsteps = k;
+    if (c->implicit && !c->commit_next) { /* the transaction goes on: answers without a sync */
+        c->open = true;
+        return PQsendFlushRequest(c->pg) && PQflush(c->pg) == 0 ? DB_OK : DB_UNAVAILABLE;
+    }
     return PQpipelineSync(c->pg) ? DB_OK : DB_UNAVAILABLE;
 }
 
-/* Reads the flight's results back, up to its sync, and leaves pipeline mode. */
+/* Reads the flight's results back, up to its sync, and leaves pipeline mode. A flight of an
+ * implicit transaction that does not commit (synced false) ended with a flush: its answers are
+ * read and the transaction stays open, unless one failed: the server then skips everything up
+ * to a sync, which is sent here and ends the failed transaction. commits: the sync commits an
+ * implicit transaction. */
 static enum db_status read_flight(struct db_conn *c, const struct db_call *calls,
-                                  const struct step *steps, int nsteps)
+                                  const struct step *steps, int nsteps, bool synced_flight,
+                                  bool commits)
 {
     enum db_status st = DB_OK;
     for (int k = 0; k < nsteps; k++) {
@@ -679,9 +705,39 @@ static enum db_status read_flight(struct db_conn *c, const struct db_call *calls
         while ((r = PQgetResult(c->pg)) != NULL)
             PQclear(r);
     }
+    if (!synced_flight) {
+        if (st == DB_OK)
+            return DB_OK;
+        if (!PQpipelineSync(c->pg)) {
+            set_error(c, "08006", NULL, PQerrorMessage(c->pg));
+            server_lost(c);
+            return DB_UNAVAILABLE;
+        }
+    }
+    /* The sync's answer. When it commits an implicit transaction, a failed commit (a deferred
+     * trigger's error) is answered before it. */
     PGresult *sync = PQgetResult(c->pg);
-    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    for (int nulls = 0; !(sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC) && nulls < 2;
+         sync = PQgetResult(c->pg)) {
+        if (!sync) {
+            nulls++;
+            continue;
+        }
+        if (st == DB_OK) {
+            if ((st = classify(c, sync)) == DB_OK)
+                st = DB_ERROR;
+            if (st == DB_ERROR)
+                log_error("commit failed: %s [%s]", c->message, c->sqlstate);
+        }
+        PQclear(sync);
+        if (st == DB_UNAVAILABLE)
+            return st; /* the session is gone (and disconnected) */
+    }
+    bool synced = sync != NULL;
     PQclear(sync);
+    c->open = false;
+    if (synced && commits && st == DB_OK)
+        c->committed = true;
     if (!synced || !PQexitPipelineMode(c->pg)) {
         /* The server ended the session after answering every statement (a shutdown reads the
          * sync as its next message and stops there): start this session afresh. What it
@@ -711,6 +767,7 @@ enum db_status db_query_flight(struct db_conn *c, const struct db_call *calls, i
     struct step steps[MAX_STEPS];
     int nsteps = 0;
     enum db_status st = DB_UNAVAILABLE;
+    bool commits = c->implicit && c->commit_next, synced = !c->implicit || c->commit_next;
     if (PQenterPipelineMode(c->pg))
         st = send_flight(c, calls, n, steps, &nsteps);
     if (st != DB_OK) {
@@ -719,7 +776,7 @@ enum db_status db_query_flight(struct db_conn *c, const struct db_call *calls, i
         return DB_UNAVAILABLE;
     }
     c->commit_next = false;
-    st = read_flight(c, calls, steps, nsteps);
+    st = read_flight(c, calls, steps, nsteps, synced, commits);
     if (st != DB_OK)
         for (int i = 0; i < n; i++)
             if (calls[i].out) {
@@ -742,7 +799,7 @@ bool db_committed(const struct db_conn *c)
 enum db_status db_query(struct db_conn *c, struct db_stmt *stmt, int nparams,
                         const char *const *values, PGresult **out)
 {
-    if (c->begin[0] || c->commit_next) {
+    if (c->begin[0] || c->commit_next || c->implicit) {
         struct db_call call = {stmt, nparams, values, out};
         return db_query_flight(c, &call, 1);
     }
@@ -845,6 +902,32 @@ enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx
         else if (st == DB_OK && !c->committed)
             st = db_command(c, "COMMIT");
         db_release(pool, c); /* rolls back whatever did not commit */
+    }
+    return st;
+}
+
+enum db_status db_transaction_implicit(struct db_pool *pool, db_tx_fn fn, void *ctx)
+{
+    enum db_status st = DB_RETRY;
+    for (int attempt = 0; attempt < 5 && st == DB_RETRY; attempt++) {
+        struct db_conn *c;
+        st = db_acquire(pool, &c);
+        if (st != DB_OK)
+            return st;
+        c->implicit = true;
+        c->commit_next = c->committed = false;
+        st = fn(c, ctx);
+        c->commit_next = false;
+        if (st == DB_OK && c->open) { /* fn did not commit with its last flight: the sync does */
+            if (PQpipelineSync(c->pg))
+                st = read_flight(c, NULL, NULL, 0, true, true);
+            else {
+                set_error(c, "08006", NULL, PQerrorMessage(c->pg));
+                server_lost(c);
+                st = DB_UNAVAILABLE;
+            }
+        }
+        db_release(pool, c); /* ends whatever did not commit */
     }
     return st;
 }

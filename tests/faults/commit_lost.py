@@ -8,7 +8,8 @@ A failover can end a session after the server committed a submission but before 
 the answer: attachd says 503 (it cannot know), yet the application is stored. This test puts a
 TCP proxy between its own `attachd serve` and PostgreSQL that, when armed, forwards the next
 COMMIT, waits for the server's answer (so the commit is done) and then cuts both sides instead of
-passing the answer on. Then it checks what docs/INTEGRATION.md ("Retries") promises integrators:
+passing the answer on. A submission has no COMMIT statement (db_transaction_implicit): it commits
+at the sync that ends the flight storing the application, and that sync is cut after alike. Then it checks what docs/INTEGRATION.md ("Retries") promises integrators:
 
   * the submission is answered 503 problem+json with Retry-After, and is stored all the same;
   * a retry with the same Idempotency-Key and body answers 201 with the stored application
@@ -92,11 +93,21 @@ class CommitCutter:
                 up.sendall(head + recv_exact(down, length - 8))
                 if code not in SSL_OR_GSS_REQUEST:
                     break
+            statements, storing = {}, False
             while True:
                 kind = recv_exact(down, 1)
                 length = struct.unpack("!I", recv_exact(down, 4))[0]
                 payload = recv_exact(down, length - 4)
-                if is_commit(kind, payload) and self.armed.is_set():
+                if kind == b"P":  # Parse: statement name, NUL, query text
+                    name, text = (payload.split(b"\0", 2) + [b""])[:2]
+                    statements[name] = text
+                elif kind == b"B":  # Bind: portal name, NUL, statement name
+                    name = (payload.split(b"\0", 2) + [b""])[1]
+                    storing = storing or b"INSERT INTO applications" in statements.get(name, b"")
+                commits = is_commit(kind, payload) or (kind == b"S" and storing)
+                if kind == b"S":
+                    storing = False
+                if commits and self.armed.is_set():
                     self.armed.clear()
                     session["cut"] = True  # the server's answer to this is not passed on
                 up.sendall(kind + struct.pack("!I", length) + payload)

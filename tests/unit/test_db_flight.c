@@ -3,7 +3,8 @@
  * as the same statement alone would be, the statements after it do not run, nothing of the
  * transaction commits, and the session stays usable; a lost session is DB_UNAVAILABLE.
  * Needs ATTACHD_TEST_DATABASE_URL (scripts/test.sh sets it once its PostgreSQL runs); under
- * ctest, before the database exists, each test passes without running. */
+ * ctest, before the database exists, each test passes without running. The same for the
+ * implicit transactions of db_transaction_implicit (no BEGIN, no COMMIT statement). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,17 @@ static struct db_stmt q_count =
     DB_READ("SELECT count(*) FROM flight_probe WHERE id BETWEEN $1::int AND $1::int + 99");
 static struct db_stmt q_die = DB_READ("SELECT pg_terminate_backend(pg_backend_pid())");
 static struct db_stmt q_now = DB_READ("SELECT now()::text");
+static struct db_stmt q_isolation = DB_READ("SELECT current_setting('transaction_isolation')");
+/* A unique key checked at COMMIT: a duplicate fails the commit, not the statement. */
+static struct db_stmt q_insert_deferred =
+    DB_WRITE("INSERT INTO flight_deferred (id) VALUES ($1::int)");
+static struct db_stmt q_count_deferred =
+    DB_READ("SELECT count(*) FROM flight_deferred WHERE id = $1::int");
+/* A table that outlives the session (a transaction given up costs its session). */
+static struct db_stmt q_insert_kept =
+    DB_WRITE("INSERT INTO flight_probe_kept (id) VALUES ($1::int)");
+static struct db_stmt q_count_kept =
+    DB_READ("SELECT count(*) FROM flight_probe_kept WHERE id = $1::int");
 
 /* One connection, so every transaction runs on the session that holds the TEMP table. */
 static bool setup_pool(void)
@@ -34,6 +46,10 @@ static bool setup_pool(void)
     ck_assert_int_eq(db_command(c, "CREATE TEMP TABLE IF NOT EXISTS flight_probe (id int PRIMARY "
                                    "KEY)"),
                      DB_OK);
+    ck_assert_int_eq(db_command(c, "CREATE TEMP TABLE IF NOT EXISTS flight_deferred (id int UNIQUE "
+                                   "DEFERRABLE INITIALLY DEFERRED)"),
+                     DB_OK);
+    ck_assert_int_eq(db_command(c, "CREATE TABLE IF NOT EXISTS flight_probe_kept (id int)"), DB_OK);
     db_release(pool, c);
     return true;
 }
@@ -188,6 +204,134 @@ START_TEST(test_a_session_lost_in_a_flight_is_unavailable_and_replaced)
 }
 END_TEST
 
+/* ---- implicit transactions (db_transaction_implicit): no BEGIN, no COMMIT ---- */
+
+static enum db_status command_run(struct db_pool *p, const char *sql)
+{
+    struct db_conn *c;
+    enum db_status st = db_acquire(p, &c);
+    if (st != DB_OK)
+        return st;
+    st = db_command(c, sql);
+    db_release(p, c);
+    return st;
+}
+
+static long long count_of(struct db_stmt *stmt, int id)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%d", id);
+    const char *v[1] = {b};
+    PGresult *r = NULL;
+    ck_assert_int_eq(db_run(pool, stmt, 1, v, &r), DB_OK);
+    long long n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+START_TEST(test_an_implicit_transaction_commits_at_the_sync_of_its_last_flight)
+{
+    if (!setup_pool())
+        return;
+    struct flight_case dup = {.base = 3000, .second_result = true};
+    ck_assert_int_eq(db_transaction_implicit(pool, tx_commit_with, &dup), DB_UNIQUE_VIOLATION);
+    ck_assert(!dup.committed);
+    ck_assert_int_eq(count_from(3000), 0); /* the first flight's insert rolled back with it */
+
+    struct flight_case ok = {.base = 3100};
+    ck_assert_int_eq(db_transaction_implicit(pool, tx_commit_with, &ok), DB_OK);
+    ck_assert(ok.committed);
+    ck_assert_int_eq(count_from(3100), 2);
+    teardown_pool();
+}
+END_TEST
+
+static enum db_status tx_read_committed(struct db_conn *c, void *arg)
+{
+    bool *rc = arg;
+    PGresult *r = NULL;
+    enum db_status st = db_query(c, &q_isolation, 0, NULL, &r);
+    *rc = st == DB_OK && strcmp(PQgetvalue(r, 0, 0), "read committed") == 0;
+    PQclear(r);
+    return st;
+}
+
+START_TEST(test_an_implicit_transaction_spans_its_flights_in_read_committed)
+{
+    if (!setup_pool())
+        return;
+    bool in_tx = false, rc = false;
+    ck_assert_int_eq(db_transaction_implicit(pool, tx_two_reads, &in_tx), DB_OK);
+    ck_assert(in_tx); /* one now() across two flights: the flush kept the transaction open */
+    ck_assert_int_eq(db_transaction_implicit(pool, tx_read_committed, &rc), DB_OK);
+    ck_assert(rc);
+    teardown_pool();
+}
+END_TEST
+
+START_TEST(test_a_failure_in_an_implicit_flight_rolls_back_and_keeps_the_session)
+{
+    if (!setup_pool())
+        return;
+    struct flight_case fc = {.base = 3200};
+    ck_assert_int_eq(db_transaction_implicit(pool, tx_failing_middle, &fc), DB_ERROR);
+    ck_assert(!fc.second_result);
+    /* The same session (the TEMP table is there), and nothing of the transaction in it. */
+    ck_assert_int_eq(count_from(3200), 0);
+    teardown_pool();
+}
+END_TEST
+
+/* One insert in a flight of its own, then fn returns *arg without committing. */
+static enum db_status tx_insert_then(struct db_conn *c, void *arg)
+{
+    const char *v[1] = {"3300"};
+    enum db_status st = db_query(c, &q_insert_kept, 1, v, NULL);
+    return st == DB_OK ? *(enum db_status *)arg : st;
+}
+
+START_TEST(test_an_implicit_transaction_commits_when_fn_succeeds_and_not_when_it_gives_up)
+{
+    if (!setup_pool())
+        return;
+    ck_assert_int_eq(command_run(pool, "DELETE FROM flight_probe_kept WHERE id = 3300"), DB_OK);
+    enum db_status abort = DB_ABORT, ok = DB_OK;
+    ck_assert_int_eq(db_transaction_implicit(pool, tx_insert_then, &abort), DB_ABORT);
+    ck_assert_int_eq(count_of(&q_count_kept, 3300), 0);
+    ck_assert_int_eq(db_transaction_implicit(pool, tx_insert_then, &ok), DB_OK);
+    ck_assert_int_eq(count_of(&q_count_kept, 3300), 1);
+    ck_assert_int_eq(command_run(pool, "DELETE FROM flight_probe_kept WHERE id = 3300"), DB_OK);
+    teardown_pool();
+}
+END_TEST
+
+/* A duplicate of a key checked at COMMIT: the statements succeed, the commit fails. */
+static enum db_status tx_deferred_duplicate(struct db_conn *c, void *arg)
+{
+    bool *committed = arg;
+    const char *v[1] = {"3400"};
+    enum db_status st = db_query(c, &q_insert_deferred, 1, v, NULL);
+    if (st != DB_OK)
+        return st;
+    db_commit_with_next(c);
+    st = db_query(c, &q_insert_deferred, 1, v, NULL);
+    *committed = db_committed(c);
+    return st;
+}
+
+START_TEST(test_a_failed_implicit_commit_is_the_transactions_failure)
+{
+    if (!setup_pool())
+        return;
+    bool committed = true;
+    ck_assert_int_eq(db_transaction_implicit(pool, tx_deferred_duplicate, &committed),
+                     DB_UNIQUE_VIOLATION);
+    ck_assert(!committed);
+    ck_assert_int_eq(count_of(&q_count_deferred, 3400), 0);
+    teardown_pool();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("db_flight");
@@ -197,6 +341,12 @@ int main(void)
     tcase_add_test(tc, test_commit_goes_with_the_last_statement_and_not_after_its_failure);
     tcase_add_test(tc, test_begin_is_sent_with_the_first_statement);
     tcase_add_test(tc, test_a_session_lost_in_a_flight_is_unavailable_and_replaced);
+    tcase_add_test(tc, test_an_implicit_transaction_commits_at_the_sync_of_its_last_flight);
+    tcase_add_test(tc, test_an_implicit_transaction_spans_its_flights_in_read_committed);
+    tcase_add_test(tc, test_a_failure_in_an_implicit_flight_rolls_back_and_keeps_the_session);
+    tcase_add_test(tc,
+                   test_an_implicit_transaction_commits_when_fn_succeeds_and_not_when_it_gives_up);
+    tcase_add_test(tc, test_a_failed_implicit_commit_is_the_transactions_failure);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
