@@ -275,6 +275,17 @@ cpu_busy() {
         t=y[2]-x[2]; printf "%.0f\n", (t > 0 ? 100*(y[1]-x[1])/t : 0)}'
 }
 
+# steal_mark: the machine's stolen and total CPU ticks so far (/proc/stat; stolen: the time this
+# VM's CPUs were ready to run but its host ran something else). steal_pct MARK0 MARK1: the
+# percentage of the CPU time between two marks that was stolen.
+steal_mark() {
+    awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat
+}
+steal_pct() {
+    awk -v a="$1" -v b="$2" 'BEGIN{split(a,x," "); split(b,y," ");
+        t=y[2]-x[2]; printf "%.1f\n", (t > 0 ? 100*(y[1]-x[1])/t : 0)}'
+}
+
 # wait_quiet: print how busy the machine is with work not ours, after waiting up to QUIET_WAIT
 # seconds for it to drop to QUIET_PCT.
 wait_quiet() {
@@ -765,6 +776,7 @@ campaign_day() {
     wal0=$(attachd_psql -At -F ' ' -c 'SELECT wal_bytes, wal_sync, wal_fpi FROM pg_stat_wal')
     s0=$(ticks "$ATTACHD_PID")
     p0=$(pg_ticks)
+    st0=$(steal_mark)
     t0=$(date +%s.%N)
     (BENCH_PATH=/v1/applications BENCH_PORTAL_TOKEN="$PORTAL_TOKEN" BENCH_POLYCLINICS="$polys" \
         BENCH_SETTLEMENT=751110000 wrk -t"$WRK_THREADS" -c"$CONNS" -d"${CAMPAIGN_SECONDS}s" \
@@ -774,6 +786,7 @@ campaign_day() {
     t1=$(date +%s.%N)
     s1=$(ticks "$ATTACHD_PID")
     p1=$(pg_ticks)
+    steal=$(steal_pct "$st0" "$(steal_mark)")
     wal1=$(attachd_psql -At -F ' ' -c 'SELECT wal_bytes, wal_sync, wal_fpi FROM pg_stat_wal')
     line=$(grep '^BENCH ' "$f") || fail_setup "wrk printed no result for campaign-day; see $f"
     n201=$(awk '{for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -790,9 +803,9 @@ campaign_day() {
         round((total_plan_time / greatest(plans, 1))::numeric, 3), left(regexp_replace(query, '\s+', ' ', 'g'), 110)
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15" >"$OUT/campaign-day.statements" 2>/dev/null || true
     {
-        printf '\ncampaign-day: %s connections, %ss, attachd %s threads, DB pool %s, fsync on, commit_delay %s, shared_buffers %s, max_wal_size %s; machine %s%% busy before\n' \
+        printf '\ncampaign-day: %s connections, %ss, attachd %s threads, DB pool %s, fsync on, commit_delay %s, shared_buffers %s, max_wal_size %s; machine %s%% busy before, %s%% of its CPU time stolen by the host during the run\n' \
             "$CONNS" "$CAMPAIGN_SECONDS" "$CAMPAIGN_THREADS" "$CAMPAIGN_DB_POOL" "$CAMPAIGN_COMMIT_DELAY" \
-            "$(attachd_psql -At -c 'SHOW shared_buffers')" "$(attachd_psql -At -c 'SHOW max_wal_size')" "$busy"
+            "$(attachd_psql -At -c 'SHOW shared_buffers')" "$(attachd_psql -At -c 'SHOW max_wal_size')" "$busy" "$steal"
         awk -v line="$line" -v stored="$stored" -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$HZ" \
             -v secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" -v bar="${S_BAR[campaign-day]}" \
             -v failed="$failed_here" 'BEGIN{
