@@ -884,7 +884,9 @@ const char *db_constraint(const struct db_conn *c)
     return c->constraint;
 }
 
-enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx_fn fn, void *ctx)
+/* db_transaction's and db_transaction_implicit's loop; isolation NULL: an implicit transaction. */
+static enum db_status run_transaction(struct db_pool *pool, const char *isolation, db_tx_fn fn,
+                                      void *ctx)
 {
     enum db_status st = DB_RETRY;
     for (int attempt = 0; attempt < 5 && st == DB_RETRY; attempt++) {
@@ -893,43 +895,38 @@ enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx
         if (st != DB_OK)
             return st;
         /* BEGIN waits for the first statement and goes in its flight (one round trip less). */
-        snprintf(c->begin, sizeof c->begin, "BEGIN ISOLATION LEVEL %s", isolation);
+        if (isolation)
+            snprintf(c->begin, sizeof c->begin, "BEGIN ISOLATION LEVEL %s", isolation);
+        c->implicit = !isolation;
         c->commit_next = c->committed = false;
         st = fn(c, ctx);
         c->commit_next = false;
-        if (st == DB_OK && c->begin[0])
-            c->begin[0] = '\0'; /* nothing was sent: nothing to commit */
-        else if (st == DB_OK && !c->committed)
+        if (st == DB_OK && c->begin[0]) {
+            c->begin[0] = '\0';              /* nothing was sent: nothing to commit */
+        } else if (st == DB_OK && c->open) { /* implicit, not committed by fn's last flight */
+            if (PQpipelineSync(c->pg)) {
+                st = read_flight(c, NULL, NULL, 0, true, true);
+            } else {
+                set_error(c, "08006", NULL, PQerrorMessage(c->pg));
+                server_lost(c);
+                st = DB_UNAVAILABLE;
+            }
+        } else if (st == DB_OK && !c->committed && !c->implicit) {
             st = db_command(c, "COMMIT");
+        }
         db_release(pool, c); /* rolls back whatever did not commit */
     }
     return st;
 }
 
+enum db_status db_transaction(struct db_pool *pool, const char *isolation, db_tx_fn fn, void *ctx)
+{
+    return run_transaction(pool, isolation, fn, ctx);
+}
+
 enum db_status db_transaction_implicit(struct db_pool *pool, db_tx_fn fn, void *ctx)
 {
-    enum db_status st = DB_RETRY;
-    for (int attempt = 0; attempt < 5 && st == DB_RETRY; attempt++) {
-        struct db_conn *c;
-        st = db_acquire(pool, &c);
-        if (st != DB_OK)
-            return st;
-        c->implicit = true;
-        c->commit_next = c->committed = false;
-        st = fn(c, ctx);
-        c->commit_next = false;
-        if (st == DB_OK && c->open) { /* fn did not commit with its last flight: the sync does */
-            if (PQpipelineSync(c->pg))
-                st = read_flight(c, NULL, NULL, 0, true, true);
-            else {
-                set_error(c, "08006", NULL, PQerrorMessage(c->pg));
-                server_lost(c);
-                st = DB_UNAVAILABLE;
-            }
-        }
-        db_release(pool, c); /* ends whatever did not commit */
-    }
-    return st;
+    return run_transaction(pool, NULL, fn, ctx);
 }
 
 enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
