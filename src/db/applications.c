@@ -307,7 +307,7 @@ static struct db_stmt q_attach = DB_WRITE(
     " effective_on = $3::date, decided_at = now(), decided_by = $7 WHERE a.id = $1 RETURNING a.*)"
     " SELECT application_json(ap::applications)::text FROM ap");
 static struct db_stmt q_close = DB_WRITE(
-    "UPDATE applications a SET status = $2, refusal_code = $3, refusal_comment = $4,"
+    "UPDATE applications a SET status = $2::text, refusal_code = $3, refusal_comment = $4,"
     " decided_at = now(), decided_by = $5 WHERE a.id = $1 RETURNING application_json(a)::text");
 
 static struct db_stmt q_get =

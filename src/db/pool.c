@@ -603,7 +603,7 @@ struct step {
 #define MAX_STEPS (2 + 3 * DB_FLIGHT_MAX)
 
 static enum db_status send_flight(struct db_conn *c, const struct db_call *calls, int n,
-                                  struct step *steps, int *nsteps)
+                                  struct step *steps, int *nsteps, bool synced)
 {
     int k = 0;
     bool actor_sent = false, prepared_here[DB_FLIGHT_MAX] = {false};
@@ -644,11 +644,22 @@ static enum db_status send_flight(struct db_conn *c, const struct db_call *calls
         steps[k++] = (struct step){STEP_COMMIT, -1};
     }
     *nsteps = k;
-    if (c->implicit && !c->commit_next) { /* the transaction goes on: answers without a sync */
+    if (!synced) { /* an implicit transaction goes on: the answers without a sync */
         c->open = true;
         return PQsendFlushRequest(c->pg) && PQflush(c->pg) == 0 ? DB_OK : DB_UNAVAILABLE;
     }
     return PQpipelineSync(c->pg) ? DB_OK : DB_UNAVAILABLE;
+}
+
+/* Sends a sync on its own (the end of a failed or finished implicit transaction); false: the
+ * session is gone (and disconnected). */
+static bool send_sync(struct db_conn *c)
+{
+    if (PQpipelineSync(c->pg))
+        return true;
+    set_error(c, "08006", NULL, PQerrorMessage(c->pg));
+    server_lost(c);
+    return false;
 }
 
 /* Reads the flight's results back, up to its sync, and leaves pipeline mode. A flight of an
@@ -705,14 +716,11 @@ static enum db_status read_flight(struct db_conn *c, const struct db_call *calls
         while ((r = PQgetResult(c->pg)) != NULL)
             PQclear(r);
     }
-    if (!synced_flight) {
+    if (!synced_flight) { /* a flush ended it: the transaction stays open */
         if (st == DB_OK)
             return DB_OK;
-        if (!PQpipelineSync(c->pg)) {
-            set_error(c, "08006", NULL, PQerrorMessage(c->pg));
-            server_lost(c);
+        if (!send_sync(c)) /* after a failure the server skips to a sync: send it */
             return DB_UNAVAILABLE;
-        }
     }
     /* The sync's answer. When it commits an implicit transaction, a failed commit (a deferred
      * trigger's error) is answered before it. */
@@ -767,9 +775,10 @@ enum db_status db_query_flight(struct db_conn *c, const struct db_call *calls, i
     struct step steps[MAX_STEPS];
     int nsteps = 0;
     enum db_status st = DB_UNAVAILABLE;
-    bool commits = c->implicit && c->commit_next, synced = !c->implicit || c->commit_next;
+    /* An implicit transaction's flight ends with a sync only when it commits. */
+    bool synced = !c->implicit || c->commit_next, commits = c->implicit && c->commit_next;
     if (PQenterPipelineMode(c->pg))
-        st = send_flight(c, calls, n, steps, &nsteps);
+        st = send_flight(c, calls, n, steps, &nsteps, synced);
     if (st != DB_OK) {
         classify(c, NULL);
         disconnect(c); /* half a flight sent: this session cannot be trusted any more */
@@ -904,13 +913,7 @@ static enum db_status run_transaction(struct db_pool *pool, const char *isolatio
         if (st == DB_OK && c->begin[0]) {
             c->begin[0] = '\0';              /* nothing was sent: nothing to commit */
         } else if (st == DB_OK && c->open) { /* implicit, not committed by fn's last flight */
-            if (PQpipelineSync(c->pg)) {
-                st = read_flight(c, NULL, NULL, 0, true, true);
-            } else {
-                set_error(c, "08006", NULL, PQerrorMessage(c->pg));
-                server_lost(c);
-                st = DB_UNAVAILABLE;
-            }
+            st = send_sync(c) ? read_flight(c, NULL, NULL, 0, true, true) : DB_UNAVAILABLE;
         } else if (st == DB_OK && !c->committed && !c->implicit) {
             st = db_command(c, "COMMIT");
         }

@@ -263,8 +263,21 @@ START_TEST(test_an_implicit_transaction_spans_its_flights_in_read_committed)
     bool in_tx = false, rc = false;
     ck_assert_int_eq(db_transaction_implicit(pool, tx_two_reads, &in_tx), DB_OK);
     ck_assert(in_tx); /* one now() across two flights: the flush kept the transaction open */
-    ck_assert_int_eq(db_transaction_implicit(pool, tx_read_committed, &rc), DB_OK);
+    /* READ COMMITTED comes from the sessions' startup options, not the server's default: a
+     * database whose default is SERIALIZABLE, and a pool on it. */
+    ck_assert_int_eq(command_run(pool, "DROP DATABASE IF EXISTS flight_isolation"), DB_OK);
+    ck_assert_int_eq(command_run(pool, "CREATE DATABASE flight_isolation"), DB_OK);
+    ck_assert_int_eq(command_run(pool, "ALTER DATABASE flight_isolation SET "
+                                       "default_transaction_isolation = 'serializable'"),
+                     DB_OK);
+    char url[512]; /* a key=value URL, as scripts/test.sh gives: a later dbname wins */
+    snprintf(url, sizeof url, "%s dbname=flight_isolation", getenv("ATTACHD_TEST_DATABASE_URL"));
+    struct db_pool *serializable;
+    ck_assert_int_eq(db_pool_new(url, 1, 3000, &serializable), DB_OK);
+    ck_assert_int_eq(db_transaction_implicit(serializable, tx_read_committed, &rc), DB_OK);
+    db_pool_free(serializable);
     ck_assert(rc);
+    ck_assert_int_eq(command_run(pool, "DROP DATABASE flight_isolation WITH (FORCE)"), DB_OK);
     teardown_pool();
 }
 END_TEST
