@@ -265,25 +265,30 @@ fail_setup() {
     exit 2
 }
 
-# cpu_busy SECONDS: percent of all CPUs busy over SECONDS (everything on the machine).
-cpu_busy() {
-    local a b
-    a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    sleep "$1"
-    b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," ");
-        t=y[2]-x[2]; printf "%.0f\n", (t > 0 ? 100*(y[1]-x[1])/t : 0)}'
+# share_pct MARK0 MARK1 DECIMALS: two marks "part total" of /proc/stat's CPU ticks; the part's
+# growth between them as a percentage of the total's.
+share_pct() {
+    awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN{split(a,x," "); split(b,y," ");
+        t=y[2]-x[2]; printf "%." d "f\n", (t > 0 ? 100*(y[1]-x[1])/t : 0)}'
 }
 
-# steal_mark: the machine's stolen and total CPU ticks so far (/proc/stat; stolen: the time this
-# VM's CPUs were ready to run but its host ran something else). steal_pct MARK0 MARK1: the
-# percentage of the CPU time between two marks that was stolen.
+# busy_mark: the machine's busy and total CPU ticks so far; cpu_busy SECONDS: percent of all CPUs
+# busy over SECONDS (everything on the machine).
+busy_mark() {
+    awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat
+}
+cpu_busy() {
+    local a
+    a=$(busy_mark)
+    sleep "$1"
+    share_pct "$a" "$(busy_mark)" 0
+}
+
+# steal_mark: the machine's stolen and total CPU ticks so far (stolen: the time this VM's CPUs
+# were ready to run but its host ran something else); share_pct of two marks, the percentage of
+# the CPU time between them that was stolen.
 steal_mark() {
     awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat
-}
-steal_pct() {
-    awk -v a="$1" -v b="$2" 'BEGIN{split(a,x," "); split(b,y," ");
-        t=y[2]-x[2]; printf "%.1f\n", (t > 0 ? 100*(y[1]-x[1])/t : 0)}'
 }
 
 # wait_quiet: print how busy the machine is with work not ours, after waiting up to QUIET_WAIT
@@ -786,7 +791,7 @@ campaign_day() {
     t1=$(date +%s.%N)
     s1=$(ticks "$ATTACHD_PID")
     p1=$(pg_ticks)
-    steal=$(steal_pct "$st0" "$(steal_mark)")
+    steal=$(share_pct "$st0" "$(steal_mark)" 1)
     wal1=$(attachd_psql -At -F ' ' -c 'SELECT wal_bytes, wal_sync, wal_fpi FROM pg_stat_wal')
     line=$(grep '^BENCH ' "$f") || fail_setup "wrk printed no result for campaign-day; see $f"
     n201=$(awk '{for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }

@@ -9,7 +9,8 @@ the answer: attachd says 503 (it cannot know), yet the application is stored. Th
 TCP proxy between its own `attachd serve` and PostgreSQL that, when armed, forwards the next
 COMMIT, waits for the server's answer (so the commit is done) and then cuts both sides instead of
 passing the answer on. A submission has no COMMIT statement (db_transaction_implicit): it commits
-at the sync that ends the flight storing the application, and that sync is cut after alike. Then it checks what docs/INTEGRATION.md ("Retries") promises integrators:
+at the sync that ends the flight storing the application, and the proxy cuts after that sync
+alike. Then it checks what docs/INTEGRATION.md ("Retries") promises integrators:
 
   * the submission is answered 503 problem+json with Retry-After, and is stored all the same;
   * a retry with the same Idempotency-Key and body answers 201 with the stored application

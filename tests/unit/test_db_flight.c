@@ -129,21 +129,32 @@ static enum db_status tx_commit_with(struct db_conn *c, void *arg)
     return st;
 }
 
+/* tx_commit_with twice, in a transaction with BEGIN and COMMIT or an implicit one: a duplicate
+ * key in the committing flight commits nothing (the first insert rolls back with it), two
+ * distinct keys commit both. */
+static void check_commit_with_next(bool implicit, int base)
+{
+    /* second_result here means: insert the same key twice */
+    struct flight_case dup = {.base = base, .second_result = true};
+    ck_assert_int_eq(implicit ? db_transaction_implicit(pool, tx_commit_with, &dup)
+                              : db_transaction(pool, "READ COMMITTED", tx_commit_with, &dup),
+                     DB_UNIQUE_VIOLATION);
+    ck_assert(!dup.committed);
+    ck_assert_int_eq(count_from(base), 0);
+
+    struct flight_case ok = {.base = base + 100};
+    ck_assert_int_eq(implicit ? db_transaction_implicit(pool, tx_commit_with, &ok)
+                              : db_transaction(pool, "READ COMMITTED", tx_commit_with, &ok),
+                     DB_OK);
+    ck_assert(ok.committed);
+    ck_assert_int_eq(count_from(base + 100), 2);
+}
+
 START_TEST(test_commit_goes_with_the_last_statement_and_not_after_its_failure)
 {
     if (!setup_pool())
         return;
-    /* second_result here means: insert the same key twice */
-    struct flight_case dup = {.base = 2000, .second_result = true};
-    ck_assert_int_eq(db_transaction(pool, "READ COMMITTED", tx_commit_with, &dup),
-                     DB_UNIQUE_VIOLATION);
-    ck_assert(!dup.committed);
-    ck_assert_int_eq(count_from(2000), 0);
-
-    struct flight_case ok = {.base = 2100};
-    ck_assert_int_eq(db_transaction(pool, "READ COMMITTED", tx_commit_with, &ok), DB_OK);
-    ck_assert(ok.committed);
-    ck_assert_int_eq(count_from(2100), 2);
+    check_commit_with_next(false, 2000);
     teardown_pool();
 }
 END_TEST
@@ -233,15 +244,7 @@ START_TEST(test_an_implicit_transaction_commits_at_the_sync_of_its_last_flight)
 {
     if (!setup_pool())
         return;
-    struct flight_case dup = {.base = 3000, .second_result = true};
-    ck_assert_int_eq(db_transaction_implicit(pool, tx_commit_with, &dup), DB_UNIQUE_VIOLATION);
-    ck_assert(!dup.committed);
-    ck_assert_int_eq(count_from(3000), 0); /* the first flight's insert rolled back with it */
-
-    struct flight_case ok = {.base = 3100};
-    ck_assert_int_eq(db_transaction_implicit(pool, tx_commit_with, &ok), DB_OK);
-    ck_assert(ok.committed);
-    ck_assert_int_eq(count_from(3100), 2);
+    check_commit_with_next(true, 3000);
     teardown_pool();
 }
 END_TEST
