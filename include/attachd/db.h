@@ -258,7 +258,8 @@ int db_reactor_fd(const struct db_reactor *rx);
  * other. */
 void db_reactor_bind(struct db_reactor *rx);
 void db_reactor_yield(void);
-/* True when it answered anything (the loop has requests to run again). */
+/* True when anything was answered since its last run returned, by it or by a yield meanwhile
+ * (the loop has requests to run again). */
 bool db_reactor_run(struct db_reactor *rx);
 /* Answers what is submitted or in flight with DB_UNAVAILABLE and returns its session; reads
  * submitted later are answered so at once. Call from the reactor's thread. */

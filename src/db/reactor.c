@@ -41,7 +41,13 @@ struct db_reactor {
     bool stopping;
     int epoll_fd; /* the session's socket */
     struct session session;
-    bool answered; /* db_reactor_run called done */
+    /* done was called since the last db_reactor_run returned: by that run, or by a yield in
+     * between (a write's handler inside libmicrohttpd's run, waiting for a connection). Its
+     * loop must learn of both: in external polling, libmicrohttpd has no signal of its own for
+     * a resume (its inter-thread channel exists only with its own polling thread), so a request
+     * resumed by a yield would otherwise wait for whatever woke the loop next, and for ever
+     * once no connection had a timeout (the last one a request in flight at SIGTERM). */
+    bool answered;
 };
 
 static _Thread_local struct db_defer *current;
@@ -453,7 +459,6 @@ void db_reactor_yield(void)
 bool db_reactor_run(struct db_reactor *rx)
 {
     struct session *s = &rx->session;
-    rx->answered = false;
     struct db_ask *again = NULL, **again_tail = &again;
     if (s->conn) {
         struct epoll_event ev;
@@ -476,7 +481,9 @@ bool db_reactor_run(struct db_reactor *rx)
      * connection, so a busy session goes idle then). */
     if (s->conn && !s->head && s->syncs == 0)
         session_end(rx, DB_OK);
-    return rx->answered;
+    bool answered = rx->answered;
+    rx->answered = false;
+    return answered;
 }
 
 int db_reactor_fd(const struct db_reactor *rx)

@@ -4,7 +4,8 @@
  * transaction commits, and the session stays usable; a lost session is DB_UNAVAILABLE.
  * Needs ATTACHD_TEST_DATABASE_URL (scripts/test.sh sets it once its PostgreSQL runs); under
  * ctest, before the database exists, each test passes without running. The same for the
- * implicit transactions of db_transaction_implicit (no BEGIN, no COMMIT statement). */
+ * implicit transactions of db_transaction_implicit (no BEGIN, no COMMIT statement). And a
+ * reactor's deferred read answered while its thread waits for a connection. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,56 @@ static enum db_status tx_failing_middle(struct db_conn *c, void *arg)
     ck_assert_str_eq(db_sqlstate(c), "22012");
     return fc->status;
 }
+
+/* A worker's loop: a GET's read is in flight on its reactor's session when a POST's handler on
+ * the same thread waits for a pooled connection (db_acquire). The reactor answers the read first
+ * (done is called: the GET is resumed inside libmicrohttpd's run, which has no signal of its own
+ * for it), and its next run must say so, or the loop sleeps with the GET resumed and unanswered
+ * (shutdown.py found it at SIGTERM, when no connection was left to wake the loop). */
+static int reads_done;
+
+static void read_done(void *arg)
+{
+    (void)arg;
+    reads_done++;
+}
+
+START_TEST(test_a_read_answered_by_a_yield_is_reported_by_the_next_run)
+{
+    if (!setup_pool())
+        return;
+    struct db_reactor *rx;
+    ck_assert_int_eq(db_reactor_new(pool, &rx), DB_OK);
+    db_reactor_bind(rx);
+    struct db_defer d;
+    db_defer_init(&d, rx, read_done, NULL);
+    const PGresult *out = NULL;
+    enum db_status st = DB_OK;
+    db_defer_pass(&d); /* the GET's pass */
+    ck_assert(db_deferred(&q_one, 0, NULL, &out, &st));
+    ck_assert_int_eq(st, DB_PENDING);
+    db_defer_pass(NULL);
+    db_defer_submit(&d);
+    reads_done = 0;
+    ck_assert(!db_reactor_run(rx)); /* sent on the reactor's session, not answered yet */
+    struct db_conn *c;
+    ck_assert_int_eq(db_acquire(pool, &c), DB_OK); /* the POST's handler */
+    ck_assert_int_eq(reads_done, 1);               /* the yield answered the read */
+    db_release(pool, c);
+    ck_assert(db_reactor_run(rx));  /* the loop runs the resumed GET */
+    ck_assert(!db_reactor_run(rx)); /* once */
+    db_defer_pass(&d);              /* its next pass reads the answer */
+    ck_assert(db_deferred(&q_one, 0, NULL, &out, &st));
+    ck_assert_int_eq(st, DB_OK);
+    ck_assert_str_eq(PQgetvalue(out, 0, 0), "1");
+    db_defer_pass(NULL);
+    db_defer_clear(&d);
+    db_reactor_bind(NULL);
+    db_reactor_stop(rx);
+    db_reactor_free(rx);
+    teardown_pool();
+}
+END_TEST
 
 START_TEST(test_a_failure_in_a_flight_stops_it_and_rolls_back)
 {
@@ -363,6 +414,7 @@ int main(void)
     tcase_add_test(tc,
                    test_an_implicit_transaction_commits_when_fn_succeeds_and_not_when_it_gives_up);
     tcase_add_test(tc, test_a_failed_implicit_commit_is_the_transactions_failure);
+    tcase_add_test(tc, test_a_read_answered_by_a_yield_is_reported_by_the_next_run);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
