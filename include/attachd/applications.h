@@ -22,6 +22,8 @@ struct application_input {
     long long polyclinic_id, district_id; /* district_id 0: none requested */
     const char *channel, *grounds;
     const char *rep_iin, *rep_relation, *birth_certificate; /* NULL when absent */
+    /* The person and the representative as jsonb prints them (jsonb_text): stored, and embedded
+     * as they are in the answer to the submission. */
     const char *person_json, *representative_json;
     const char *family_iins;     /* PostgreSQL array literal of 12-digit IINs, "{}" when none */
     const char *idempotency_key; /* NULL when absent */

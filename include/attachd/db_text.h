@@ -5,7 +5,9 @@
 #define ATTACHD_DB_TEXT_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include "attachd/db.h"
+#include "attachd/text_buf.h"
 
 /* A page of a list as one JSON document, {"items": [...], "next_cursor": "ID"|null}, ordered by
  * id so that a page boundary never moves when rows are inserted. page_sql selects `id` and what
@@ -47,5 +49,12 @@ char *db_json_copy(const PGresult *r, int row, const char *name);
 
 /* Removes the whitespace between the tokens of JSON text, in place. */
 void json_text_compact(char *text);
+
+/* v as PostgreSQL's jsonb prints it, compact (json_text_compact of its text): an object's keys
+ * shorter first, then by their bytes; strings escaped as escape_json does (JSON_HEX_POSTGRES);
+ * arrays in order. A text sent as a jsonb parameter in this form is stored and printed back as
+ * it is. False for a real number (jsonb prints numerics in its own form; no document attachd
+ * renders this way holds one) or when memory ran out. */
+bool jsonb_text(const json_t *v, struct text_buf *t);
 
 #endif

@@ -20,4 +20,14 @@ void text_append(struct text_buf *t, const char *s, size_t n);
 /* One CSV line (csv_put_field's quoting, CRLF): fields[0..n) joined by commas. */
 void text_csv_line(struct text_buf *t, const char *const *fields, size_t n);
 
+/* JSON written as text straight from values. A string (null when NULL): UTF-8 passes as it
+ * is; \" \\ \b \f \n \r \t are escaped, other control characters written \u00XX, in upper-case
+ * hex as jansson's json_dumps writes them (JSON_HEX_JANSSON) or in lower case as PostgreSQL's
+ * escape_json does (JSON_HEX_POSTGRES): a text that must equal one or the other byte for byte
+ * says which. */
+enum json_hex { JSON_HEX_JANSSON, JSON_HEX_POSTGRES };
+void text_json_string(struct text_buf *t, const char *s, enum json_hex hex);
+/* A non-negative integer in decimal (a negative one is written 0). */
+void text_json_id(struct text_buf *t, long long v);
+
 #endif

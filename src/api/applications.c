@@ -11,6 +11,7 @@
 #include "attachd/api.h"
 #include "attachd/applications.h"
 #include "attachd/checks.h"
+#include "attachd/db_text.h"
 #include "attachd/jfields.h"
 #include "attachd/kzid.h"
 
@@ -217,6 +218,17 @@ static void prepared_free(struct prepared *p)
     json_decref(p->body);
 }
 
+/* An object of the body as PostgreSQL's jsonb prints it (its stored form, which the answer to
+ * the submission embeds as it is); NULL when memory ran out. */
+static char *jsonb_dump(const json_t *v)
+{
+    struct text_buf t = {0};
+    if (jsonb_text(v, &t))
+        return t.buf;
+    free(t.buf);
+    return NULL;
+}
+
 /* Reads and checks a submission body (the 422s, the registrar's limits); false when the
  * response is already a problem. */
 static bool prepare_submission(struct request *req, struct response *res, const char *key,
@@ -234,8 +246,8 @@ static bool prepare_submission(struct request *req, struct response *res, const 
     }
     if (!may_submit(&req->who, s, res))
         return false;
-    p->person = json_dumps(s->person, JSON_COMPACT);
-    p->rep = s->representative ? json_dumps(s->representative, JSON_COMPACT) : NULL;
+    p->person = jsonb_dump(s->person);
+    p->rep = s->representative ? jsonb_dump(s->representative) : NULL;
     p->family = family_literal(s->family);
     p->canonical = json_dumps(p->body, JSON_COMPACT | JSON_SORT_KEYS);
     if (!p->person || !p->family || !p->canonical || (s->representative && !p->rep)) {

@@ -71,67 +71,10 @@ static void read_list_query(const struct request *req, struct response *res,
 /* The page is written as JSON text straight from the rows, not as jansson objects dumped
  * afterwards: building and dumping one object per row cost about 5 us a row, most of attachd's
  * CPU per page (bench/README.md, "Reads on a 20 M register"). The text is what json_dumps
- * (JSON_COMPACT) wrote: the same keys in the same order, the same escapes. */
-/* s as a JSON string (null when NULL). The database's text is UTF-8 and passes as it is; what
- * JSON must escape is escaped as jansson does: \" \\ \b \f \n \r \t, other control characters
- * as \u00XX. */
+ * (JSON_COMPACT) wrote: the same keys in the same order, the same escapes (JSON_HEX_JANSSON). */
 static void jt_string(struct text_buf *t, const char *s)
 {
-    if (!s) {
-        TEXT_LIT(t, "null");
-        return;
-    }
-    TEXT_LIT(t, "\"");
-    const char *run = s;
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        text_append(t, run, (size_t)(p - run));
-        run = p + 1;
-        char esc[8];
-        switch (c) {
-        case '"':
-            TEXT_LIT(t, "\\\"");
-            break;
-        case '\\':
-            TEXT_LIT(t, "\\\\");
-            break;
-        case '\b':
-            TEXT_LIT(t, "\\b");
-            break;
-        case '\f':
-            TEXT_LIT(t, "\\f");
-            break;
-        case '\n':
-            TEXT_LIT(t, "\\n");
-            break;
-        case '\r':
-            TEXT_LIT(t, "\\r");
-            break;
-        case '\t':
-            TEXT_LIT(t, "\\t");
-            break;
-        default:
-            snprintf(esc, sizeof esc, "\\u%04X", c);
-            text_append(t, esc, 6);
-        }
-    }
-    text_append(t, run, strlen(run));
-    TEXT_LIT(t, "\"");
-}
-
-/* A non-negative id in decimal (snprintf per row was most of the rest of a page's cost). */
-static void jt_id(struct text_buf *t, long long v)
-{
-    char num[24];
-    size_t n = sizeof num;
-    unsigned long long u = v < 0 ? 0 : (unsigned long long)v;
-    do {
-        num[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    text_append(t, num + n, sizeof num - n);
+    text_json_string(t, s, JSON_HEX_JANSSON);
 }
 
 struct json_page {
@@ -161,7 +104,7 @@ static bool add_json_item(void *ctx, const struct attached_row *row)
     TEXT_LIT(t, ",\"sex\":");
     jt_string(t, row->sex);
     TEXT_LIT(t, ",\"district_id\":");
-    jt_id(t, row->district_id);
+    text_json_id(t, row->district_id);
     TEXT_LIT(t, ",\"district_number\":");
     jt_string(t, row->district_number);
     TEXT_LIT(t, ",\"valid_from\":");

@@ -26,6 +26,7 @@
  * A dry run (POST /v1/eligibility) takes the same locks in the same order and rolls back. */
 #include "attachd/applications.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include "attachd/db_text.h"
 #include "attachd/district_choice.h"
 #include "attachd/log.h"
+#include "attachd/text_buf.h"
 #include "attachd/workdays.h"
 
 #define MAX_DISTRICTS 512
@@ -194,10 +196,13 @@ static struct db_stmt q_submit_facts = DB_READ(
     " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, data)"                  \
     " SELECT 'application.submitted', (ins.a).id, (ins.a).iin, (ins.a).polyclinic_id,"             \
     " event_submitted_data(ins.a) FROM ins WHERE " TRAIL_INLINE ")"
+/* A stored application answers the values it was sent and what the INSERT made: its id and
+ * times, rendered by attachd (submitted_json); a refused one is rendered here (its refusal's
+ * titles are in refusal_reasons). */
 static struct db_stmt q_insert_pending =
     DB_WRITE("WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
              ") VALUES (" APPLICATION_VALUES ") RETURNING a)," TRAIL_PENDING_CTE
-             " SELECT (ins.a).id, application_json(ins.a)::text FROM ins");
+             " SELECT (ins.a).id, (ins.a).submitted_at, (ins.a).decision_due_at FROM ins");
 /* A refused application (decided at submission) with its trail: the audit row and both events. */
 static struct db_stmt q_insert = DB_WRITE(
     "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
@@ -222,8 +227,7 @@ static struct db_stmt q_insert_approved = DB_WRITE(
     " RETURNING id, from_polyclinic_id),"
     " ins AS (INSERT INTO applications AS a (id, " APPLICATION_COLUMNS ", district_id,"
     " effective_on) OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES ", $22, $23::date"
-    " FROM n RETURNING a)," TRAIL_CTES("tr t") " SELECT (ins.a).id, application_json(ins.a)::text"
-                                               " FROM ins");
+    " FROM n RETURNING a)," TRAIL_CTES("tr t") " SELECT (ins.a).id, (ins.a).submitted_at FROM ins");
 
 /* The application to decide, locked. $2/$4: the district the approver prefers, by id or by
  * number (NULL both: the one the application asked for); $3 the refusal code. */
@@ -765,6 +769,119 @@ static void warnings_literal(unsigned warnings, char *buf, size_t len)
         snprintf(buf + used, len - used, "}");
 }
 
+/* A timestamptz as iso_ts() renders it (migrations/0002: to_char(t,
+ * 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM') in the session's time zone) from its text in DateStyle ISO,
+ * which pool.c sets: "2026-12-03 21:02:57.123456+05" is "2026-12-03T21:02:57+05:00" (to_char's SS
+ * drops the fraction too; TZM writes the offset's minutes, 00 when the text has none). False
+ * when the text is not of that form. */
+static bool iso_ts_text(const char *pg, char out[32])
+{
+    if (!pg || strlen(pg) < 22 || pg[4] != '-' || pg[10] != ' ' || pg[13] != ':')
+        return false;
+    const char *z = pg + 19;
+    if (*z == '.')
+        while (*++z >= '0' && *z <= '9')
+            ;
+    if ((*z != '+' && *z != '-') || !isdigit((unsigned char)z[1]) || !isdigit((unsigned char)z[2]))
+        return false;
+    const char *minutes = z[3] == ':' && isdigit((unsigned char)z[4]) ? z + 4 : "00";
+    snprintf(out, 32, "%.10sT%.8s%.3s:%.2s", pg, pg + 11, z, minutes);
+    return true;
+}
+
+/* A PostgreSQL array literal of plain elements ("{a,b}", as family_literal and
+ * warnings_literal write them) as array_to_json renders it: ["a","b"]. */
+static void json_array_from_literal(struct text_buf *t, const char *literal)
+{
+    TEXT_LIT(t, "[");
+    const char *p = literal + 1; /* past '{' */
+    while (*p && *p != '}') {
+        size_t n = strcspn(p, ",}");
+        char item[64];
+        snprintf(item, sizeof item, "%.*s", (int)n, p);
+        if (p != literal + 1)
+            TEXT_LIT(t, ",");
+        text_json_string(t, item, JSON_HEX_POSTGRES);
+        p += n + (p[n] == ',');
+    }
+    TEXT_LIT(t, "]");
+}
+
+static void json_id_or_null(struct text_buf *t, long long id)
+{
+    if (id)
+        text_json_id(t, id);
+    else
+        TEXT_LIT(t, "null");
+}
+
+/* The answer to a submission stored pending or approved (approved: pl), as application_json()
+ * (migrations/0009) renders it for GET /v1/applications/{id}, compact: the values sent to the
+ * INSERT and what it made, its id and times (r). PostgreSQL built it in every submission, 139k
+ * instructions of about 1 950k (docs/PERFORMANCE.md, round 13). Keys in application_json's
+ * order; the person and the representative as jsonb prints them (the API layer sends them so:
+ * jsonb_text); a decided-at-once application's decided_at is its submitted_at (both now() of
+ * the transaction). tests/integration/test_applications.py compares it with GET byte for byte.
+ * NULL when r's times are not readable or memory ran out. */
+static char *submitted_json(const struct application_input *in, const PGresult *r,
+                            const struct placement *pl, const char *warnings, const char *year,
+                            const char *effective_on)
+{
+    char submitted[32], due[32];
+    if (!iso_ts_text(db_text(r, 0, "submitted_at"), submitted) ||
+        (!pl && !iso_ts_text(db_text(r, 0, "decision_due_at"), due)))
+        return NULL;
+    const enum json_hex pg = JSON_HEX_POSTGRES;
+    struct text_buf t = {0};
+    TEXT_LIT(&t, "{\"id\":");
+    text_json_id(&t, db_ll(r, 0, "id"));
+    TEXT_LIT(&t, ",\"status\":");
+    text_json_string(&t, pl ? "approved" : "pending", pg);
+    TEXT_LIT(&t, ",\"person\":");
+    text_append(&t, in->person_json, strlen(in->person_json));
+    TEXT_LIT(&t, ",\"settlement\":");
+    text_json_string(&t, in->settlement, pg);
+    TEXT_LIT(&t, ",\"address\":");
+    text_json_string(&t, in->address ? in->address : "", pg);
+    TEXT_LIT(&t, ",\"polyclinic_id\":");
+    text_json_id(&t, in->polyclinic_id);
+    TEXT_LIT(&t, ",\"requested_district_id\":");
+    json_id_or_null(&t, in->district_id);
+    TEXT_LIT(&t, ",\"district_id\":");
+    json_id_or_null(&t, pl ? pl->district_id : 0);
+    TEXT_LIT(&t, ",\"channel\":");
+    text_json_string(&t, in->channel, pg);
+    TEXT_LIT(&t, ",\"grounds\":");
+    text_json_string(&t, in->grounds, pg);
+    TEXT_LIT(&t, ",\"representative\":");
+    if (in->representative_json)
+        text_append(&t, in->representative_json, strlen(in->representative_json));
+    else
+        TEXT_LIT(&t, "null");
+    TEXT_LIT(&t, ",\"birth_certificate\":");
+    text_json_string(&t, in->birth_certificate, pg);
+    TEXT_LIT(&t, ",\"family_iins\":");
+    json_array_from_literal(&t, in->family_iins);
+    TEXT_LIT(&t, ",\"refusal\":null,\"warnings\":");
+    json_array_from_literal(&t, warnings);
+    TEXT_LIT(&t, ",\"campaign_year\":");
+    text_append(&t, year, strlen(year));
+    TEXT_LIT(&t, ",\"submitted_at\":");
+    text_json_string(&t, submitted, pg);
+    TEXT_LIT(&t, ",\"decision_due_at\":");
+    text_json_string(&t, pl ? NULL : due, pg);
+    TEXT_LIT(&t, ",\"decided_at\":");
+    text_json_string(&t, pl ? submitted : NULL, pg);
+    TEXT_LIT(&t, ",\"effective_on\":");
+    text_json_string(&t, pl ? effective_on : NULL, pg);
+    TEXT_LIT(&t, "}");
+    if (t.failed) {
+        free(t.buf);
+        return NULL;
+    }
+    return t.buf;
+}
+
 /* Step 1: locks the person and reads the facts. Answers at once (returns true with *done) what
  * needs no checks: an idempotent replay or a reused key, a pending application, an unknown
  * polyclinic or district. */
@@ -989,9 +1106,10 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
         }
         return st;
     }
-    /* q_insert's and q_insert_approved's rendering is unaliased: PostgreSQL names it after the
-     * function. */
-    res->json = db_json_copy(r, 0, "application_json");
+    /* q_insert's rendering is unaliased: PostgreSQL names it after the function. */
+    res->json = refusal != REFUSAL_NONE
+                    ? db_json_copy(r, 0, "application_json")
+                    : submitted_json(in, r, approved ? pl : NULL, warnings, g->year, effective_on);
     PQclear(r);
     res->outcome = SUBMIT_CREATED;
     return res->json ? DB_OK : DB_ERROR;

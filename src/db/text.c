@@ -2,6 +2,7 @@
  * db_params.h). */
 #include "attachd/db_text.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,4 +107,75 @@ enum db_status db_run_upsert_json(struct db_pool *pool, struct db_stmt *stmt, in
     *out = db_json_copy(r, 0, "json");
     PQclear(r);
     return *out ? DB_OK : DB_ERROR;
+}
+
+/* jsonb's order of an object's keys (lengthCompareJsonbStringValue): shorter first, then by
+ * their bytes. */
+static int jsonb_key_order(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t lx = strlen(x), ly = strlen(y);
+    if (lx != ly)
+        return lx < ly ? -1 : 1;
+    return memcmp(x, y, lx);
+}
+
+bool jsonb_text(const json_t *v, struct text_buf *t)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        const char **keys = malloc((n ? n : 1) * sizeof *keys);
+        if (!keys)
+            return false;
+        const char *key;
+        json_t *value;
+        json_object_foreach((json_t *)v, key, value) keys[i++] = key;
+        qsort(keys, n, sizeof *keys, jsonb_key_order);
+        bool ok = true;
+        TEXT_LIT(t, "{");
+        for (i = 0; i < n && ok; i++) {
+            if (i)
+                TEXT_LIT(t, ",");
+            text_json_string(t, keys[i], JSON_HEX_POSTGRES);
+            TEXT_LIT(t, ":");
+            ok = jsonb_text(json_object_get(v, keys[i]), t);
+        }
+        TEXT_LIT(t, "}");
+        free(keys);
+        return ok && !t->failed;
+    }
+    case JSON_ARRAY: {
+        bool ok = true;
+        TEXT_LIT(t, "[");
+        for (size_t i = 0; i < json_array_size(v) && ok; i++) {
+            if (i)
+                TEXT_LIT(t, ",");
+            ok = jsonb_text(json_array_get(v, i), t);
+        }
+        TEXT_LIT(t, "]");
+        return ok && !t->failed;
+    }
+    case JSON_STRING:
+        text_json_string(t, json_string_value(v), JSON_HEX_POSTGRES);
+        break;
+    case JSON_INTEGER: {
+        char num[24];
+        int len = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        text_append(t, num, (size_t)len);
+        break;
+    }
+    case JSON_TRUE:
+        TEXT_LIT(t, "true");
+        break;
+    case JSON_FALSE:
+        TEXT_LIT(t, "false");
+        break;
+    case JSON_NULL:
+        TEXT_LIT(t, "null");
+        break;
+    default: /* JSON_REAL */
+        return false;
+    }
+    return !t->failed;
 }

@@ -1,5 +1,6 @@
 #include "attachd/text_buf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,4 +51,62 @@ void text_csv_line(struct text_buf *t, const char *const *fields, size_t n)
     *out++ = '\n';
     *out = '\0';
     t->len = (size_t)(out - t->buf);
+}
+
+void text_json_string(struct text_buf *t, const char *s, enum json_hex hex)
+{
+    if (!s) {
+        TEXT_LIT(t, "null");
+        return;
+    }
+    TEXT_LIT(t, "\"");
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        text_append(t, run, (size_t)(p - run));
+        run = p + 1;
+        char esc[8];
+        switch (c) {
+        case '"':
+            TEXT_LIT(t, "\\\"");
+            break;
+        case '\\':
+            TEXT_LIT(t, "\\\\");
+            break;
+        case '\b':
+            TEXT_LIT(t, "\\b");
+            break;
+        case '\f':
+            TEXT_LIT(t, "\\f");
+            break;
+        case '\n':
+            TEXT_LIT(t, "\\n");
+            break;
+        case '\r':
+            TEXT_LIT(t, "\\r");
+            break;
+        case '\t':
+            TEXT_LIT(t, "\\t");
+            break;
+        default:
+            snprintf(esc, sizeof esc, hex == JSON_HEX_POSTGRES ? "\\u%04x" : "\\u%04X", c);
+            text_append(t, esc, 6);
+        }
+    }
+    text_append(t, run, strlen(run));
+    TEXT_LIT(t, "\"");
+}
+
+void text_json_id(struct text_buf *t, long long v)
+{
+    char num[24];
+    size_t n = sizeof num;
+    unsigned long long u = v < 0 ? 0 : (unsigned long long)v;
+    do {
+        num[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    text_append(t, num + n, sizeof num - n);
 }

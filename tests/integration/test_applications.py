@@ -8,6 +8,7 @@ a relocation is never auto-approved (§11), so the tests of auto_approve (AutoAp
 campaign of their own."""
 
 import datetime
+import json
 import threading
 import uuid
 
@@ -15,7 +16,7 @@ import client
 from apphelpers import (OwnCampaignCase, application_body, birth_date_for_age, new_person, unique_iin,
                         ONE_DAY, AppTestCase, AutoApproveCase, Days, NO_DB, applications_of,
                         db_available, districts_of, expected_due, free_kato, iso, make_clinic,
-                        psql, refusal_reasons, seed_current_attachment, today)
+                        psql, refusal_reasons, seed_current_attachment, today, unused_iin)
 from client import ADMIN, PORTAL, call, list_all, new_settlement
 
 NINE = ["INVALID_DATA", "NOT_ELIGIBLE", "OUTSIDE_CAMPAIGN", "CLINIC_NOT_ACCEPTING",
@@ -913,6 +914,81 @@ class ConcurrencyTest(AutoApproveCase):
 # ----------------------------------------------------------------------------------------------
 # Idempotency-Key (SPEC §7)
 # ----------------------------------------------------------------------------------------------
+
+class AnswerTest(AutoApproveCase):
+    """The answer to a submission is the application as GET /v1/applications/{id} renders it,
+    byte for byte: attachd writes a pending or approved one itself (PostgreSQL renders GET's and
+    a refused one), so every value that reaches the answer is tried here with what JSON must
+    escape, jsonb's order of keys, nulls and arrays."""
+
+    # What JSON escapes (a quote, a backslash, \b \f \n \r \t, other control characters, which
+    # PostgreSQL writes \u00xx in lower case), a slash, and non-ASCII letters.
+    TRICKY = 'O"Brien \\ / \t\n\r\b\f \u0001\u001f\u007f Әйгерім ✓'
+
+    def raw(self, method, path, body=None, token=PORTAL):
+        """The status and the body's bytes, as they came."""
+        conn = client.new_connection()
+        try:
+            headers = {"Accept": "application/json",
+                       "Authorization": "Bearer " + (token.resolve() if hasattr(token, "resolve")
+                                                     else token)}
+            payload = None
+            if body is not None:
+                payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+                headers["Content-Type"] = "application/json"
+            conn.request(method, client.full_path(path), body=payload, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def assertAnswerIsGet(self, body, status):
+        code, posted = self.raw("POST", "/v1/applications", body)
+        self.assertEqual(code, 201, posted)
+        app = json.loads(posted)
+        self.assertEqual(app["status"], status, app)
+        code, got = self.raw("GET", "/v1/applications/%d" % app["id"], token=ADMIN)
+        self.assertEqual(code, 200, got)
+        self.assertEqual(posted.decode("utf-8"), got.decode("utf-8"))
+        return app
+
+    def test_pending_answers_what_get_answers(self):
+        c = make_clinic(districts=(("gp", 10), ("pediatric_0_14", 10)))
+        person = new_person(age=9, sex="female", last_name=self.TRICKY, middle_name=None,
+                            insurance_contract={"valid_until": "2099-12-31",
+                                                "number": "Ins/1 \u0002"})
+        family = [unused_iin(), unused_iin()]
+        body = application_body(c.body, person=person, address=self.TRICKY,
+                                family_iins=family, district_id=c.district(1)["id"],
+                                birth_certificate="I-АБ\t№ 123\u001b")
+        body["representative"] = {"relation": "mother", "iin": unused_iin()}
+        app = self.assertAnswerIsGet(body, "pending")
+        self.assertEqual((app["person"]["last_name"], app["address"]), (self.TRICKY, self.TRICKY))
+        self.assertEqual(app["family_iins"], family)
+        self.assertIsNone(app["person"]["middle_name"])
+        self.assertIsNone(app["decided_at"])
+        # a representative without one of its parts, and warnings (refused: rendered by PostgreSQL)
+        p = new_person(age=12)
+        p["iin"] = unique_iin(birth_date_for_age(13), "female")
+        body = application_body(c.body, person=p, address=None)
+        body["representative"] = {"relation": "father"}
+        app = self.assertAnswerIsGet(body, "refused")
+        self.assertEqual(sorted(app["warnings"]), ["IIN_BIRTH_DATE_MISMATCH", "IIN_SEX_MISMATCH"])
+        # warnings on a pending one, no address
+        p = new_person(age=40)
+        p["iin"] = unique_iin(birth_date_for_age(41), "male")
+        app = self.assertAnswerIsGet(application_body(c.body, person=p, address=None), "pending")
+        self.assertEqual((app["warnings"], app["address"]), (["IIN_BIRTH_DATE_MISMATCH"], ""))
+
+    def test_approved_at_once_answers_what_get_answers(self):
+        c = make_clinic(districts=(("gp", 10),), auto_approve=True)
+        person = new_person(age=45, first_name=self.TRICKY)
+        app = self.assertAnswerIsGet(self.auto_body(c, person=person, family_iins=[unused_iin()]),
+                                     "approved")
+        self.assertEqual(app["decided_at"], app["submitted_at"])
+        self.assertEqual(app["district_id"], c.district()["id"])
+        self.assertIsNotNone(app["effective_on"])
+
 
 class IdempotencyTest(AutoApproveCase):
 
