@@ -116,8 +116,10 @@ enum live_column {
     LIVE_COLUMNS
 };
 
-/* Everything submission needs to know, read once the person is locked. $1 iin, $2 polyclinic,
- * $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7 token id. */
+/* Everything submission needs to know, read once the person is locked, but the catalogues that
+ * change a few times a year: their version, whose texts the thread keeps (catalogue_for). $1 iin,
+ * $2 polyclinic, $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7
+ * token id. */
 static struct db_stmt q_submit_facts = DB_READ(
     "SELECT (current_date - " EPOCH ") AS today, c.year AS campaign_year,"
     " (c.effective_on - " EPOCH ") AS campaign_effective_on,"
@@ -135,18 +137,26 @@ static struct db_stmt q_submit_facts = DB_READ(
     " AS changes_used,"
     " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2)"
     " AS district_ok,"
-    " array_to_string(ARRAY(SELECT day - " EPOCH " FROM holidays"
-    " WHERE day > current_date AND day <= current_date + 60 ORDER BY day), ',') AS holidays,"
+    " v.version AS catalogue_version,"
     /* the stored application's trail is written by its storing statement (migrations/0020) */
     " set_config('attachd.trail', 'inline', true) AS trail,"
-    " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICT_KINDS_TEXT
-    " AS kinds, " DISTRICTS_TEXT(
-        "$2") " AS districts FROM (SELECT 1) one"
+    " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICTS_TEXT(
+        "$2") " AS districts FROM catalogue_version v"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
               " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
               " LEFT JOIN applications i ON i.idempotency_key = $5"
               " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
+
+/* The catalogues the rules read that change a few times a year (migrations/0029), with their
+ * version and the day they were read on: the district kinds' age bands and the holidays of the
+ * next 60 days (enough for the next working day), as day numbers in order. */
+#define HOLIDAYS_TEXT                                                                              \
+    "array_to_string(ARRAY(SELECT day - " EPOCH " FROM holidays"                                   \
+    " WHERE day > current_date AND day <= current_date + 60 ORDER BY day), ',')"
+static struct db_stmt q_catalogue_texts =
+    DB_READ("SELECT v.version, (current_date - " EPOCH ") AS today, " DISTRICT_KINDS_TEXT
+            " AS kinds, " HOLIDAYS_TEXT " AS holidays FROM catalogue_version v");
 
 /* The stored application (write_submission lists the parameters). $17 the day its decision
  * is due (18:00 local), $18 who decided it when it is decided at once. The values of domain
@@ -882,6 +892,51 @@ static char *submitted_json(const struct application_input *in, const PGresult *
     return t.buf;
 }
 
+/* The catalogue texts (q_catalogue_texts) as this worker thread last read them: a submission
+ * whose facts show the same version on the same day uses them instead of reading them again.
+ * Per thread, so without a lock; a text too long for its buffer is not kept (read every time). */
+struct catalogue_texts {
+    bool kept;
+    long long version;
+    day_t today;
+    char kinds[512], holidays[1024];
+};
+static _Thread_local struct catalogue_texts catalogue;
+
+static bool keep_text(char *to, size_t cap, const char *text)
+{
+    size_t len = text ? strlen(text) : cap;
+    if (len >= cap)
+        return false;
+    memcpy(to, text, len + 1);
+    return true;
+}
+
+/* The kinds' and the holidays' texts for a submission whose facts show `version` on `today`:
+ * those this thread kept, or read now in its transaction (*read holds them until the caller
+ * clears it, and they are kept under the version they were read with). */
+static enum db_status catalogue_for(struct db_conn *conn, long long version, day_t today,
+                                    PGresult **read, const char **kinds, const char **holidays)
+{
+    struct catalogue_texts *c = &catalogue;
+    *read = NULL;
+    if (c->kept && c->version == version && c->today == today) {
+        *kinds = c->kinds;
+        *holidays = c->holidays;
+        return DB_OK;
+    }
+    enum db_status st = db_query(conn, &q_catalogue_texts, 0, NULL, read);
+    if (st != DB_OK)
+        return st;
+    *kinds = db_text(*read, 0, "kinds");
+    *holidays = db_text(*read, 0, "holidays");
+    c->kept = day_number(db_text(*read, 0, "today"), &c->today) &&
+              keep_text(c->kinds, sizeof c->kinds, *kinds) &&
+              keep_text(c->holidays, sizeof c->holidays, *holidays);
+    c->version = db_ll(*read, 0, "version");
+    return DB_OK;
+}
+
 /* Step 1: locks the person and reads the facts. Answers at once (returns true with *done) what
  * needs no checks: an idempotent replay or a reused key, a pending application, an unknown
  * polyclinic or district. */
@@ -991,10 +1046,16 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     /* What insurance must cover, what the district kind is judged by, and what approval uses. */
     f->effective_on = effective_date(f->grounds == GROUNDS_CAMPAIGN,
                                      has_campaign ? &campaign_effective_on : NULL, f->today);
+    PGresult *read = NULL;
+    const char *kinds, *holidays;
+    st = catalogue_for(conn, db_ll(r, 0, "catalogue_version"), f->today, &read, &kinds, &holidays);
+    if (st != DB_OK)
+        return st;
     f->districts = g->ds;
-    f->ndistricts = parse_districts(db_text(r, 0, "kinds"), db_text(r, 0, "districts"), g->ds,
-                                    MAX_DISTRICTS, &g->districts_doc);
-    g->nholidays = parse_days(db_text(r, 0, "holidays"), g->holidays, MAX_HOLIDAYS);
+    f->ndistricts =
+        parse_districts(kinds, db_text(r, 0, "districts"), g->ds, MAX_DISTRICTS, &g->districts_doc);
+    g->nholidays = parse_days(holidays, g->holidays, MAX_HOLIDAYS);
+    PQclear(read);
     if (has_campaign) {
         snprintf(g->year, sizeof g->year, "%s", db_text(r, 0, "campaign_year"));
     } else { /* no campaign open: the application is of today's year */

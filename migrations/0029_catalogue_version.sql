@@ -1,0 +1,32 @@
+-- The catalogues a submission's rules read that change a few times a year, district_kinds and
+-- holidays, carry a version: attachd keeps their text per worker thread and reads them again only
+-- when the version (or the day) is not the one it kept (issue 10).
+--
+-- A submission's facts statement read both in every execution, two sublinks whose executor state
+-- PostgreSQL builds every time: about 71k of its 1 950k instructions per application
+-- (bench/write_cost.sh, docs/PERFORMANCE.md round 13). It now reads the one version row instead.
+--
+-- The version changes in the statement that changes either table (a statement trigger, also for
+-- TRUNCATE), in the same transaction, so a snapshot that sees the version sees the catalogues it
+-- names. It is the time of the change in microseconds (at least the last one plus one), not a
+-- counter: a database restored from an older backup, or another database behind the same
+-- address, does not show a version an attachd kept for other contents.
+
+CREATE TABLE catalogue_version (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    version bigint NOT NULL
+);
+INSERT INTO catalogue_version (version)
+VALUES ((extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
+
+CREATE FUNCTION catalogue_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE catalogue_version
+       SET version = greatest(version + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER district_kinds_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON district_kinds
+    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_changed();
+CREATE TRIGGER holidays_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON holidays
+    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_changed();
