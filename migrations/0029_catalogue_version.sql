@@ -1,12 +1,14 @@
--- The catalogues a submission's rules read that change a few times a year, district_kinds and
--- holidays, carry a version: attachd keeps their text per worker thread and reads them again only
--- when the version (or the day) is not the one it kept (issue 10).
+-- The catalogues a submission reads that change a few times a year, district_kinds and holidays
+-- (its rules) and refusal_reasons (its answer), carry a version: attachd keeps their text per
+-- worker thread and reads them again only when the version (or the day) is not the one it kept
+-- (issue 10).
 --
--- A submission's facts statement read both in every execution, two sublinks whose executor state
--- PostgreSQL builds every time: about 71k of its 1 950k instructions per application
--- (bench/write_cost.sh, docs/PERFORMANCE.md round 13). It now reads the one version row instead.
+-- A submission's facts statement read the first two in every execution, two sublinks whose
+-- executor state PostgreSQL builds every time: about 64k of its 1 830k instructions per
+-- application (bench/write_cost.sh, docs/PERFORMANCE.md round 13). It now reads the one version
+-- row instead. A refused application's answer looked its reason up in every refusal.
 --
--- The version changes in the statement that changes either table (a statement trigger, also for
+-- The version changes in the statement that changes any of them (a statement trigger, also for
 -- TRUNCATE), in the same transaction, so a snapshot that sees the version sees the catalogues it
 -- names. It is the time of the change in microseconds (at least the last one plus one), not a
 -- counter: a database restored from an older backup, or another database behind the same
@@ -29,4 +31,6 @@ END $$;
 CREATE TRIGGER district_kinds_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON district_kinds
     FOR EACH STATEMENT EXECUTE FUNCTION catalogue_changed();
 CREATE TRIGGER holidays_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON holidays
+    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_changed();
+CREATE TRIGGER refusal_reasons_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON refusal_reasons
     FOR EACH STATEMENT EXECUTE FUNCTION catalogue_changed();

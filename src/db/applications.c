@@ -148,15 +148,22 @@ static struct db_stmt q_submit_facts = DB_READ(
               " LEFT JOIN applications i ON i.idempotency_key = $5"
               " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
 
-/* The catalogues the rules read that change a few times a year (migrations/0029), with their
- * version and the day they were read on: the district kinds' age bands and the holidays of the
- * next 60 days (enough for the next working day), as day numbers in order. */
+/* The catalogues a submission reads that change a few times a year (migrations/0029), with
+ * their version and the day they were read on: the district kinds' age bands and the holidays
+ * of the next 60 days (enough for the next working day), as day numbers in order. */
 #define HOLIDAYS_TEXT                                                                              \
     "array_to_string(ARRAY(SELECT day - " EPOCH " FROM holidays"                                   \
     " WHERE day > current_date AND day <= current_date + 60 ORDER BY day), ',')"
+/* And the refusal reasons as a refused application's answer shows them (refusal_json, without a
+ * comment: a refusal at submission has none), "CODE=json" per line (a code is [A-Z0-9_],
+ * migrations/0001; escape_json writes no line feed). */
+#define REFUSALS_TEXT                                                                              \
+    "array_to_string(ARRAY(SELECT code || '=' || refusal_json(code, NULL)::text"                   \
+    " FROM refusal_reasons), E'\\n')"
 static struct db_stmt q_catalogue_texts =
     DB_READ("SELECT v.version, (current_date - " EPOCH ") AS today, " DISTRICT_KINDS_TEXT
-            " AS kinds, " HOLIDAYS_TEXT " AS holidays FROM catalogue_version v");
+            " AS kinds, " HOLIDAYS_TEXT " AS holidays, " REFUSALS_TEXT
+            " AS refusals FROM catalogue_version v");
 
 /* The stored application (write_submission lists the parameters). $17 the day its decision
  * is due (18:00 local), $18 who decided it when it is decided at once. The values of domain
@@ -206,9 +213,8 @@ static struct db_stmt q_catalogue_texts =
     " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, data)"                  \
     " SELECT 'application.submitted', (ins.a).id, (ins.a).iin, (ins.a).polyclinic_id,"             \
     " event_submitted_data(ins.a) FROM ins WHERE " TRAIL_INLINE ")"
-/* A stored application answers the values it was sent and what the INSERT made: its id and
- * times, rendered by attachd (submitted_json); a refused one is rendered here (its refusal's
- * titles are in refusal_reasons). */
+/* A stored application answers the values it was sent and what the INSERT made, its id and
+ * times, rendered by attachd (submitted_json). */
 static struct db_stmt q_insert_pending =
     DB_WRITE("WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
              ") VALUES (" APPLICATION_VALUES ") RETURNING a)," TRAIL_PENDING_CTE
@@ -218,7 +224,7 @@ static struct db_stmt q_insert = DB_WRITE(
     "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
     ") VALUES (" APPLICATION_VALUES
     ") RETURNING a)," TRAIL_CTES("(SELECT NULL::bigint AS id, NULL::bigint AS from_polyclinic_id) "
-                                 "t") " SELECT (ins.a).id, application_json(ins.a)::text FROM ins");
+                                 "t") " SELECT (ins.a).id, (ins.a).submitted_at FROM ins");
 /* An application approved at once (auto_approve), its attachment and its transfer in one
  * statement: the id is drawn first so that all three rows carry it. $22 district, $23 the day
  * it takes effect, $24/$25 the polyclinic and district left (NULL: a first attachment), $26
@@ -686,6 +692,111 @@ struct submit_ctx {
     bool lost_race;
 };
 
+/* The catalogue texts (q_catalogue_texts) as this worker thread last read them, the refusals
+ * compact: a submission whose facts show the same version on the same day uses them instead of
+ * reading them again. Per thread, so without a lock; a text too long for its buffer is not kept
+ * (read every time). */
+struct catalogue_texts {
+    bool kept;
+    long long version;
+    day_t today;
+    char kinds[512], holidays[1024], refusals[8192];
+};
+static _Thread_local struct catalogue_texts catalogue;
+
+/* The texts one submission uses: the thread's, or those it read (held by `read`, the refusals
+ * compacted into `refusals_copy`) when the thread could not keep them. */
+struct catalogue_use {
+    const char *kinds, *holidays, *refusals;
+    PGresult *read;
+    char *refusals_copy;
+};
+
+static void catalogue_release(struct catalogue_use *u)
+{
+    PQclear(u->read);
+    free(u->refusals_copy);
+    *u = (struct catalogue_use){0};
+}
+
+static bool keep_text(char *to, size_t cap, const char *text)
+{
+    size_t len = text ? strlen(text) : cap;
+    if (len >= cap)
+        return false;
+    memcpy(to, text, len + 1);
+    return true;
+}
+
+/* Compacts each line of text on its own, in place (json_text_compact would join them). */
+static void compact_lines(char *text)
+{
+    char *out = text;
+    for (char *line = text; *line;) {
+        size_t n = strcspn(line, "\n");
+        bool more = line[n] == '\n';
+        line[n] = '\0';
+        json_text_compact(line);
+        size_t m = strlen(line);
+        memmove(out, line, m);
+        out += m;
+        if (more)
+            *out++ = '\n';
+        line += n + more;
+    }
+    *out = '\0';
+}
+
+/* The catalogue texts for a submission whose facts show `version` on `today`: those this
+ * thread kept, or read now in its transaction (and kept under the version they were read
+ * with). */
+static enum db_status catalogue_for(struct db_conn *conn, long long version, day_t today,
+                                    struct catalogue_use *u)
+{
+    struct catalogue_texts *c = &catalogue;
+    *u = (struct catalogue_use){0};
+    if (!c->kept || c->version != version || c->today != today) {
+        enum db_status st = db_query(conn, &q_catalogue_texts, 0, NULL, &u->read);
+        if (st != DB_OK)
+            return st;
+        const char *refusals = db_text(u->read, 0, "refusals");
+        c->kept = day_number(db_text(u->read, 0, "today"), &c->today) &&
+                  keep_text(c->kinds, sizeof c->kinds, db_text(u->read, 0, "kinds")) &&
+                  keep_text(c->holidays, sizeof c->holidays, db_text(u->read, 0, "holidays")) &&
+                  keep_text(c->refusals, sizeof c->refusals, refusals);
+        c->version = db_ll(u->read, 0, "version");
+        if (c->kept) {
+            compact_lines(c->refusals);
+        } else {
+            u->kinds = db_text(u->read, 0, "kinds");
+            u->holidays = db_text(u->read, 0, "holidays");
+            u->refusals = u->refusals_copy = strdup(refusals ? refusals : "");
+            if (!u->refusals_copy)
+                return DB_ERROR;
+            compact_lines(u->refusals_copy);
+            return DB_OK;
+        }
+    }
+    u->kinds = c->kinds;
+    u->holidays = c->holidays;
+    u->refusals = c->refusals;
+    return DB_OK;
+}
+
+/* A refusal as refusal_json(code, NULL) renders it, compact, from the refusals' text ("CODE=json"
+ * per line); "null" when the catalogue has no such code, as refusal_json answers then. */
+static void refusal_json_text(struct text_buf *t, const char *refusals, const char *code)
+{
+    size_t len = strlen(code);
+    for (const char *line = refusals; *line; line += strcspn(line, "\n"), line += *line == '\n') {
+        if (strncmp(line, code, len) == 0 && line[len] == '=') {
+            text_append(t, line + len + 1, strcspn(line + len + 1, "\n"));
+            return;
+        }
+    }
+    TEXT_LIT(t, "null");
+}
+
 /* What a submission knows once the person is locked: the facts row (kept while its strings are
  * borrowed by `facts`) and what the pure rules need besides. */
 struct gathered {
@@ -701,10 +812,12 @@ struct gathered {
     struct live_attachments live;
     long long family[MAX_FAMILY];
     size_t nfamily;
+    struct catalogue_use catalogue; /* the kinds, holidays and refusals it read */
 };
 
 static void gathered_free(struct gathered *g)
 {
+    catalogue_release(&g->catalogue);
     PQclear(g->row);
     free(g->districts_doc);
     json_decref(g->live_doc);
@@ -825,28 +938,30 @@ static void json_id_or_null(struct text_buf *t, long long id)
         TEXT_LIT(t, "null");
 }
 
-/* The answer to a submission stored pending or approved (approved: pl), as application_json()
- * (migrations/0009) renders it for GET /v1/applications/{id}, compact: the values sent to the
- * INSERT and what it made, its id and times (r). PostgreSQL built it in every submission, 139k
- * instructions of about 1 950k (docs/PERFORMANCE.md, round 13). Keys in application_json's
- * order; the person and the representative as jsonb prints them (the API layer sends them so:
- * jsonb_text); a decided-at-once application's decided_at is its submitted_at (both now() of
- * the transaction). tests/integration/test_applications.py compares it with GET byte for byte.
- * NULL when r's times are not readable or memory ran out. */
+/* The answer to a submission (stored pending, approved at once: pl, or refused: `refusal`, its
+ * rendering from the refusals' text), as application_json() (migrations/0009) renders it for GET
+ * /v1/applications/{id}, compact: the values sent to the INSERT and what it made, its id and
+ * times (r). PostgreSQL built it in every submission, 147k instructions of about 1 950k
+ * (docs/PERFORMANCE.md, round 13). Keys in application_json's order; the person and the
+ * representative as jsonb prints them (the API layer sends them so: jsonb_text); a decision
+ * taken at once has its submitted_at as decided_at (both now() of the transaction).
+ * tests/integration/test_applications.py compares it with GET byte for byte. NULL when r's
+ * times are not readable or memory ran out. */
 static char *submitted_json(const struct application_input *in, const PGresult *r,
-                            const struct placement *pl, const char *warnings, const char *year,
-                            const char *effective_on)
+                            const struct placement *pl, const char *refusal, const char *refusals,
+                            const char *warnings, const char *year, const char *effective_on)
 {
+    bool pending = !pl && !refusal;
     char submitted[32], due[32];
     if (!iso_ts_text(db_text(r, 0, "submitted_at"), submitted) ||
-        (!pl && !iso_ts_text(db_text(r, 0, "decision_due_at"), due)))
+        (pending && !iso_ts_text(db_text(r, 0, "decision_due_at"), due)))
         return NULL;
     const enum json_hex pg = JSON_HEX_POSTGRES;
     struct text_buf t = {0};
     TEXT_LIT(&t, "{\"id\":");
     text_json_id(&t, db_ll(r, 0, "id"));
     TEXT_LIT(&t, ",\"status\":");
-    text_json_string(&t, pl ? "approved" : "pending", pg);
+    text_json_string(&t, pl ? "approved" : refusal ? "refused" : "pending", pg);
     TEXT_LIT(&t, ",\"person\":");
     text_append(&t, in->person_json, strlen(in->person_json));
     TEXT_LIT(&t, ",\"settlement\":");
@@ -872,16 +987,21 @@ static char *submitted_json(const struct application_input *in, const PGresult *
     text_json_string(&t, in->birth_certificate, pg);
     TEXT_LIT(&t, ",\"family_iins\":");
     json_array_from_literal(&t, in->family_iins);
-    TEXT_LIT(&t, ",\"refusal\":null,\"warnings\":");
+    TEXT_LIT(&t, ",\"refusal\":");
+    if (refusal)
+        refusal_json_text(&t, refusals, refusal);
+    else
+        TEXT_LIT(&t, "null");
+    TEXT_LIT(&t, ",\"warnings\":");
     json_array_from_literal(&t, warnings);
     TEXT_LIT(&t, ",\"campaign_year\":");
     text_append(&t, year, strlen(year));
     TEXT_LIT(&t, ",\"submitted_at\":");
     text_json_string(&t, submitted, pg);
     TEXT_LIT(&t, ",\"decision_due_at\":");
-    text_json_string(&t, pl ? NULL : due, pg);
+    text_json_string(&t, pending ? due : NULL, pg);
     TEXT_LIT(&t, ",\"decided_at\":");
-    text_json_string(&t, pl ? submitted : NULL, pg);
+    text_json_string(&t, pending ? NULL : submitted, pg);
     TEXT_LIT(&t, ",\"effective_on\":");
     text_json_string(&t, pl ? effective_on : NULL, pg);
     TEXT_LIT(&t, "}");
@@ -890,51 +1010,6 @@ static char *submitted_json(const struct application_input *in, const PGresult *
         return NULL;
     }
     return t.buf;
-}
-
-/* The catalogue texts (q_catalogue_texts) as this worker thread last read them: a submission
- * whose facts show the same version on the same day uses them instead of reading them again.
- * Per thread, so without a lock; a text too long for its buffer is not kept (read every time). */
-struct catalogue_texts {
-    bool kept;
-    long long version;
-    day_t today;
-    char kinds[512], holidays[1024];
-};
-static _Thread_local struct catalogue_texts catalogue;
-
-static bool keep_text(char *to, size_t cap, const char *text)
-{
-    size_t len = text ? strlen(text) : cap;
-    if (len >= cap)
-        return false;
-    memcpy(to, text, len + 1);
-    return true;
-}
-
-/* The kinds' and the holidays' texts for a submission whose facts show `version` on `today`:
- * those this thread kept, or read now in its transaction (*read holds them until the caller
- * clears it, and they are kept under the version they were read with). */
-static enum db_status catalogue_for(struct db_conn *conn, long long version, day_t today,
-                                    PGresult **read, const char **kinds, const char **holidays)
-{
-    struct catalogue_texts *c = &catalogue;
-    *read = NULL;
-    if (c->kept && c->version == version && c->today == today) {
-        *kinds = c->kinds;
-        *holidays = c->holidays;
-        return DB_OK;
-    }
-    enum db_status st = db_query(conn, &q_catalogue_texts, 0, NULL, read);
-    if (st != DB_OK)
-        return st;
-    *kinds = db_text(*read, 0, "kinds");
-    *holidays = db_text(*read, 0, "holidays");
-    c->kept = day_number(db_text(*read, 0, "today"), &c->today) &&
-              keep_text(c->kinds, sizeof c->kinds, *kinds) &&
-              keep_text(c->holidays, sizeof c->holidays, *holidays);
-    c->version = db_ll(*read, 0, "version");
-    return DB_OK;
 }
 
 /* Step 1: locks the person and reads the facts. Answers at once (returns true with *done) what
@@ -1046,16 +1121,13 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     /* What insurance must cover, what the district kind is judged by, and what approval uses. */
     f->effective_on = effective_date(f->grounds == GROUNDS_CAMPAIGN,
                                      has_campaign ? &campaign_effective_on : NULL, f->today);
-    PGresult *read = NULL;
-    const char *kinds, *holidays;
-    st = catalogue_for(conn, db_ll(r, 0, "catalogue_version"), f->today, &read, &kinds, &holidays);
+    st = catalogue_for(conn, db_ll(r, 0, "catalogue_version"), f->today, &g->catalogue);
     if (st != DB_OK)
         return st;
     f->districts = g->ds;
-    f->ndistricts =
-        parse_districts(kinds, db_text(r, 0, "districts"), g->ds, MAX_DISTRICTS, &g->districts_doc);
-    g->nholidays = parse_days(holidays, g->holidays, MAX_HOLIDAYS);
-    PQclear(read);
+    f->ndistricts = parse_districts(g->catalogue.kinds, db_text(r, 0, "districts"), g->ds,
+                                    MAX_DISTRICTS, &g->districts_doc);
+    g->nholidays = parse_days(g->catalogue.holidays, g->holidays, MAX_HOLIDAYS);
     if (has_campaign) {
         snprintf(g->year, sizeof g->year, "%s", db_text(r, 0, "campaign_year"));
     } else { /* no campaign open: the application is of today's year */
@@ -1167,10 +1239,8 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
         }
         return st;
     }
-    /* q_insert's rendering is unaliased: PostgreSQL names it after the function. */
-    res->json = refusal != REFUSAL_NONE
-                    ? db_json_copy(r, 0, "application_json")
-                    : submitted_json(in, r, approved ? pl : NULL, warnings, g->year, effective_on);
+    res->json = submitted_json(in, r, approved ? pl : NULL, refusal_code(refusal),
+                               g->catalogue.refusals, warnings, g->year, effective_on);
     PQclear(r);
     res->outcome = SUBMIT_CREATED;
     return res->json ? DB_OK : DB_ERROR;

@@ -242,16 +242,17 @@ class SchemaRulesTest(ApiTestCase):
 
 @unittest.skipUnless(db_available(), NO_DB)
 class CatalogueVersionTest(ApiTestCase):
-    """attachd keeps the district kinds and the holidays per worker thread and reads them again
-    when catalogue_version changes (migrations/0029): every statement that changes either table
-    changes it, in its own transaction."""
+    """attachd keeps the district kinds, the holidays and the refusal reasons per worker thread
+    and reads them again when catalogue_version changes (migrations/0029): every statement that
+    changes one of them changes it, in its own transaction."""
 
     def test_every_change_of_kinds_or_holidays_changes_the_version(self):
         for change in ("UPDATE district_kinds SET norm = norm WHERE code = 'gp'",
                        "INSERT INTO holidays (day, name) VALUES (DATE '2199-01-01', 'x')",
                        "UPDATE holidays SET name = name WHERE day = DATE '2199-01-01'",
                        "DELETE FROM holidays WHERE day = DATE '2199-01-01'",
-                       "TRUNCATE holidays"):
+                       "TRUNCATE holidays",
+                       "UPDATE refusal_reasons SET title_en = title_en WHERE code = 'NOT_ELIGIBLE'"):
             with self.subTest(change=change):
                 ok, out = run_rolled_back("SELECT version FROM catalogue_version;\n%s;\n"
                                           "SELECT version FROM catalogue_version" % change)
