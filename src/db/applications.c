@@ -117,9 +117,9 @@ enum live_column {
 };
 
 /* Everything submission needs to know, read once the person is locked, but the catalogues that
- * change a few times a year: their version, whose texts the thread keeps (catalogue_for). $1 iin,
- * $2 polyclinic, $3 settlement, $4 requested district, $5 idempotency key, $6 request hash, $7
- * token id. */
+ * change a few times a year: their version, whose texts the thread keeps (catalogue_for). Whether
+ * a requested district is one of the polyclinic's is read from its districts (has_district).
+ * $1 iin, $2 polyclinic, $3 settlement, $4 idempotency key, $5 request hash, $6 token id. */
 static struct db_stmt q_submit_facts = DB_READ(
     "SELECT (current_date - " EPOCH ") AS today, c.year AS campaign_year,"
     " (c.effective_on - " EPOCH ") AS campaign_effective_on,"
@@ -135,18 +135,16 @@ static struct db_stmt q_submit_facts = DB_READ(
     " cardinality(ARRAY(SELECT 1 FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
     " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int)))"
     " AS changes_used,"
-    " $4::bigint IS NULL OR EXISTS (SELECT 1 FROM districts WHERE id = $4 AND polyclinic_id = $2)"
-    " AS district_ok,"
     " v.version AS catalogue_version,"
     /* the stored application's trail is written by its storing statement (migrations/0020) */
     " set_config('attachd.trail', 'inline', true) AS trail,"
-    " i.id AS idem_id, i.request_hash = $6::bytea AS idem_same, " DISTRICTS_TEXT(
+    " i.id AS idem_id, i.request_hash = $5::bytea AS idem_same, " DISTRICTS_TEXT(
         "$2") " AS districts FROM catalogue_version v"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
               " LEFT JOIN polyclinics p ON p.id = $2"
               " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
-              " LEFT JOIN applications i ON i.idempotency_key = $5"
-              " AND coalesce(i.submitted_by, 0) = coalesce($7::bigint, 0)");
+              " LEFT JOIN applications i ON i.idempotency_key = $4"
+              " AND coalesce(i.submitted_by, 0) = coalesce($6::bigint, 0)");
 
 /* The catalogues a submission reads that change a few times a year (migrations/0029), with
  * their version and the day they were read on: the district kinds' age bands and the holidays
@@ -420,6 +418,19 @@ static size_t parse_districts(const char *kinds, const char *text, struct distri
             }
     }
     return n;
+}
+
+/* Whether the DISTRICTS_TEXT rendering has the district `id`: each of its rows starts "(id,". */
+static bool has_district(const char *text, long long id)
+{
+    char key[32];
+    size_t n = (size_t)snprintf(key, sizeof key, "(%lld,", id);
+    for (const char *p = text ? text : ""; *p; p += *p == ';') {
+        if (strncmp(p, key, n) == 0)
+            return true;
+        p += strcspn(p, ";");
+    }
+    return false;
 }
 
 /* Reads a day number's text (a date minus EPOCH); false when it is NULL or not a number. */
@@ -1025,7 +1036,6 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     db_param_text(&pf, in->iin);
     db_param_ll(&pf, in->polyclinic_id);
     db_param_text(&pf, in->settlement);
-    db_param_id_or_null(&pf, in->district_id);
     db_param_text(&pf, ctx->dry_run ? NULL : in->idempotency_key);
     db_param_text(&pf, in->request_hash);
     db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
@@ -1075,7 +1085,8 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         res->other_polyclinic_id = db_ll(r, 0, "pending_polyclinic_id");
         return DB_OK;
     }
-    if (!db_bool(r, 0, "poly_exists") || !db_bool(r, 0, "district_ok")) {
+    if (!db_bool(r, 0, "poly_exists") ||
+        (in->district_id && !has_district(db_text(r, 0, "districts"), in->district_id))) {
         res->outcome =
             db_bool(r, 0, "poly_exists") ? SUBMIT_UNKNOWN_DISTRICT : SUBMIT_UNKNOWN_POLYCLINIC;
         return DB_OK;
