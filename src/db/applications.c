@@ -129,7 +129,6 @@ static struct db_stmt q_submit_facts = DB_READ(
     " coalesce(p.auto_approve, false) AS auto_approve,"
     " coalesce(p.settlement = $3::bpchar OR EXISTS (SELECT 1 FROM polyclinic_also_serves s"
     " WHERE s.polyclinic_id = p.id AND s.kato = $3::bpchar), false) AS serves,"
-    " EXISTS (SELECT 1 FROM settlements WHERE kato = $3::bpchar) AS settlement_known,"
     " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id, " LIVE_JSON " AS live,"
     /* the changes of polyclinic counted without an aggregate (above) */
     " cardinality(ARRAY(SELECT 1 FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
@@ -145,6 +144,12 @@ static struct db_stmt q_submit_facts = DB_READ(
               " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
               " LEFT JOIN applications i ON i.idempotency_key = $4"
               " AND coalesce(i.submitted_by, 0) = coalesce($6::bigint, 0)");
+
+/* Whether a settlement the polyclinic does not serve is in the catalogue: one it serves is, by
+ * the keys of polyclinics and polyclinic_also_serves (migrations/0001), so the facts do not ask
+ * (their sublink cost every submission 17k instructions, docs/PERFORMANCE.md round 13). $1 KATO. */
+static struct db_stmt q_settlement_known =
+    DB_READ("SELECT EXISTS (SELECT 1 FROM settlements WHERE kato = $1::bpchar) AS known");
 
 /* The catalogues a submission reads that change a few times a year (migrations/0029), with
  * their version and the day they were read on: the district kinds' age bands and the holidays
@@ -1092,6 +1097,15 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         return DB_OK;
     }
     *done = false;
+    bool serves = db_bool(r, 0, "serves"), settlement_known = serves;
+    if (!serves) {
+        PGresult *known = NULL;
+        const char *kato[1] = {in->settlement};
+        if ((st = db_query(conn, &q_settlement_known, 1, kato, &known)) != DB_OK)
+            return st;
+        settlement_known = db_bool(known, 0, "known");
+        PQclear(known);
+    }
     struct live_facts live;
     if (!live_from_json(g, db_text(r, 0, "live"), in->polyclinic_id, &live))
         return DB_ERROR;
@@ -1107,10 +1121,10 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         .representative_iin = in->rep_iin,
         .representative_relation = in->rep_relation,
         .birth_certificate = in->birth_certificate,
-        .settlement_known = db_bool(r, 0, "settlement_known"),
+        .settlement_known = settlement_known,
         .in_campaign = !db_is_null(r, 0, "campaign_year"),
         .clinic_accepting = db_bool(r, 0, "accepting"),
-        .clinic_serves_settlement = db_bool(r, 0, "serves"),
+        .clinic_serves_settlement = serves,
         .auto_approve = db_bool(r, 0, "auto_approve"),
         .already_attached_there = live.there,
         .has_current_attachment = g->live.current_id != 0,
