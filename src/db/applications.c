@@ -127,8 +127,7 @@ static struct db_stmt q_submit_facts = DB_READ(
     " p.id IS NOT NULL AS poly_exists,"
     " coalesce(p.accepting AND p.fsms_contract, false) AS accepting,"
     " coalesce(p.auto_approve, false) AS auto_approve,"
-    " coalesce(p.settlement = $3::bpchar OR EXISTS (SELECT 1 FROM polyclinic_also_serves s"
-    " WHERE s.polyclinic_id = p.id AND s.kato = $3::bpchar), false) AS serves,"
+    " coalesce(p.settlement = $3::bpchar, false) AS in_own_settlement,"
     " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id, " LIVE_JSON " AS live,"
     /* the changes of polyclinic counted without an aggregate (above) */
     " cardinality(ARRAY(SELECT 1 FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
@@ -145,11 +144,15 @@ static struct db_stmt q_submit_facts = DB_READ(
               " LEFT JOIN applications i ON i.idempotency_key = $4"
               " AND coalesce(i.submitted_by, 0) = coalesce($6::bigint, 0)");
 
-/* Whether a settlement the polyclinic does not serve is in the catalogue: one it serves is, by
- * the keys of polyclinics and polyclinic_also_serves (migrations/0001), so the facts do not ask
- * (their sublink cost every submission 17k instructions, docs/PERFORMANCE.md round 13). $1 KATO. */
-static struct db_stmt q_settlement_known =
-    DB_READ("SELECT EXISTS (SELECT 1 FROM settlements WHERE kato = $1::bpchar) AS known");
+/* For an application from outside the polyclinic's own settlement (the facts say whether it is
+ * from there): whether the polyclinic also serves it, and whether it is in the catalogue. One in
+ * the polyclinic's own settlement is in the catalogue by the key of polyclinics
+ * (migrations/0001), so most submissions do not ask (these two sublinks in the facts cost every
+ * submission about 25k instructions, docs/PERFORMANCE.md round 13). $1 KATO, $2 polyclinic. */
+static struct db_stmt q_other_settlement =
+    DB_READ("SELECT EXISTS (SELECT 1 FROM polyclinic_also_serves WHERE polyclinic_id = $2"
+            " AND kato = $1::bpchar) AS serves,"
+            " EXISTS (SELECT 1 FROM settlements WHERE kato = $1::bpchar) AS known");
 
 /* The catalogues a submission reads that change a few times a year (migrations/0029), with
  * their version and the day they were read on: the district kinds' age bands and the holidays
@@ -1097,14 +1100,17 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
         return DB_OK;
     }
     *done = false;
-    bool serves = db_bool(r, 0, "serves"), settlement_known = serves;
+    bool serves = db_bool(r, 0, "in_own_settlement"), settlement_known = serves;
     if (!serves) {
-        PGresult *known = NULL;
-        const char *kato[1] = {in->settlement};
-        if ((st = db_query(conn, &q_settlement_known, 1, kato, &known)) != DB_OK)
+        PGresult *other = NULL;
+        struct db_params po = {0};
+        db_param_text(&po, in->settlement);
+        db_param_ll(&po, in->polyclinic_id);
+        if ((st = db_query_params(conn, &q_other_settlement, &po, &other)) != DB_OK)
             return st;
-        settlement_known = db_bool(known, 0, "known");
-        PQclear(known);
+        serves = db_bool(other, 0, "serves");
+        settlement_known = db_bool(other, 0, "known");
+        PQclear(other);
     }
     struct live_facts live;
     if (!live_from_json(g, db_text(r, 0, "live"), in->polyclinic_id, &live))
