@@ -21,6 +21,18 @@ CREATE TABLE catalogue_version (
 INSERT INTO catalogue_version (version)
 VALUES ((extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
 
+-- Every submission's facts are read FROM this one row: without it they would find no row and
+-- answer every submission as if its polyclinic did not exist. It is never deleted.
+CREATE FUNCTION catalogue_version_is_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'catalogue_version has one row, never deleted: every submission reads it'
+        USING ERRCODE = 'restrict_violation';
+END $$;
+CREATE TRIGGER catalogue_version_is_kept BEFORE DELETE ON catalogue_version
+    FOR EACH ROW EXECUTE FUNCTION catalogue_version_is_kept();
+CREATE TRIGGER catalogue_version_is_kept_truncate BEFORE TRUNCATE ON catalogue_version
+    FOR EACH STATEMENT EXECUTE FUNCTION catalogue_version_is_kept();
+
 CREATE FUNCTION catalogue_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE catalogue_version

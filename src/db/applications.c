@@ -148,7 +148,7 @@ static struct db_stmt q_submit_facts = DB_READ(
  * from there): whether the polyclinic also serves it, and whether it is in the catalogue. One in
  * the polyclinic's own settlement is in the catalogue by the key of polyclinics
  * (migrations/0001), so most submissions do not ask (these two sublinks in the facts cost every
- * submission about 25k instructions, docs/PERFORMANCE.md round 13). $1 KATO, $2 polyclinic. */
+ * submission about 33k instructions, docs/PERFORMANCE.md round 13). $1 KATO, $2 polyclinic. */
 static struct db_stmt q_other_settlement =
     DB_READ("SELECT EXISTS (SELECT 1 FROM polyclinic_also_serves WHERE polyclinic_id = $2"
             " AND kato = $1::bpchar) AS serves,"

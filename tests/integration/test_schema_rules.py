@@ -260,5 +260,15 @@ class CatalogueVersionTest(ApiTestCase):
                 before, after = [int(v) for v in out.split()]
                 self.assertGreater(after, before)
 
+    def test_the_version_row_is_kept(self):
+        """Every submission's facts are read FROM its one row."""
+        for change in ("DELETE FROM catalogue_version", "TRUNCATE catalogue_version",
+                       "INSERT INTO catalogue_version (one, version) VALUES (false, 1)"):
+            with self.subTest(change=change):
+                ok, out = run_rolled_back(change)
+                self.assertFalse(ok, "%s: accepted, must be refused" % change)
+        ok, out = run_rolled_back("DELETE FROM catalogue_version")
+        self.assertIn("23001", out, out)  # restrict_violation
+
 if __name__ == "__main__":
     unittest.main()
