@@ -123,6 +123,8 @@ enum db_status db_run(struct db_pool *pool, struct db_stmt *stmt, int nparams,
 /* Who the calling thread acts for, "role<TAB>token id<TAB>name" (NULL or "": nobody); written
  * to the session setting attachd.actor before a write, for the audit triggers. */
 void db_set_actor(const char *actor);
+/* The calling thread's actor as db_set_actor set it ("" for nobody). */
+const char *db_actor(void);
 
 /* The schema version (latest migration) as the primary sees it. DB_UNAVAILABLE when no
  * connection can be had, or when the server reached is read-only (a standby: its pooled

@@ -119,9 +119,10 @@ enum live_column {
 /* Everything submission needs to know, read once the person is locked, but the catalogues that
  * change a few times a year: their version, whose texts the thread keeps (catalogue_for). Whether
  * a requested district is one of the polyclinic's is read from its districts (has_district).
+ * `now` is the transaction's time, the stored application's submitted_at (trail_members).
  * $1 iin, $2 polyclinic, $3 settlement, $4 idempotency key, $5 request hash, $6 token id. */
 static struct db_stmt q_submit_facts = DB_READ(
-    "SELECT (current_date - " EPOCH ") AS today, c.year AS campaign_year,"
+    "SELECT (current_date - " EPOCH ") AS today, now() AS now, c.year AS campaign_year,"
     " (c.effective_on - " EPOCH ") AS campaign_effective_on,"
     " c.max_changes AS max_changes,"
     " p.id IS NOT NULL AS poly_exists,"
@@ -193,50 +194,62 @@ static struct db_stmt q_catalogue_texts =
  * migrations/0020, which then fire: the conditions are each other's negation, so exactly one
  * writes it. The audit row of a decision taken at once (audit_row() of audit_decided_at_once:
  * the columns left out are the trigger's arguments) and the events (applications_events_insert:
- * submitted, then decided, in that order of ids). `ins` is the stored row, `tr` the transfer
- * (id, from_polyclinic_id) or NULLs. */
-#define TRAIL_INLINE "current_setting('attachd.trail', true) = 'inline'"
-#define TRAIL_CTES(tr)                                                                             \
+ * submitted, then decided, in that order of ids). `ins` is the stored row.
+ *
+ * Their documents are rendered by attachd (trail_members), each parameter the members of a JSON
+ * object without its braces, and completed here with what the statement makes: the application's
+ * id, the transfer's id, the decision's due time. Built by PostgreSQL (to_jsonb of the row,
+ * event_submitted_data, event_decided_data), they cost 164k instructions of 1 696k per
+ * application (docs/PERFORMANCE.md, round 14). tests/integration/test_trail.py compares every
+ * kind of submission's trail with the triggers'. */
+#define TRAIL_INLINE               "current_setting('attachd.trail', true) = 'inline'"
+#define TRAIL_MEMBERS(first, rest) "('{' || " first " || " rest " || '}')::jsonb"
+/* The audit row of a decision taken at once ("approve" or "refuse"), its document's members
+ * but the id in `members`, its actor's role, token and name in `actor` (three parameters: the
+ * actor the session's attachd.actor names, split as actor_role(), actor_token() and
+ * actor_name() split it). */
+#define TRAIL_AUDIT(action, members, actor)                                                        \
     " au AS (INSERT INTO audit (actor_role, actor_token, actor_name, action, entity, entity_id,"   \
-    " before, after) SELECT actor_role(d.actor), actor_token(d.actor), actor_name(d.actor),"       \
-    " audit_action('application', 'INSERT', d.doc), 'application', d.doc->>'id', NULL, d.doc"      \
-    " FROM ins, LATERAL (SELECT coalesce(current_setting('attachd.actor', true), '') AS actor,"    \
-    " to_jsonb(ins.a) - '{person,representative,birth_certificate,family_iins,address,"            \
-    "request_hash,idempotency_key}'::text[] AS doc OFFSET 0) d"                                    \
-    " WHERE (ins.a).status <> 'pending' AND " TRAIL_INLINE "),"                                    \
+    " before, after) SELECT " actor ", '" action "', 'application', (ins.a).id::text, NULL,"       \
+    " " TRAIL_MEMBERS("'\"id\":' || (ins.a).id::text",                                             \
+                      "',' || " members) " FROM ins WHERE " TRAIL_INLINE "),"
+/* The events of a decision taken at once: submitted (data: the members `submitted`) and
+ * decided (`decided`, an expression), the decided one naming `other` (the polyclinic left). */
+#define TRAIL_EVENTS(from, other, submitted, decided)                                              \
     " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, other_polyclinic_id,"   \
     " data) SELECT e.type, (ins.a).id, (ins.a).iin, (ins.a).polyclinic_id, e.other, e.data"        \
-    " FROM ins, " tr ", LATERAL (VALUES (1, 'application.submitted', NULL::bigint,"                \
-    " event_submitted_data(ins.a)), (2, event_decision_type(ins.a), t.from_polyclinic_id,"         \
-    " event_decided_data(ins.a, t.id, t.from_polyclinic_id))) e(ord, type, other, data)"           \
-    " WHERE e.type IS NOT NULL AND " TRAIL_INLINE " ORDER BY e.ord)"
-/* The trail of a pending application: its submitted event alone, as TRAIL_CTES writes it for a
- * pending row (no audit row, no decided event). Without the audit's ModifyTable, the decided
- * event and their joins, which PostgreSQL built in every execution and which wrote nothing for
- * a pending application (callgrind, the campaign day's mix: 2 232k -> 2 179k instructions per
- * application). */
+    " FROM ins" from ", LATERAL (VALUES (1, 'application.submitted', NULL::bigint,"                \
+    " ('{' || " submitted " || '}')::jsonb), (2, 'application.decided', " other ", " decided       \
+    ")) e(ord, type, other, data) WHERE " TRAIL_INLINE " ORDER BY e.ord)"
+/* The trail of a pending application: its submitted event alone (no audit row, no decided
+ * event), the due time of its decision added to the members $22. */
 #define TRAIL_PENDING_CTE                                                                          \
     " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, data)"                  \
-    " SELECT 'application.submitted', (ins.a).id, (ins.a).iin, (ins.a).polyclinic_id,"             \
-    " event_submitted_data(ins.a) FROM ins WHERE " TRAIL_INLINE ")"
+    " SELECT 'application.submitted', (ins.a).id, (ins.a).iin, "                                   \
+    "(ins.a).polyclinic_id, " TRAIL_MEMBERS(                                                       \
+        "'\"decision_due_at\":\"' || iso_ts((ins.a).decision_due_at)",                             \
+        "'\",' || $22") " FROM ins WHERE " TRAIL_INLINE ")"
 /* A stored application answers the values it was sent and what the INSERT made, its id and
  * times, rendered by attachd (submitted_json). */
 static struct db_stmt q_insert_pending =
     DB_WRITE("WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
              ") VALUES (" APPLICATION_VALUES ") RETURNING a)," TRAIL_PENDING_CTE
              " SELECT (ins.a).id, (ins.a).submitted_at, (ins.a).decision_due_at FROM ins");
-/* A refused application (decided at submission) with its trail: the audit row and both events. */
-static struct db_stmt q_insert = DB_WRITE(
-    "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
-    ") VALUES (" APPLICATION_VALUES
-    ") RETURNING a)," TRAIL_CTES("(SELECT NULL::bigint AS id, NULL::bigint AS from_polyclinic_id) "
-                                 "t") " SELECT (ins.a).id, (ins.a).submitted_at FROM ins");
+/* A refused application (decided at submission) with its trail: the audit row and both events.
+ * $22 the submitted event's members, $23 the decided event's, $24 the audit document's, $25-$27
+ * the audit's actor (trail_actor). */
+static struct db_stmt q_insert =
+    DB_WRITE("WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
+             ") VALUES (" APPLICATION_VALUES
+             ") RETURNING a)," TRAIL_AUDIT("refuse", "$24", "$25, $26::bigint, $27") TRAIL_EVENTS(
+                 "", "NULL::bigint", "$22",
+                 "('{' || $23 || '}')::jsonb") " SELECT (ins.a).id, (ins.a).submitted_at FROM ins");
 /* An application approved at once (auto_approve), its attachment and its transfer in one
  * statement: the id is drawn first so that all three rows carry it. $22 district, $23 the day
  * it takes effect, $24/$25 the polyclinic and district left (NULL: a first attachment), $26
  * whether leaving counts as a change. The foreign keys to the application are checked at the
- * end of the statement, when it is stored. Its trail as q_insert's, the decided event naming
- * the transfer written here. */
+ * end of the statement, when it is stored. Its trail as q_insert's ($27-$32), the decided event
+ * naming the transfer written here. */
 static struct db_stmt q_insert_approved = DB_WRITE(
     "WITH n AS (SELECT nextval('applications_id_seq') AS id),"
     " att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
@@ -249,7 +262,11 @@ static struct db_stmt q_insert_approved = DB_WRITE(
     " RETURNING id, from_polyclinic_id),"
     " ins AS (INSERT INTO applications AS a (id, " APPLICATION_COLUMNS ", district_id,"
     " effective_on) OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES ", $22, $23::date"
-    " FROM n RETURNING a)," TRAIL_CTES("tr t") " SELECT (ins.a).id, (ins.a).submitted_at FROM ins");
+    " FROM n RETURNING a)," TRAIL_AUDIT("approve", "$29", "$30, $31::bigint, $32") TRAIL_EVENTS(
+        ", tr t", "t.from_polyclinic_id", "$27",
+        TRAIL_MEMBERS("'\"transfer_id\":' || t.id::text", "',' || $28")) " SELECT (ins.a).id,"
+                                                                         " (ins.a).submitted_at"
+                                                                         " FROM ins");
 
 /* The application to decide, locked. $2/$4: the district the approver prefers, by id or by
  * number (NULL both: the one the application asked for); $3 the refusal code. */
@@ -1031,6 +1048,153 @@ static char *submitted_json(const struct application_input *in, const PGresult *
     return t.buf;
 }
 
+/* A timestamptz as to_jsonb() renders it (JSON's date-time: "T", the offset with its minutes)
+ * from its text in DateStyle ISO: "2026-12-03 21:02:57.123456+05" is
+ * "2026-12-03T21:02:57.123456+05:00"; an offset with minutes or seconds is written as it is.
+ * False when the text is not of that form. */
+static bool json_ts_text(const char *pg, char out[40])
+{
+    size_t len = pg ? strlen(pg) : 0;
+    if (len < 22 || len > 32 || pg[4] != '-' || pg[10] != ' ' || pg[13] != ':')
+        return false;
+    const char *z = pg + 19;
+    if (*z == '.')
+        while (*++z >= '0' && *z <= '9')
+            ;
+    if ((*z != '+' && *z != '-') || !isdigit((unsigned char)z[1]) || !isdigit((unsigned char)z[2]))
+        return false;
+    snprintf(out, 40, "%.10sT%s%s", pg, pg + 11, z[3] ? "" : ":00");
+    return true;
+}
+
+/* A submission's trail as the statement that stores it writes it (TRAIL_AUDIT, TRAIL_EVENTS,
+ * TRAIL_PENDING_CTE): the members of each document, without braces and without what the
+ * statement makes (the application's and the transfer's id, a pending application's due
+ * time). They are what event_submitted_data, event_decided_data and audit_row (migrations/0020,
+ * 0021) make of the stored row, which tests/integration/test_trail.py checks: jsonb orders the
+ * keys itself. */
+struct trail {
+    struct text_buf submitted, decided, audit;
+    /* the audit's actor: actor_role(), actor_token() (NULL: none) and actor_name() of the
+     * actor the pool names in attachd.actor (db_actor) */
+    char role[160], token[160], name[160];
+};
+
+/* "role<TAB>token<TAB>name" (db_set_actor) split as migrations/0020's actor_role(),
+ * actor_token() and actor_name() split it: nobody ("") is the system. */
+static void trail_actor(struct trail *tr)
+{
+    const char *actor = db_actor();
+    size_t role = strcspn(actor, "\t");
+    const char *rest = actor[role] ? actor + role + 1 : actor + role;
+    size_t token = strcspn(rest, "\t");
+    if (*actor)
+        snprintf(tr->role, sizeof tr->role, "%.*s", (int)role, actor);
+    else
+        snprintf(tr->role, sizeof tr->role, "system");
+    snprintf(tr->token, sizeof tr->token, "%.*s", (int)token, rest);
+    snprintf(tr->name, sizeof tr->name, "%s", rest[token] ? rest + token + 1 : "");
+}
+
+static void trail_free(struct trail *tr)
+{
+    free(tr->submitted.buf);
+    free(tr->decided.buf);
+    free(tr->audit.buf);
+}
+
+/* A document's member "key": before its value, after a comma unless it is the first. */
+static void member(struct text_buf *t, const char *key)
+{
+    if (t->len)
+        TEXT_LIT(t, ",");
+    TEXT_LIT(t, "\"");
+    text_append(t, key, strlen(key));
+    TEXT_LIT(t, "\":");
+}
+
+static void member_text(struct text_buf *t, const char *key, const char *text)
+{
+    member(t, key);
+    text_json_string(t, text, JSON_HEX_POSTGRES);
+}
+
+static void member_id(struct text_buf *t, const char *key, long long id)
+{
+    member(t, key);
+    json_id_or_null(t, id);
+}
+
+static void member_json(struct text_buf *t, const char *key, const char *json)
+{
+    member(t, key);
+    text_append(t, json, strlen(json));
+}
+
+/* The trail of a submission stored with `status` (decided_by: who decided it at once, NULL for
+ * a pending one), placed by pl (approved) or refused with refusal_code. False when the facts'
+ * time is not readable or memory ran out. */
+static bool trail_members(const struct application_input *in, const struct gathered *g,
+                          const char *status, const char *decided_by, const struct placement *pl,
+                          const char *refusal_code, const char *warnings, const char *effective_on,
+                          struct trail *tr)
+{
+    *tr = (struct trail){0};
+    struct text_buf *s = &tr->submitted, *d = &tr->decided, *a = &tr->audit;
+    /* event_submitted_data: an auto-approver's decision was a pending application's */
+    member_text(s, "status",
+                decided_by && strcmp(decided_by, AUTO_APPROVER) == 0 ? "pending" : status);
+    member_text(s, "channel", in->channel);
+    member_text(s, "grounds", in->grounds);
+    member_id(s, "requested_district_id", in->district_id);
+    member_json(s, "campaign_year", g->year);
+    if (!decided_by)
+        return !s->failed; /* the due time is the statement's */
+    member_json(s, "decision_due_at", "null");
+
+    /* event_decided_data: an approval's transfer id is the statement's */
+    member_text(d, "status", status);
+    member_id(d, "district_id", pl ? pl->district_id : 0);
+    member_text(d, "effective_on", pl ? effective_on : NULL);
+    member_text(d, "grounds", in->grounds);
+    if (pl)
+        member_id(d, "from_polyclinic_id", pl->live.current_poly);
+    member(d, "refusal");
+    if (pl)
+        TEXT_LIT(d, "null");
+    else
+        refusal_json_text(d, g->catalogue.refusals, refusal_code);
+
+    trail_actor(tr);
+    /* audit_row: the row but its personal data (the trigger's arguments); the id is the
+     * statement's. submitted_at and decided_at are both now(), the facts' `now`. */
+    char now[40], birth_date[11];
+    if (!json_ts_text(db_text(g->row, 0, "now"), now))
+        return false;
+    date_format(g->facts.birth_date, birth_date);
+    member_text(a, "iin", in->iin);
+    member_text(a, "birth_date", birth_date);
+    member_text(a, "settlement", in->settlement);
+    member_id(a, "polyclinic_id", in->polyclinic_id);
+    member_id(a, "requested_district_id", in->district_id);
+    member_text(a, "channel", in->channel);
+    member_text(a, "grounds", in->grounds);
+    member_text(a, "status", status);
+    member_text(a, "refusal_code", refusal_code);
+    member_json(a, "refusal_comment", "null");
+    member(a, "warnings");
+    json_array_from_literal(a, warnings);
+    member_json(a, "campaign_year", g->year);
+    member_text(a, "submitted_at", now);
+    member_json(a, "decision_due_at", "null");
+    member_text(a, "decided_at", now);
+    member_text(a, "decided_by", decided_by);
+    member_id(a, "district_id", pl ? pl->district_id : 0);
+    member_text(a, "effective_on", pl ? effective_on : NULL);
+    member_id(a, "submitted_by", in->who ? in->who->token_id : 0);
+    return !s->failed && !d->failed && !a->failed;
+}
+
 /* Step 1: locks the person and reads the facts. Answers at once (returns true with *done) what
  * needs no checks: an idempotent replay or a reused key, a pending application, an unknown
  * polyclinic or district. */
@@ -1214,27 +1378,33 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
                            : pl                         ? pl->refusal
                                                         : REFUSAL_NONE;
     bool approved = pl && refusal == REFUSAL_NONE;
+    const char *status = approved ? "approved" : refusal != REFUSAL_NONE ? "refused" : "pending";
+    const char *decided_by = pl ? AUTO_APPROVER : refusal != REFUSAL_NONE ? who : NULL;
+    struct trail tr;
+    if (!trail_members(in, g, status, decided_by, approved ? pl : NULL, refusal_code(refusal),
+                       warnings, effective_on, &tr)) {
+        trail_free(&tr);
+        return DB_ERROR;
+    }
     struct db_params p = {0};
-    db_param_text(&p, in->iin);                              /* $1 */
-    db_param_text(&p, in->person_json);                      /* $2 */
-    db_param_text(&p, in->birth_date);                       /* $3 */
-    db_param_text(&p, in->settlement);                       /* $4 */
-    db_param_text(&p, in->address ? in->address : "");       /* $5 */
-    db_param_ll(&p, in->polyclinic_id);                      /* $6 */
-    db_param_id_or_null(&p, in->district_id);                /* $7 */
-    db_param_text(&p, in->channel);                          /* $8 */
-    db_param_text(&p, in->grounds);                          /* $9 */
-    db_param_text(&p, in->representative_json);              /* $10 */
-    db_param_text(&p, in->birth_certificate);                /* $11 */
-    db_param_text(&p, in->family_iins);                      /* $12 */
-    db_param_text(&p, approved                  ? "approved" /* $13 */
-                      : refusal != REFUSAL_NONE ? "refused"
-                                                : "pending");
+    db_param_text(&p, in->iin);                                     /* $1 */
+    db_param_text(&p, in->person_json);                             /* $2 */
+    db_param_text(&p, in->birth_date);                              /* $3 */
+    db_param_text(&p, in->settlement);                              /* $4 */
+    db_param_text(&p, in->address ? in->address : "");              /* $5 */
+    db_param_ll(&p, in->polyclinic_id);                             /* $6 */
+    db_param_id_or_null(&p, in->district_id);                       /* $7 */
+    db_param_text(&p, in->channel);                                 /* $8 */
+    db_param_text(&p, in->grounds);                                 /* $9 */
+    db_param_text(&p, in->representative_json);                     /* $10 */
+    db_param_text(&p, in->birth_certificate);                       /* $11 */
+    db_param_text(&p, in->family_iins);                             /* $12 */
+    db_param_text(&p, status);                                      /* $13 */
     db_param_text(&p, refusal_code(refusal));                       /* $14 */
     db_param_text(&p, warnings);                                    /* $15 */
     db_param_text(&p, g->year);                                     /* $16 */
     db_param_text(&p, refusal == REFUSAL_NONE && !pl ? due : NULL); /* $17 */
-    db_param_text(&p, pl ? AUTO_APPROVER : who);                    /* $18 */
+    db_param_text(&p, decided_by ? decided_by : who);               /* $18 */
     db_param_text(&p, ctx->dry_run ? NULL : in->idempotency_key);   /* $19 */
     db_param_text(&p, in->request_hash);                            /* $20 */
     db_param_id_or_null(&p, in->who ? in->who->token_id : 0);       /* $21 */
@@ -1242,6 +1412,14 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
         db_param_ll(&p, pl->district_id); /* $22 */
         db_param_text(&p, effective_on);  /* $23 */
         param_from(&p, &pl->live);        /* $24..$26 */
+    }
+    db_param_text(&p, tr.submitted.buf); /* $22 or $27 */
+    if (decided_by) {
+        db_param_text(&p, tr.decided.buf); /* $23 or $28 */
+        db_param_text(&p, tr.audit.buf);   /* $24 or $29 */
+        db_param_text(&p, tr.role);        /* $25 or $30 */
+        db_param_text(&p, tr.token[0] ? tr.token : NULL);
+        db_param_text(&p, tr.name);
     }
     PGresult *r = NULL;
     /* The transaction's last flight: it commits at its sync (a dry run rolls back instead). */
@@ -1253,6 +1431,7 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
                              pl, &q_insert_approved, &p, &r)
             : db_query_params(conn, refusal == REFUSAL_NONE ? &q_insert_pending : &q_insert, &p,
                               &r);
+    trail_free(&tr);
     if (st != DB_OK) {
         if (st == DB_CHECK_VIOLATION && approved && !pl->locked &&
             strcmp(db_constraint(conn), "districts_within_capacity") == 0) {

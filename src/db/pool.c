@@ -68,6 +68,11 @@ void db_set_actor(const char *actor)
     snprintf(thread_actor, sizeof thread_actor, "%s", actor ? actor : "");
 }
 
+const char *db_actor(void)
+{
+    return thread_actor;
+}
+
 /* Statements that write (and so may fire the audit triggers), found once per statement. */
 bool db_stmt_writes(struct db_stmt *stmt)
 {

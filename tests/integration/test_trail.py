@@ -107,6 +107,13 @@ class SubmissionTrailTest(AutoApproveCase):
         self.assertEqual(len(doc["audit"] or []), audited, service)
         self.assertEqual(service, triggers,
                          "the service's trail (first) differs from the triggers' (second)")
+        # the audit's actor is the token that submitted, as attachd.actor names it: the
+        # triggers' version above reads it from the service's own row, so it is checked here
+        for row in doc["audit"] or []:
+            self.assertEqual(run_psql(
+                "SELECT count(*) FROM tokens WHERE id = %d AND role = '%s' AND name = '%s';\n"
+                % (row["actor_token"], row["actor_role"], row["actor_name"].replace("'", "''"))
+            )[-1], "1", row)
         # the rolled-back copy changed nothing
         self.assertEqual(run_psql(trail_sql(x))[-1], service)
         return doc
