@@ -76,7 +76,7 @@ PGDIR=$BUILD/pg
 OUT=$BUILD/bench-results
 BENCH=$ROOT/bench
 # attachd's sessions run with these settings (ensure_connected in src/db/pool.c); pgbench's too.
-PG_SESSION_OPTIONS='-c timezone=Asia/Almaty -c jit=off'
+PG_SESSION_OPTIONS='-c timezone=Asia/Almaty -c jit=off -c random_page_cost=1.1'
 
 # ---- scenarios --------------------------------------------------------------------------------
 # scenario NAME BAR BASELINE WRK_SCRIPT PATH [PGBENCH_SCRIPT]

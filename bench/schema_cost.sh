@@ -47,7 +47,7 @@ PERSON='{"iin":"x","last_name":"Бенчмарков","first_name":"Тест","m
 npolys=$(attachd_psql -At -c "SELECT count(*) FROM polyclinics WHERE auto_approve AND accepting AND fsms_contract")
 FILL=${SCHEMA_COST_FILL:-20000}
 log "filling the register with $FILL applications (pgbench, least SQL of an auto-approval)"
-PGOPTIONS='-c timezone=Asia/Almaty -c jit=off' "$BINDIR/pgbench" -n -M prepared -c 4 -j 2 \
+PGOPTIONS='-c timezone=Asia/Almaty -c jit=off -c random_page_cost=1.1' "$BINDIR/pgbench" -n -M prepared -c 4 -j 2 \
     -t $((FILL / 4)) -f "$ROOT/bench/pgbench/campaign_day_min.sql" \
     -D k=0 -D npolys="$npolys" -D person="$PERSON" \
     -h 127.0.0.1 -p "$PORT" -U postgres attachd >"$OUT/schema-cost.fill.log" 2>&1

@@ -353,7 +353,11 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c, 
     }
     /* Our defaults come first so the operator's connection string overrides them. attachd
      * writes, so it wants the primary of a multi-host DATABASE_URL (read-write); it reads times
-     * as text in the ISO style (a submission's answer, applications.c). Keepalives and
+     * as text in the ISO style (a submission's answer, applications.c). Its statements are planned
+     * for data in memory or on SSDs (random_page_cost 1.1, not PostgreSQL's 4.0 for spinning
+     * disks): with 4.0 a small catalogue (the demo's 75 polyclinics, three pages) was read whole
+     * for every lookup by id, four times in an auto-approval (docs/PERFORMANCE.md, round 14: 4.2 %
+     * of a submission's instructions). Keepalives and
      * tcp_user_timeout end a session whose server vanished from the network (no reset ever
      * comes) in about 10 s instead of the kernel's 15 minutes. */
     const char *keys[] = {"connect_timeout",
@@ -367,18 +371,19 @@ static enum db_status ensure_connected(struct db_pool *pool, struct db_conn *c, 
                           "tcp_user_timeout",
                           "dbname",
                           NULL};
-    const char *vals[] = {"3",
-                          "attachd",
-                          "UTF8",
-                          "-c timezone=Asia/Almaty -c datestyle=iso,mdy -c jit=off"
-                          " -c default_transaction_isolation=read\\ committed",
-                          "read-write",
-                          "5",
-                          "2",
-                          "3",
-                          "10000",
-                          pool->conninfo,
-                          NULL};
+    const char *vals[] = {
+        "3",
+        "attachd",
+        "UTF8",
+        "-c timezone=Asia/Almaty -c datestyle=iso,mdy -c jit=off"
+        " -c default_transaction_isolation=read\\ committed -c random_page_cost=1.1",
+        "read-write",
+        "5",
+        "2",
+        "3",
+        "10000",
+        pool->conninfo,
+        NULL};
     size_t ndefaults = sizeof keys / sizeof keys[0] - 2; /* all but dbname and the end */
     char slow[DB_SERVER_NAME] = "";
     pthread_mutex_lock(&pool->lock);

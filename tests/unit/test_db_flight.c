@@ -336,6 +336,22 @@ START_TEST(test_an_implicit_transaction_spans_its_flights_in_read_committed)
 }
 END_TEST
 
+/* The sessions plan for data in memory or on SSDs (pool.c): with PostgreSQL's 4.0 a small
+ * catalogue is read whole at every lookup by id (docs/PERFORMANCE.md, round 14). */
+static struct db_stmt q_page_cost = DB_READ("SELECT current_setting('random_page_cost')");
+
+START_TEST(test_sessions_plan_for_data_in_memory)
+{
+    if (!setup_pool())
+        return;
+    PGresult *r = NULL;
+    ck_assert_int_eq(db_run(pool, &q_page_cost, 0, NULL, &r), DB_OK);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "1.1");
+    PQclear(r);
+    teardown_pool();
+}
+END_TEST
+
 START_TEST(test_a_failure_in_an_implicit_flight_rolls_back_and_keeps_the_session)
 {
     if (!setup_pool())
@@ -415,6 +431,7 @@ int main(void)
                    test_an_implicit_transaction_commits_when_fn_succeeds_and_not_when_it_gives_up);
     tcase_add_test(tc, test_a_failed_implicit_commit_is_the_transactions_failure);
     tcase_add_test(tc, test_a_read_answered_by_a_yield_is_reported_by_the_next_run);
+    tcase_add_test(tc, test_sessions_plan_for_data_in_memory);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
