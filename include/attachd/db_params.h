@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include "attachd/db.h"
 
-#define DB_PARAMS_MAX 32
+#define DB_PARAMS_MAX 40
 
 struct db_params {
     int n;

@@ -97,9 +97,10 @@ static struct db_stmt q_lock_person =
  * made by an application, address_on_record() of migrations/0005 (live_from_json). $1 iin. */
 #define LIVE_JSON                                                                                  \
     "array_to_json(ARRAY(SELECT json_build_array(l.id, l.polyclinic_id, l.district_id,"            \
-    " l.valid_from <= current_date, (SELECT lp.accepting AND lp.fsms_contract FROM polyclinics lp" \
-    " WHERE lp.id = l.polyclinic_id), l.valid_from - " EPOCH ", la.id, la.settlement, la.address)" \
+    " l.valid_from <= current_date, lp.accepting AND lp.fsms_contract,"                            \
+    " l.valid_from - " EPOCH ", la.id, la.settlement, la.address, lp.ownership)"                   \
     " FROM attachments l LEFT JOIN applications la ON la.id = l.application_id"                    \
+    " LEFT JOIN polyclinics lp ON lp.id = l.polyclinic_id"                                         \
     " WHERE l.iin = $1 AND NOT l.cancelled"                                                        \
     " AND (l.valid_to IS NULL OR l.valid_to > current_date)))::text"
 /* The columns of a LIVE_JSON row, in its order. */
@@ -113,6 +114,7 @@ enum live_column {
     LIVE_APPLICATION,
     LIVE_SETTLEMENT,
     LIVE_ADDRESS,
+    LIVE_OWNERSHIP,
     LIVE_COLUMNS
 };
 
@@ -127,7 +129,7 @@ static struct db_stmt q_submit_facts = DB_READ(
     " c.max_changes AS max_changes,"
     " p.id IS NOT NULL AS poly_exists,"
     " coalesce(p.accepting AND p.fsms_contract, false) AS accepting,"
-    " coalesce(p.auto_approve, false) AS auto_approve,"
+    " coalesce(p.auto_approve, false) AS auto_approve, p.ownership AS ownership,"
     " coalesce(p.settlement = $3::bpchar, false) AS in_own_settlement,"
     " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id, " LIVE_JSON " AS live,"
     /* the changes of polyclinic counted without an aggregate (above) */
@@ -249,7 +251,9 @@ static struct db_stmt q_insert =
  * it takes effect, $24/$25 the polyclinic and district left (NULL: a first attachment), $26
  * whether leaving counts as a change. The foreign keys to the application are checked at the
  * end of the statement, when it is stored. Its trail as q_insert's ($27-$32), the decided event
- * naming the transfer written here. */
+ * naming the transfer written here. $33/$34 the ownership of the polyclinic left and of the
+ * polyclinic joined, as the facts read them (two joins to polyclinics here cost an approval
+ * about 40k instructions, docs/PERFORMANCE.md round 14). */
 static struct db_stmt q_insert_approved = DB_WRITE(
     "WITH n AS (SELECT nextval('applications_id_seq') AS id),"
     " att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
@@ -257,8 +261,7 @@ static struct db_stmt q_insert_approved = DB_WRITE(
     " tr AS (INSERT INTO transfers (iin, from_polyclinic_id, from_district_id, to_polyclinic_id,"
     " to_district_id, effective_on, grounds, application_id, campaign_year, counts_as_change,"
     " from_ownership, to_ownership) SELECT $1::text, $24, $25, $6, $22, $23::date, $9::text, n.id,"
-    " $16, $9::text = 'campaign' AND $26::boolean, f.ownership, p.ownership FROM n"
-    " JOIN polyclinics p ON p.id = $6 LEFT JOIN polyclinics f ON f.id = $24"
+    " $16, $9::text = 'campaign' AND $26::boolean, $33::text, $34::text FROM n"
     " RETURNING id, from_polyclinic_id),"
     " ins AS (INSERT INTO applications AS a (id, " APPLICATION_COLUMNS ", district_id,"
     " effective_on) OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES ", $22, $23::date"
@@ -846,6 +849,7 @@ struct gathered {
     char year[16];
     /* The person's live attachments and the family's districts, read with the facts. */
     struct live_attachments live;
+    const char *current_ownership; /* that of the current one's polyclinic (NULL: none) */
     long long family[MAX_FAMILY];
     size_t nfamily;
     struct catalogue_use catalogue; /* the kinds, holidays and refusals it read */
@@ -884,6 +888,7 @@ static bool live_from_json(struct gathered *g, const char *text, long long polyc
 {
     *lf = (struct live_facts){0};
     g->live = (struct live_attachments){0};
+    g->current_ownership = NULL;
     g->live_doc = json_loads(text ? text : "", JSON_DECODE_ANY, NULL);
     if (!json_is_array(g->live_doc))
         return false;
@@ -901,6 +906,7 @@ static bool live_from_json(struct gathered *g, const char *text, long long polyc
             g->live.current_id = json_integer_value(json_array_get(row, LIVE_ID));
             g->live.current_poly = poly;
             g->live.current_district = district;
+            g->current_ownership = json_string_value(json_array_get(row, LIVE_OWNERSHIP));
             lf->takes_part = json_is_true(json_array_get(row, LIVE_TAKES_PART));
         } else {
             g->live.upcoming_district = district;
@@ -1378,6 +1384,10 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
                            : pl                         ? pl->refusal
                                                         : REFUSAL_NONE;
     bool approved = pl && refusal == REFUSAL_NONE;
+    /* The polyclinic left is the facts' current one (its ownership, $33): the person's lock has
+     * been held since they were read. */
+    if (approved && pl->live.current_poly != g->live.current_poly)
+        return DB_ERROR;
     const char *status = approved ? "approved" : refusal != REFUSAL_NONE ? "refused" : "pending";
     const char *decided_by = pl ? AUTO_APPROVER : refusal != REFUSAL_NONE ? who : NULL;
     struct trail tr;
@@ -1413,6 +1423,7 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
         db_param_text(&p, effective_on);  /* $23 */
         param_from(&p, &pl->live);        /* $24..$26 */
     }
+
     db_param_text(&p, tr.submitted.buf); /* $22 or $27 */
     if (decided_by) {
         db_param_text(&p, tr.decided.buf); /* $23 or $28 */
@@ -1420,6 +1431,10 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
         db_param_text(&p, tr.role);        /* $25 or $30 */
         db_param_text(&p, tr.token[0] ? tr.token : NULL);
         db_param_text(&p, tr.name);
+    }
+    if (approved) {
+        db_param_text(&p, pl->live.current_poly ? g->current_ownership : NULL); /* $33 */
+        db_param_text(&p, db_text(g->row, 0, "ownership"));                     /* $34 */
     }
     PGresult *r = NULL;
     /* The transaction's last flight: it commits at its sync (a dry run rolls back instead). */

@@ -272,6 +272,29 @@ class CampaignRulesTest(OwnCampaignCase):
                                 "%s:public:private:true" % q["iin"]])
 
 
+class AutoApprovalOwnershipTest(AutoApproveCase):
+    """An approval at once records the ownership of the polyclinic left and of the one joined,
+    as a registrar's approval does (the submission reads them with its facts)."""
+
+    def test_transfers_record_ownership_at_once(self):
+        if not db_available():
+            self.skipTest(NO_DB)
+        public = make_clinic(ownership="public")
+        private = make_clinic(kato=public.kato, ownership="private", districts=(("gp", 10),),
+                              auto_approve=True)
+        q = new_person()
+        seed_current_attachment(q["iin"], public.id, public.district()["id"])
+        p = new_person()
+        for person in (q, p):
+            app = self.submit(self.auto_body(private, person=person))
+            self.assertEqual(app["status"], "approved", app)
+        rows = psql("SELECT iin || ':' || coalesce(from_ownership, '-') || ':' || to_ownership"
+                    " || ':' || counts_as_change FROM transfers WHERE iin IN ('%s', '%s')"
+                    " ORDER BY id" % (q["iin"], p["iin"])).splitlines()
+        self.assertEqual(rows, ["%s:public:private:true" % q["iin"],
+                                "%s:-:private:false" % p["iin"]])
+
+
 # ----------------------------------------------------------------------------------------------
 # Finding 7: nothing leaks between polyclinics
 # ----------------------------------------------------------------------------------------------
