@@ -137,8 +137,6 @@ static struct db_stmt q_submit_facts = DB_READ(
     " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int)))"
     " AS changes_used,"
     " v.version AS catalogue_version,"
-    /* the stored application's trail is written by its storing statement (migrations/0020) */
-    " set_config('attachd.trail', 'inline', true) AS trail,"
     " i.id AS idem_id, i.request_hash = $5::bytea AS idem_same, " DISTRICTS_TEXT(
         "$2") " AS districts FROM catalogue_version v"
               " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
@@ -184,19 +182,20 @@ static struct db_stmt q_catalogue_texts =
     "iin, person, birth_date, settlement, address, polyclinic_id, requested_district_id,"          \
     " channel, grounds, representative, birth_certificate, family_iins, status, refusal_code,"     \
     " warnings, campaign_year, decision_due_at, decided_at, decided_by, idempotency_key,"          \
-    " request_hash, submitted_by"
-#define APPLICATION_VALUES                                                                         \
+    " request_hash, submitted_by, trail_inline"
+/* `trail`: whether the statement writes the application's trail (TRAIL_INLINE). */
+#define APPLICATION_VALUES(trail)                                                                  \
     "$1::text, $2::jsonb, $3::date, $4::text, $5, $6, $7, $8::text, $9::text, $10::jsonb, $11,"    \
     " $12::text[],"                                                                                \
     " $13::text, $14, $15::text[], $16, ($17::date + time '18:00') AT TIME ZONE 'Asia/Almaty',"    \
     " CASE WHEN $13::text <> 'pending' THEN now() END,"                                            \
-    " CASE WHEN $13::text <> 'pending' THEN $18 END, $19, $20::bytea, $21"
-/* The trail of a stored application, written by its storing statement when the transaction
- * says so (attachd.trail = 'inline', set by q_submit_facts), else by the triggers of
- * migrations/0020, which then fire: the conditions are each other's negation, so exactly one
- * writes it. The audit row of a decision taken at once (audit_row() of audit_decided_at_once:
- * the columns left out are the trigger's arguments) and the events (applications_events_insert:
- * submitted, then decided, in that order of ids). `ins` is the stored row.
+    " CASE WHEN $13::text <> 'pending' THEN $18 END, $19, $20::bytea, $21, " trail
+/* The trail of a stored application, written by its storing statement when the row says so
+ * (trail_inline, migrations/0031), else by the triggers of migrations/0020, which fire WHEN NOT
+ * NEW.trail_inline: the conditions are each other's negation, so exactly one writes it. The audit
+ * row of a decision taken at once (audit_row() of audit_decided_at_once: the columns left out are
+ * the trigger's arguments) and the events (applications_events_insert: submitted, then decided, in
+ * that order of ids). `ins` is the stored row.
  *
  * Their documents are rendered by attachd (trail_members), each parameter the members of a JSON
  * object without its braces, and completed here with what the statement makes: the application's
@@ -204,7 +203,7 @@ static struct db_stmt q_catalogue_texts =
  * event_submitted_data, event_decided_data), they cost 164k instructions of 1 696k per
  * application (docs/PERFORMANCE.md, round 14). tests/integration/test_trail.py compares every
  * kind of submission's trail with the triggers'. */
-#define TRAIL_INLINE               "current_setting('attachd.trail', true) = 'inline'"
+#define TRAIL_INLINE               "(ins.a).trail_inline"
 #define TRAIL_MEMBERS(first, rest) "('{' || " first " || " rest " || '}')::jsonb"
 /* The audit row of a decision taken at once ("approve" or "refuse"), its document's members
  * but the id in `members`, its actor's role, token and name in `actor` (three parameters: the
@@ -233,19 +232,21 @@ static struct db_stmt q_catalogue_texts =
         "'\",' || $22") " FROM ins WHERE " TRAIL_INLINE ")"
 /* A stored application answers the values it was sent and what the INSERT made, its id and
  * times, rendered by attachd (submitted_json). */
-static struct db_stmt q_insert_pending =
-    DB_WRITE("WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
-             ") VALUES (" APPLICATION_VALUES ") RETURNING a)," TRAIL_PENDING_CTE
-             " SELECT (ins.a).id, (ins.a).submitted_at, (ins.a).decision_due_at FROM ins");
+static struct db_stmt q_insert_pending = DB_WRITE(
+    "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
+    ") VALUES (" APPLICATION_VALUES(
+        "true") ") RETURNING a)," TRAIL_PENDING_CTE
+                " SELECT (ins.a).id, (ins.a).submitted_at, (ins.a).decision_due_at FROM ins");
 /* A refused application (decided at submission) with its trail: the audit row and both events.
  * $22 the submitted event's members, $23 the decided event's, $24 the audit document's, $25-$27
  * the audit's actor (trail_actor). */
-static struct db_stmt q_insert =
-    DB_WRITE("WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
-             ") VALUES (" APPLICATION_VALUES
-             ") RETURNING a)," TRAIL_AUDIT("refuse", "$24", "$25, $26::bigint, $27") TRAIL_EVENTS(
-                 "", "NULL::bigint", "$22",
-                 "('{' || $23 || '}')::jsonb") " SELECT (ins.a).id, (ins.a).submitted_at FROM ins");
+static struct db_stmt q_insert = DB_WRITE(
+    "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
+    ") VALUES (" APPLICATION_VALUES("true") ") RETURNING a)," TRAIL_AUDIT("refuse", "$24",
+                                                                          "$25, $26::bigint, $27")
+        TRAIL_EVENTS(
+            "", "NULL::bigint", "$22",
+            "('{' || $23 || '}')::jsonb") " SELECT (ins.a).id, (ins.a).submitted_at FROM ins");
 /* An application approved at once (auto_approve), its attachment and its transfer in one
  * statement: the id is drawn first so that all three rows carry it. $22 district, $23 the day
  * it takes effect, $24/$25 the polyclinic and district left (NULL: a first attachment), $26
@@ -253,7 +254,8 @@ static struct db_stmt q_insert =
  * end of the statement, when it is stored. Its trail as q_insert's ($27-$32), the decided event
  * naming the transfer written here. $33/$34 the ownership of the polyclinic left and of the
  * polyclinic joined, as the facts read them (two joins to polyclinics here cost an approval
- * about 40k instructions, docs/PERFORMANCE.md round 14). */
+ * about 40k instructions, docs/PERFORMANCE.md round 14). $35 whether it writes its trail: not
+ * when it replaces an upcoming attachment (q_cancel_upcoming, move_and_write). */
 static struct db_stmt q_insert_approved = DB_WRITE(
     "WITH n AS (SELECT nextval('applications_id_seq') AS id),"
     " att AS (INSERT INTO attachments (iin, polyclinic_id, district_id, valid_from,"
@@ -264,12 +266,15 @@ static struct db_stmt q_insert_approved = DB_WRITE(
     " $16, $9::text = 'campaign' AND $26::boolean, $33::text, $34::text FROM n"
     " RETURNING id, from_polyclinic_id),"
     " ins AS (INSERT INTO applications AS a (id, " APPLICATION_COLUMNS ", district_id,"
-    " effective_on) OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES ", $22, $23::date"
-    " FROM n RETURNING a)," TRAIL_AUDIT("approve", "$29", "$30, $31::bigint, $32") TRAIL_EVENTS(
-        ", tr t", "t.from_polyclinic_id", "$27",
-        TRAIL_MEMBERS("'\"transfer_id\":' || t.id::text", "',' || $28")) " SELECT (ins.a).id,"
-                                                                         " (ins.a).submitted_at"
-                                                                         " FROM ins");
+    " effective_on) OVERRIDING SYSTEM VALUE SELECT n.id, " APPLICATION_VALUES(
+        "$35::boolean") ", $22, $23::date"
+                        " FROM n RETURNING a)," TRAIL_AUDIT("approve", "$29",
+                                                            "$30, $31::bigint, $32")
+                            TRAIL_EVENTS(", tr t", "t.from_polyclinic_id", "$27",
+                                         TRAIL_MEMBERS("'\"transfer_id\":' || t.id::text",
+                                                       "',' || $28")) " SELECT (ins.a).id,"
+                                                                      " (ins.a).submitted_at"
+                                                                      " FROM ins");
 
 /* The application to decide, locked. $2/$4: the district the approver prefers, by id or by
  * number (NULL both: the one the application asked for); $3 the refusal code. */
@@ -327,15 +332,15 @@ static struct db_stmt q_family_districts = DB_READ(
     " AND (a.valid_to IS NULL OR a.valid_to > current_date)");
 /* An upcoming attachment is replaced, never served: it and its transfer are cancelled. The
  * transfer.cancelled event is written at COMMIT by the deferred transfers_events_cancelled, and
- * must come before the events of the approval that replaced it: so the approval's own events
- * are left to their deferred trigger too, queued after it (attachd.trail reset, see
- * migrations/0020; a registrar's approval never set it). */
+ * must come before the events of the approval that replaced it: so an auto-approval that runs
+ * this leaves its own trail to the triggers too, queued after it (trail_inline false,
+ * write_submission; a registrar's approval stores no application). */
 static struct db_stmt q_cancel_upcoming =
     DB_WRITE("WITH c AS (UPDATE attachments SET cancelled = true WHERE iin = $1 AND NOT cancelled"
              " AND valid_from > current_date RETURNING application_id),"
              " t AS (UPDATE transfers t SET cancelled = true FROM c WHERE t.application_id = "
              "c.application_id)"
-             " SELECT set_config('attachd.trail', '', true) AS trail");
+             " SELECT 1 AS cancelled");
 static struct db_stmt q_end_current =
     DB_WRITE("UPDATE attachments SET valid_to = $2::date WHERE id = $1");
 static struct db_stmt q_attach = DB_WRITE(
@@ -1435,6 +1440,9 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
     if (approved) {
         db_param_text(&p, pl->live.current_poly ? g->current_ownership : NULL); /* $33 */
         db_param_text(&p, db_text(g->row, 0, "ownership"));                     /* $34 */
+        /* $35: the trail by the statement, unless an upcoming attachment is cancelled first
+         * (q_cancel_upcoming: the approval's events must follow transfer.cancelled) */
+        db_param_bool(&p, pl->live.upcoming_district == 0);
     }
     PGresult *r = NULL;
     /* The transaction's last flight: it commits at its sync (a dry run rolls back instead). */

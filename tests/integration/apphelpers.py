@@ -214,9 +214,11 @@ NO_DB = ("needs DATABASE_URL (and psql) of the instance under test to create an 
 
 def psql(sql):
     """Runs SQL against DATABASE_URL; returns stdout (unaligned, tuples only)."""
+    # in the service's time zone (pool.c), so that current_date is the day today() gives
     r = subprocess.run([_psql_binary(), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
                         "-d", os.environ["DATABASE_URL"], "-c", sql],
-                       capture_output=True, text=True, timeout=30)
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, PGTZ="Asia/Almaty"))
     if r.returncode != 0:
         raise AssertionError("psql failed (%d): %s" % (r.returncode, r.stderr.strip()))
     return r.stdout.strip()

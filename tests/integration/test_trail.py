@@ -1,8 +1,9 @@
 """The trail of a submission written by the statement that stores it (issue 10, migrations/0020).
 
 attachd's submission writes the application's events and the audit row of a decision taken at
-once in the statement that stores the application (attachd.trail = 'inline'); every other writer
-gets the triggers (applications_events_insert, audit_decided_at_once). Checked here, for each
+once in the statement that stores the application, and stores the row with trail_inline = true
+(migrations/0031); every other writer gets the triggers (applications_events_insert,
+audit_decided_at_once), which fire WHEN NOT NEW.trail_inline. Checked here, for each
 kind of submission the service stores (pending, refused at once, approved at once as a first
 attachment and as a move, refused by the approval's re-check): what the service wrote is, field
 by field and in the same order, what the triggers write for the same rows. The triggers' version
@@ -60,6 +61,8 @@ def triggers_version_sql(app_id):
         "DELETE FROM transfers WHERE application_id = %(x)d;\n"
         "DELETE FROM attachments WHERE application_id = %(x)d;\n"
         "DELETE FROM applications WHERE id = %(x)d;\n"
+        # as any other writer: the row does not say its trail was written with it
+        "UPDATE s_app SET trail_inline = false;\n"
         "INSERT INTO applications OVERRIDING SYSTEM VALUE SELECT * FROM s_app;\n"
         "INSERT INTO attachments OVERRIDING SYSTEM VALUE SELECT * FROM s_att;\n"
         "INSERT INTO transfers OVERRIDING SYSTEM VALUE SELECT * FROM s_tr;\n"
