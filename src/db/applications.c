@@ -122,28 +122,36 @@ enum live_column {
  * change a few times a year: their version, whose texts the thread keeps (catalogue_for). Whether
  * a requested district is one of the polyclinic's is read from its districts (has_district).
  * `now` is the transaction's time, the stored application's submitted_at (trail_members).
- * $1 iin, $2 polyclinic, $3 settlement, $4 idempotency key, $5 request hash, $6 token id. */
-static struct db_stmt q_submit_facts = DB_READ(
-    "SELECT (current_date - " EPOCH ") AS today, now() AS now, c.year AS campaign_year,"
-    " (c.effective_on - " EPOCH ") AS campaign_effective_on,"
-    " c.max_changes AS max_changes,"
-    " p.id IS NOT NULL AS poly_exists,"
-    " coalesce(p.accepting AND p.fsms_contract, false) AS accepting,"
-    " coalesce(p.auto_approve, false) AS auto_approve, p.ownership AS ownership,"
-    " coalesce(p.settlement = $3::bpchar, false) AS in_own_settlement,"
-    " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id, " LIVE_JSON " AS live,"
-    /* the changes of polyclinic counted without an aggregate (above) */
-    " cardinality(ARRAY(SELECT 1 FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"
-    " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int)))"
-    " AS changes_used,"
-    " v.version AS catalogue_version,"
-    " i.id AS idem_id, i.request_hash = $5::bytea AS idem_same, " DISTRICTS_TEXT(
-        "$2") " AS districts FROM catalogue_version v"
-              " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"
-              " LEFT JOIN polyclinics p ON p.id = $2"
-              " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'"
-              " LEFT JOIN applications i ON i.idempotency_key = $4"
-              " AND coalesce(i.submitted_by, 0) = coalesce($6::bigint, 0)");
+ * $1 iin, $2 polyclinic, $3 settlement; with an Idempotency-Key, what it names (`idem`: idem_id
+ * and idem_same, `idem_join`). */
+#define SUBMIT_FACTS(idem, idem_join)                                                              \
+    "SELECT (current_date - " EPOCH ") AS today, now() AS now, c.year AS campaign_year,"           \
+    " (c.effective_on - " EPOCH ") AS campaign_effective_on,"                                      \
+    " c.max_changes AS max_changes,"                                                               \
+    " p.id IS NOT NULL AS poly_exists,"                                                            \
+    " coalesce(p.accepting AND p.fsms_contract, false) AS accepting,"                              \
+    " coalesce(p.auto_approve, false) AS auto_approve, p.ownership AS ownership,"                  \
+    " coalesce(p.settlement = $3::bpchar, false) AS in_own_settlement,"                            \
+    " pa.id AS pending_id, pa.polyclinic_id AS pending_polyclinic_id, " LIVE_JSON                  \
+    " AS live," /* the changes of polyclinic counted without an aggregate (above) */               \
+    " cardinality(ARRAY(SELECT 1 FROM transfers t WHERE t.iin = $1 AND t.counts_as_change"         \
+    " AND t.campaign_year = coalesce(c.year, extract(year FROM current_date)::int)))"              \
+    " AS changes_used,"                                                                            \
+    " v.version AS catalogue_version, " idem ", " DISTRICTS_TEXT(                                  \
+        "$2") " AS districts"                                                                      \
+              " FROM catalogue_version v"                                                          \
+              " LEFT JOIN campaigns c ON current_date BETWEEN c.opens_on AND c.closes_on"          \
+              " LEFT JOIN polyclinics p ON p.id = $2"                                              \
+              " LEFT JOIN applications pa ON pa.iin = $1 AND pa.status = 'pending'" idem_join
+/* With a key: $4 the key, $5 the request's hash, $6 the token's id. */
+static struct db_stmt q_submit_facts =
+    DB_READ(SUBMIT_FACTS("i.id AS idem_id, i.request_hash = $5::bytea AS idem_same",
+                         " LEFT JOIN applications i ON i.idempotency_key = $4"
+                         " AND coalesce(i.submitted_by, 0) = coalesce($6::bigint, 0)"));
+/* Without one (and in a dry run) there is nothing to look up: the join costs a submission 51k
+ * instructions of 1 464k (docs/PERFORMANCE.md, round 14), though it finds no row. */
+static struct db_stmt q_submit_facts_keyless =
+    DB_READ(SUBMIT_FACTS("NULL::bigint AS idem_id, NULL::boolean AS idem_same", ""));
 
 /* For an application from outside the polyclinic's own settlement (the facts say whether it is
  * from there): whether the polyclinic also serves it, and whether it is in the catalogue. One in
@@ -1219,9 +1227,12 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     db_param_text(&pf, in->iin);
     db_param_ll(&pf, in->polyclinic_id);
     db_param_text(&pf, in->settlement);
-    db_param_text(&pf, ctx->dry_run ? NULL : in->idempotency_key);
-    db_param_text(&pf, in->request_hash);
-    db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
+    bool keyed = in->idempotency_key && !ctx->dry_run;
+    if (keyed) {
+        db_param_text(&pf, in->idempotency_key);
+        db_param_text(&pf, in->request_hash);
+        db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
+    }
     if (pf.overflow)
         return DB_ERROR;
     /* The transaction's first flight (with its BEGIN in a dry run): the person's lock, then
@@ -1237,7 +1248,8 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     int ncalls = 1;
     if (has_family)
         calls[ncalls++] = (struct db_call){&q_family_districts, pm.n, pm.values, &fam};
-    calls[ncalls++] = (struct db_call){&q_submit_facts, pf.n, pf.values, &g->row};
+    calls[ncalls++] = (struct db_call){keyed ? &q_submit_facts : &q_submit_facts_keyless, pf.n,
+                                       pf.values, &g->row};
     enum db_status st = db_query_flight(conn, calls, ncalls);
     if (st != DB_OK)
         return st;
