@@ -149,8 +149,12 @@ scenario_vars() {
             'family_iins={}' status=pending 'warnings={}' "decided_by=portal:bench-portal" \
             "submitted_by=$portal" k=0 \
             "request_hash=\\x$(printf '%s' "$SAMPLE_PERSON" | sha256sum | cut -d ' ' -f 1)"
+        # and the members of its submitted event's data, as attachd renders them (trail_members)
         attachd_psql -At -c "SELECT 'campaign_year=' || extract(year FROM current_date)::int,
-            'decision_due=' || (current_date + 1)" | tr '|' '\n'
+            'decision_due=' || (current_date + 1),
+            'submitted_members=\"status\":\"pending\",\"channel\":\"egov\",\"grounds\":'
+            || '\"relocation\",\"requested_district_id\":null,\"campaign_year\":'
+            || extract(year FROM current_date)::int" | tr '|' '\n'
         ;;
     esac
 }

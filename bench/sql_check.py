@@ -10,8 +10,9 @@ are read in log order and compared with the SQL commands of SCRIPT after both ar
 parameters ($1, :id) become '?', runs of blanks one space, a final ';' dropped. pgbench cannot
 send a NULL parameter, so where attachd sent NULL the script writes the literal NULL: such a
 parameter is compared as NULL. Left out, as they are not per-request work: the token lookup
-(auth.c caches it per thread for a second) and the setting of attachd.actor (pool.c sets it
-once per connection and principal).
+(auth.c caches it per thread for a second), the setting of attachd.actor (pool.c sets it
+once per connection and principal) and the reading of the slow catalogues (applications.c
+keeps them per thread until their version or the day changes: q_catalogue_texts).
 The live statements are written to OUT as a pgbench script (parameters kept as $n, with the
 values of this request in a comment), for reference and for writing new baselines.
 
@@ -45,7 +46,8 @@ def live_statements(log, offset):
         if e:
             out.append((e.group(1), None))
     return [s for s in out
-            if not re.search(r"\bFROM tokens\b|set_config\('attachd\.actor'", s[0])]
+            if not re.search(r"\bFROM tokens\b|set_config\('attachd\.actor'|"
+                             r"refusal_json\(code, NULL\)", s[0])]
 
 
 def null_parameters(params):
