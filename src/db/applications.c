@@ -947,6 +947,21 @@ static void warnings_literal(unsigned warnings, char *buf, size_t len)
         snprintf(buf + used, len - used, "}");
 }
 
+/* The offset ("+05", "+05:30") of a timestamptz's text in DateStyle ISO ("2026-12-03
+ * 21:02:57.123456+05"), NULL when the text is not of that form. */
+static const char *ts_offset(const char *pg)
+{
+    if (!pg || strlen(pg) < 22 || strlen(pg) > 35 || pg[4] != '-' || pg[10] != ' ' || pg[13] != ':')
+        return NULL;
+    const char *z = pg + 19;
+    if (*z == '.')
+        while (*++z >= '0' && *z <= '9')
+            ;
+    if ((*z != '+' && *z != '-') || !isdigit((unsigned char)z[1]) || !isdigit((unsigned char)z[2]))
+        return NULL;
+    return z;
+}
+
 /* A timestamptz as iso_ts() renders it (migrations/0002: to_char(t,
  * 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM') in the session's time zone) from its text in DateStyle ISO,
  * which pool.c sets: "2026-12-03 21:02:57.123456+05" is "2026-12-03T21:02:57+05:00" (to_char's SS
@@ -954,13 +969,8 @@ static void warnings_literal(unsigned warnings, char *buf, size_t len)
  * when the text is not of that form. */
 static bool iso_ts_text(const char *pg, char out[32])
 {
-    if (!pg || strlen(pg) < 22 || pg[4] != '-' || pg[10] != ' ' || pg[13] != ':')
-        return false;
-    const char *z = pg + 19;
-    if (*z == '.')
-        while (*++z >= '0' && *z <= '9')
-            ;
-    if ((*z != '+' && *z != '-') || !isdigit((unsigned char)z[1]) || !isdigit((unsigned char)z[2]))
+    const char *z = ts_offset(pg);
+    if (!z)
         return false;
     const char *minutes = z[3] == ':' && isdigit((unsigned char)z[4]) ? z + 4 : "00";
     snprintf(out, 32, "%.10sT%.8s%.3s:%.2s", pg, pg + 11, z, minutes);
@@ -1073,14 +1083,8 @@ static char *submitted_json(const struct application_input *in, const PGresult *
  * False when the text is not of that form. */
 static bool json_ts_text(const char *pg, char out[40])
 {
-    size_t len = pg ? strlen(pg) : 0;
-    if (len < 22 || len > 32 || pg[4] != '-' || pg[10] != ' ' || pg[13] != ':')
-        return false;
-    const char *z = pg + 19;
-    if (*z == '.')
-        while (*++z >= '0' && *z <= '9')
-            ;
-    if ((*z != '+' && *z != '-') || !isdigit((unsigned char)z[1]) || !isdigit((unsigned char)z[2]))
+    const char *z = ts_offset(pg);
+    if (!z)
         return false;
     snprintf(out, 40, "%.10sT%s%s", pg, pg + 11, z[3] ? "" : ":00");
     return true;
