@@ -211,8 +211,9 @@ static struct db_stmt q_catalogue_texts =
  * event_submitted_data, event_decided_data), they cost 164k instructions of 1 696k per
  * application (docs/PERFORMANCE.md, round 14). tests/integration/test_trail.py compares every
  * kind of submission's trail with the triggers'. */
-#define TRAIL_INLINE               "(ins.a).trail_inline"
-#define TRAIL_MEMBERS(first, rest) "('{' || " first " || " rest " || '}')::jsonb"
+#define TRAIL_INLINE "(ins.a).trail_inline"
+/* A document from the text expression `members` (its members without braces), as jsonb. */
+#define TRAIL_DOC(members) "('{' || " members " || '}')::jsonb"
 /* The audit row of a decision taken at once ("approve" or "refuse"), its document's members
  * but the id in `members`, its actor's role, token and name in `actor` (three parameters: the
  * actor the session's attachd.actor names, split as actor_role(), actor_token() and
@@ -220,24 +221,27 @@ static struct db_stmt q_catalogue_texts =
 #define TRAIL_AUDIT(action, members, actor)                                                        \
     " au AS (INSERT INTO audit (actor_role, actor_token, actor_name, action, entity, entity_id,"   \
     " before, after) SELECT " actor ", '" action "', 'application', (ins.a).id::text, NULL,"       \
-    " " TRAIL_MEMBERS("'\"id\":' || (ins.a).id::text",                                             \
-                      "',' || " members) " FROM ins WHERE " TRAIL_INLINE "),"
-/* The events of a decision taken at once: submitted (data: the members `submitted`) and
- * decided (`decided`, an expression), the decided one naming `other` (the polyclinic left). */
+    " " TRAIL_DOC(                                                                                 \
+        "'\"id\":' || (ins.a).id::text || ',' || " members) " FROM ins WHERE " TRAIL_INLINE "),"
+/* The events of a decision taken at once: submitted and decided (their data: the members
+ * `submitted` and `decided`), the decided one naming `other` (the polyclinic left). */
 #define TRAIL_EVENTS(from, other, submitted, decided)                                              \
     " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, other_polyclinic_id,"   \
     " data) SELECT e.type, (ins.a).id, (ins.a).iin, (ins.a).polyclinic_id, e.other, e.data"        \
     " FROM ins" from ", LATERAL (VALUES (1, 'application.submitted', NULL::bigint,"                \
-    " ('{' || " submitted " || '}')::jsonb), (2, 'application.decided', " other ", " decided       \
-    ")) e(ord, type, other, data) WHERE " TRAIL_INLINE " ORDER BY e.ord)"
+    " " TRAIL_DOC(submitted) "), (2, 'application.decided', " other ", " TRAIL_DOC(                \
+        decided) ")) e(ord, type, other, data) WHERE " TRAIL_INLINE " ORDER BY e.ord)"
 /* The trail of a pending application: its submitted event alone (no audit row, no decided
  * event), the due time of its decision added to the members $22. */
-#define TRAIL_PENDING_CTE                                                                          \
-    " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, data)"                  \
-    " SELECT 'application.submitted', (ins.a).id, (ins.a).iin, "                                   \
-    "(ins.a).polyclinic_id, " TRAIL_MEMBERS(                                                       \
-        "'\"decision_due_at\":\"' || iso_ts((ins.a).decision_due_at)",                             \
-        "'\",' || $22") " FROM ins WHERE " TRAIL_INLINE ")"
+#define TRAIL_PENDING_CTE                                                                               \
+    " ev AS (INSERT INTO events (type, application_id, iin, polyclinic_id, data)"                       \
+    " SELECT 'application.submitted', (ins.a).id, (ins.a).iin, "                                        \
+    "(ins.a).polyclinic_id, " TRAIL_DOC(                                                                \
+        "'\"decision_due_at\":\"' || iso_ts((ins.a).decision_due_at) || '\",' || $22") " FROM "         \
+                                                                                       "ins "           \
+                                                                                       "WHERE"          \
+                                                                                       " " TRAIL_INLINE \
+                                                                                       ")"
 /* A stored application answers the values it was sent and what the INSERT made, its id and
  * times, rendered by attachd (submitted_json). */
 static struct db_stmt q_insert_pending = DB_WRITE(
@@ -252,9 +256,8 @@ static struct db_stmt q_insert = DB_WRITE(
     "WITH ins AS (INSERT INTO applications AS a (" APPLICATION_COLUMNS
     ") VALUES (" APPLICATION_VALUES("true") ") RETURNING a)," TRAIL_AUDIT("refuse", "$24",
                                                                           "$25, $26::bigint, $27")
-        TRAIL_EVENTS(
-            "", "NULL::bigint", "$22",
-            "('{' || $23 || '}')::jsonb") " SELECT (ins.a).id, (ins.a).submitted_at FROM ins");
+        TRAIL_EVENTS("", "NULL::bigint", "$22", "$23") " SELECT (ins.a).id, (ins.a).submitted_at"
+                                                       " FROM ins");
 /* An application approved at once (auto_approve), its attachment and its transfer in one
  * statement: the id is drawn first so that all three rows carry it. $22 district, $23 the day
  * it takes effect, $24/$25 the polyclinic and district left (NULL: a first attachment), $26
@@ -278,11 +281,13 @@ static struct db_stmt q_insert_approved = DB_WRITE(
         "$35::boolean") ", $22, $23::date"
                         " FROM n RETURNING a)," TRAIL_AUDIT("approve", "$29",
                                                             "$30, $31::bigint, $32")
-                            TRAIL_EVENTS(", tr t", "t.from_polyclinic_id", "$27",
-                                         TRAIL_MEMBERS("'\"transfer_id\":' || t.id::text",
-                                                       "',' || $28")) " SELECT (ins.a).id,"
-                                                                      " (ins.a).submitted_at"
-                                                                      " FROM ins");
+                            TRAIL_EVENTS(
+                                ", tr t", "t.from_polyclinic_id", "$27",
+                                "'\"transfer_id\":' || t.id::text || ',' || $28") " SELECT "
+                                                                                  "(ins.a).id,"
+                                                                                  " (ins.a)."
+                                                                                  "submitted_at"
+                                                                                  " FROM ins");
 
 /* The application to decide, locked. $2/$4: the district the approver prefers, by id or by
  * number (NULL both: the one the application asked for); $3 the refusal code. */
@@ -743,6 +748,13 @@ struct submit_ctx {
      * places the person under the district locks. */
     bool lost_race;
 };
+
+/* The Idempotency-Key the submission is stored under and looked up by: none in a dry run, which
+ * stores nothing. */
+static const char *submission_key(const struct submit_ctx *ctx)
+{
+    return ctx->dry_run ? NULL : ctx->in->idempotency_key;
+}
 
 /* The catalogue texts (q_catalogue_texts) as this worker thread last read them, the refusals
  * compact: a submission whose facts show the same version on the same day uses them instead of
@@ -1231,9 +1243,9 @@ static enum db_status gather_facts(struct db_conn *conn, const struct submit_ctx
     db_param_text(&pf, in->iin);
     db_param_ll(&pf, in->polyclinic_id);
     db_param_text(&pf, in->settlement);
-    bool keyed = in->idempotency_key && !ctx->dry_run;
+    bool keyed = submission_key(ctx) != NULL;
     if (keyed) {
-        db_param_text(&pf, in->idempotency_key);
+        db_param_text(&pf, submission_key(ctx));
         db_param_text(&pf, in->request_hash);
         db_param_id_or_null(&pf, in->who ? in->who->token_id : 0);
     }
@@ -1436,7 +1448,7 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
     db_param_text(&p, g->year);                                     /* $16 */
     db_param_text(&p, refusal == REFUSAL_NONE && !pl ? due : NULL); /* $17 */
     db_param_text(&p, decided_by ? decided_by : who);               /* $18 */
-    db_param_text(&p, ctx->dry_run ? NULL : in->idempotency_key);   /* $19 */
+    db_param_text(&p, submission_key(ctx));                         /* $19 */
     db_param_text(&p, in->request_hash);                            /* $20 */
     db_param_id_or_null(&p, in->who ? in->who->token_id : 0);       /* $21 */
     if (approved) {
@@ -1454,8 +1466,8 @@ static enum db_status write_submission(struct db_conn *conn, struct submit_ctx *
         db_param_text(&p, tr.name);
     }
     if (approved) {
-        db_param_text(&p, pl->live.current_poly ? g->current_ownership : NULL); /* $33 */
-        db_param_text(&p, db_text(g->row, 0, "ownership"));                     /* $34 */
+        db_param_text(&p, g->current_ownership);            /* $33 (NULL: a first attachment) */
+        db_param_text(&p, db_text(g->row, 0, "ownership")); /* $34 */
         /* $35: the trail by the statement, unless an upcoming attachment is cancelled first
          * (q_cancel_upcoming: the approval's events must follow transfer.cancelled) */
         db_param_bool(&p, pl->live.upcoming_district == 0);

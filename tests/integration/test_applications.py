@@ -812,9 +812,7 @@ class CapacityTest(AutoApproveCase):
             self.skipTest(NO_DB)
         c = make_clinic(districts=(("gp", 1),), auto_approve=True)
         d = c.district()["id"]
-        # the date in Almaty, as today() gives it (psql's current_date is the server's)
-        psql("UPDATE districts SET leaving_floor = DATE '%s' WHERE id = %d"
-             % (iso(today() - datetime.timedelta(days=10)), d))
+        psql("UPDATE districts SET leaving_floor = current_date - 10 WHERE id = %d" % d)
         self.seed_ended(c, today() - datetime.timedelta(days=2))
         self.assertEqual(self.leavers(d), (1, iso(today() - datetime.timedelta(days=2)),
                                            iso(today() - datetime.timedelta(days=10))))

@@ -267,8 +267,8 @@ class CatalogueVersionTest(ApiTestCase):
             with self.subTest(change=change):
                 ok, out = run_rolled_back(change)
                 self.assertFalse(ok, "%s: accepted, must be refused" % change)
-        ok, out = run_rolled_back("DELETE FROM catalogue_version")
-        self.assertIn("23001", out, out)  # restrict_violation
+                if change.startswith("DELETE"):
+                    self.assertIn("23001", out, out)  # restrict_violation
 
 if __name__ == "__main__":
     unittest.main()
